@@ -1,0 +1,107 @@
+// One read of the stack's world per plan: each Describe runs at most once, filtered by the stack
+// tag, whatever the number of zones. Resource kinds read through it, so two kinds that need the
+// same listing (route tables and routes) share one call.
+
+import {
+  paginateDescribeInstances,
+  paginateDescribeInstanceStatus,
+  paginateDescribeInternetGateways,
+  paginateDescribeRouteTables,
+  paginateDescribeSecurityGroups,
+  paginateDescribeSubnets,
+  paginateDescribeVpcs,
+  type EC2Client,
+  type Filter,
+  type Instance,
+  type InstanceStatus,
+  type InternetGateway,
+  type RouteTable,
+  type SecurityGroup,
+  type Subnet,
+  type Vpc,
+} from '@aws-sdk/client-ec2';
+import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import { STACK_TAG } from './tags.js';
+
+export class Snapshot {
+  private readonly cache = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly ec2: EC2Client,
+    private readonly ssm: SSMClient,
+    private readonly stack: string,
+  ) {}
+
+  vpcs(): Promise<Vpc[]> {
+    return this.once('vpcs', () => collect(paginateDescribeVpcs({ client: this.ec2 }, { Filters: this.stackFilter() }), (p) => p.Vpcs));
+  }
+
+  internetGateways(): Promise<InternetGateway[]> {
+    return this.once('igws', () =>
+      collect(paginateDescribeInternetGateways({ client: this.ec2 }, { Filters: this.stackFilter() }), (p) => p.InternetGateways),
+    );
+  }
+
+  subnets(): Promise<Subnet[]> {
+    return this.once('subnets', () => collect(paginateDescribeSubnets({ client: this.ec2 }, { Filters: this.stackFilter() }), (p) => p.Subnets));
+  }
+
+  routeTables(): Promise<RouteTable[]> {
+    return this.once('route-tables', () =>
+      collect(paginateDescribeRouteTables({ client: this.ec2 }, { Filters: this.stackFilter() }), (p) => p.RouteTables),
+    );
+  }
+
+  securityGroups(): Promise<SecurityGroup[]> {
+    return this.once('security-groups', () =>
+      collect(paginateDescribeSecurityGroups({ client: this.ec2 }, { Filters: this.stackFilter() }), (p) => p.SecurityGroups),
+    );
+  }
+
+  /** Every instance of the stack, in any state (terminated ones linger for about an hour). */
+  instances(): Promise<Instance[]> {
+    return this.once('instances', () =>
+      collect(paginateDescribeInstances({ client: this.ec2 }, { Filters: this.stackFilter() }), (p) =>
+        (p.Reservations ?? []).flatMap((r) => r.Instances ?? []),
+      ),
+    );
+  }
+
+  /** Status checks of the stack's running instances (one call, by id). */
+  instanceStatuses(): Promise<InstanceStatus[]> {
+    return this.once('instance-statuses', async () => {
+      const running = (await this.instances()).filter((i) => i.State?.Name === 'running').map((i) => i.InstanceId!);
+      if (running.length === 0) return [];
+      return collect(paginateDescribeInstanceStatus({ client: this.ec2 }, { InstanceIds: running }), (p) => p.InstanceStatuses);
+    });
+  }
+
+  /** A public SSM parameter, such as the latest Amazon Linux AMI id. */
+  parameter(name: string): Promise<string> {
+    return this.once(`ssm:${name}`, async () => {
+      const out = await this.ssm.send(new GetParameterCommand({ Name: name }));
+      const value = out.Parameter?.Value;
+      if (!value) throw new Error(`SSM parameter ${name} has no value`);
+      return value;
+    });
+  }
+
+  private stackFilter(): Filter[] {
+    return [{ Name: `tag:${STACK_TAG}`, Values: [this.stack] }];
+  }
+
+  private once<T>(key: string, load: () => Promise<T>): Promise<T> {
+    let hit = this.cache.get(key) as Promise<T> | undefined;
+    if (!hit) {
+      hit = load();
+      this.cache.set(key, hit);
+    }
+    return hit;
+  }
+}
+
+async function collect<P, T>(pages: AsyncIterable<P>, items: (page: P) => T[] | undefined): Promise<T[]> {
+  const all: T[] = [];
+  for await (const page of pages) all.push(...(items(page) ?? []));
+  return all;
+}

@@ -1,0 +1,33 @@
+// Resources are found by their tags; there is no state file. Every EC2 resource the stack makes
+// carries these from the moment it exists (TagSpecifications), so a crash never leaves an
+// untagged orphan.
+
+import type { ResourceType, Tag, TagSpecification } from '@aws-sdk/client-ec2';
+
+export const STACK_TAG = 'dupsworks:stack';
+export const RESOURCE_TAG = 'dupsworks:resource';
+
+export function tagMap(tags: readonly Tag[] | undefined): Record<string, string> {
+  return Object.fromEntries((tags ?? []).filter((t) => t.Key).map((t) => [t.Key!, t.Value ?? '']));
+}
+
+/** The logical id of a resource of `stack`, or undefined when it is not one of ours. */
+export function logicalIdOf(tags: readonly Tag[] | undefined, stack: string): string | undefined {
+  const map = tagMap(tags);
+  return map[STACK_TAG] === stack ? map[RESOURCE_TAG] : undefined;
+}
+
+/** The tags a new resource gets: the desired ones plus the stack's identity. */
+export function tagSpecifications(
+  resourceType: ResourceType,
+  stack: string,
+  logicalId: string,
+  tags: Readonly<Record<string, string>>,
+): TagSpecification[] {
+  const all = { ...tags, [STACK_TAG]: stack, [RESOURCE_TAG]: logicalId };
+  return [{ ResourceType: resourceType, Tags: Object.entries(all).map(([Key, Value]) => ({ Key, Value })) }];
+}
+
+export function toTags(tags: Readonly<Record<string, string>>): Tag[] {
+  return Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+}

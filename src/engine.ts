@@ -1,0 +1,76 @@
+// The engine: a validated spec in, a plan out; a plan in, the world changed. It ties the spec's
+// topology, the resource kinds and the generic planner together, and talks only through an IoHost.
+
+import { connect, refreshed, type AwsContext } from './aws/context.js';
+import { defaultRetryPolicy } from './aws/retry.js';
+import { sequenced, type EngineEvent, type IoHost } from './io.js';
+import { applyPlan, type ApplyResult } from './planner/apply.js';
+import { makePlan, type Plan } from './planner/plan.js';
+import type { Desired, Observed } from './planner/resource.js';
+import { kinds } from './resources/index.js';
+import type { Spec } from './spec/types.js';
+import { desiredResources } from './topology.js';
+
+export interface EngineOptions {
+  spec: Spec;
+  io: IoHost;
+  profile?: string;
+  endpointUrl?: string;
+  /** Steps run at once during apply and destroy. */
+  concurrency?: number;
+  /** How long transient AWS errors are retried before a step fails. */
+  retryTimeoutSeconds?: number;
+  /** How long to wait for an instance to start or terminate. */
+  instanceWaitSeconds?: number;
+}
+
+export class Engine {
+  private readonly ctx: AwsContext;
+  private readonly notify: (event: EngineEvent) => void;
+
+  constructor(private readonly options: EngineOptions) {
+    const io = sequenced(options.io);
+    this.notify = io.notify;
+    this.ctx = connect({
+      stack: options.spec.name,
+      region: options.spec.region,
+      profile: options.profile,
+      endpointUrl: options.endpointUrl,
+      instanceWaitSeconds: options.instanceWaitSeconds,
+      retry: {
+        ...defaultRetryPolicy,
+        ...(options.retryTimeoutSeconds !== undefined ? { deadlineMs: options.retryTimeoutSeconds * 1000 } : {}),
+        onRetry: (info) => this.notify({ type: 'retry', ...info }),
+      },
+    });
+  }
+
+  /** What apply would change to make the world match the spec. */
+  plan(): Promise<Plan> {
+    return this.planFor(desiredResources(this.options.spec));
+  }
+
+  /** What destroy would delete: every resource carrying this stack's tag, nothing else. */
+  destroyPlan(): Promise<Plan> {
+    return this.planFor([]);
+  }
+
+  apply(plan: Plan): Promise<ApplyResult> {
+    return applyPlan(plan, { kinds, ctx: this.ctx, concurrency: this.options.concurrency ?? 10, notify: this.notify });
+  }
+
+  /** Everything of the stack as it is now, read afresh. */
+  async observe(): Promise<{ observed: Observed[]; ctx: AwsContext }> {
+    const ctx = refreshed(this.ctx);
+    const started = Date.now();
+    this.notify({ type: 'observe-start', stack: ctx.stack, region: ctx.region });
+    const observed = (await Promise.all([...kinds.values()].map((k) => k.observe(ctx)))).flat();
+    this.notify({ type: 'observe-done', resources: observed.length, elapsedMs: Date.now() - started });
+    return { observed, ctx };
+  }
+
+  private async planFor(desired: Desired[]): Promise<Plan> {
+    const { observed, ctx } = await this.observe();
+    return makePlan({ desired, observed, kinds, ctx });
+  }
+}

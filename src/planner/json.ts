@@ -1,0 +1,88 @@
+// The plan as data, shaped like Terraform's JSON plan (`resource_changes` with `actions` arrays),
+// so tools that read one can read the other. It is also the saved plan file's body.
+
+import { countActions, type Change, type Plan } from './plan.js';
+import { isUnknown } from './values.js';
+
+export interface JsonPlan {
+  format_version: '1.0';
+  resource_changes: JsonResourceChange[];
+  summary: { add: number; change: number; destroy: number };
+  state_hash: string;
+}
+
+export interface JsonResourceChange {
+  address: string;
+  type: string;
+  change: {
+    actions: string[];
+    before: unknown;
+    after: unknown;
+    /** Terraform's convention: true where the value is known only after apply. */
+    after_unknown: unknown;
+    replace_paths?: string[][];
+  };
+  /** Per changed attribute: the path, and why (Terraform has only one reason per resource). */
+  reasons?: { path: string; reason?: string; forces_replacement?: boolean }[];
+  action_reason?: string;
+}
+
+const ACTIONS: Record<Change['action'], string[]> = {
+  'no-op': ['no-op'],
+  create: ['create'],
+  update: ['update'],
+  // The new resource is created before the old one is deleted.
+  replace: ['create', 'delete'],
+  delete: ['delete'],
+};
+
+export function planToJson(plan: Plan): JsonPlan {
+  return {
+    format_version: '1.0',
+    resource_changes: plan.changes.map(resourceChange),
+    summary: countActions(plan),
+    state_hash: plan.stateHash,
+  };
+}
+
+function resourceChange(c: Change): JsonResourceChange {
+  const after = c.action === 'delete' ? null : (c.preview ?? c.planned ?? null);
+  const replacePaths = c.attributes.filter((a) => a.forcesReplacement).map((a) => [a.path]);
+  return {
+    address: c.id,
+    type: c.kind,
+    change: {
+      actions: ACTIONS[c.action],
+      before: c.observed ? { id: c.observed.physicalId, ...(c.observed.state as object) } : null,
+      after: known(after),
+      after_unknown: unknownMask(after),
+      ...(replacePaths.length > 0 ? { replace_paths: replacePaths } : {}),
+    },
+    ...(c.attributes.length > 0
+      ? { reasons: c.attributes.map((a) => ({ path: a.path, ...(a.reason ? { reason: a.reason } : {}), ...(a.forcesReplacement ? { forces_replacement: true } : {}) })) }
+      : {}),
+    ...(c.reason ? { action_reason: c.reason } : {}),
+  };
+}
+
+// Terraform leaves unknown values out of `after` and marks them in `after_unknown`.
+function known(value: unknown): unknown {
+  if (isUnknown(value)) return undefined;
+  if (Array.isArray(value)) return value.map((v) => (isUnknown(v) ? null : known(v)));
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).filter(([, v]) => !isUnknown(v)).map(([k, v]) => [k, known(v)]));
+  }
+  return value;
+}
+
+function unknownMask(value: unknown): unknown {
+  if (isUnknown(value)) return true;
+  if (Array.isArray(value)) return value.map(unknownMask);
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.entries(value)
+      .map(([k, v]) => [k, unknownMask(v)] as const)
+      .filter(([, v]) => v !== false && !(typeof v === 'object' && v !== null && Object.keys(v).length === 0));
+    return Object.fromEntries(entries);
+  }
+  return false;
+}

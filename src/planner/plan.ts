@@ -1,0 +1,149 @@
+// Desired + observed -> the list of changes, in dependency order. Pure apart from the kinds'
+// optional `preview` look-ups; no AWS knowledge here.
+
+import { createHash } from 'node:crypto';
+import { forcesReplacement } from './diff.js';
+import type { AttributeChange, Desired, Observed, ResourceKind } from './resource.js';
+import { UNKNOWN, referencedIds, resolve, type Props, type Ref, type Resolved, type Value } from './values.js';
+
+export type Action = 'no-op' | 'create' | 'update' | 'replace' | 'delete';
+
+export interface Change {
+  id: string;
+  kind: string;
+  action: Action;
+  /** The desired resource as the spec gives it (references unresolved); absent for delete. */
+  desired?: Desired;
+  /** Desired props with references resolved as far as they can be before apply. */
+  planned?: Resolved<Props>;
+  /** What exists now; absent for create. */
+  observed?: Observed;
+  /** update / replace: what differs and why. */
+  attributes: AttributeChange[];
+  /** create / replace: the attributes the new resource will have. */
+  preview?: Record<string, unknown>;
+  /** delete: why it goes. */
+  reason?: string;
+  /** Logical ids this resource's desired props refer to. */
+  dependsOn: string[];
+}
+
+export interface Plan {
+  changes: Change[];
+  /** Hash of everything observed; a saved plan is applied only while the world still hashes the same. */
+  stateHash: string;
+}
+
+export type Kinds<C> = ReadonlyMap<string, ResourceKind<any, any, C>>;
+
+export interface PlanInput<C> {
+  desired: readonly Desired[];
+  observed: readonly Observed[];
+  kinds: Kinds<C>;
+  ctx: C;
+}
+
+export async function makePlan<C>({ desired, observed, kinds, ctx }: PlanInput<C>): Promise<Plan> {
+  const observedById = groupObserved(observed);
+  const changes = new Map<string, Change>();
+
+  const lookup = (r: Ref): Value => {
+    const target = changes.get(r.$ref);
+    if (!target) throw new Error(`internal: ${r.$ref} is referenced before it was planned`);
+    if (target.action === 'create' || target.action === 'replace') return UNKNOWN;
+    return target.observed?.outputs[r.output];
+  };
+
+  for (const want of dependencyOrder(desired)) {
+    const kind = kindOf(kinds, want.kind);
+    const planned = resolve(want.props, lookup) as Resolved<Props>;
+    const found = observedById.get(want.id)?.[0];
+    const dependsOn = referencedIds(want.props);
+    let change: Change;
+    if (!found) {
+      change = { id: want.id, kind: want.kind, action: 'create', desired: want, planned, attributes: [], dependsOn };
+    } else {
+      const attributes = kind.diff(planned, found);
+      const action: Action = attributes.length === 0 ? 'no-op' : forcesReplacement(attributes) ? 'replace' : 'update';
+      change = { id: want.id, kind: want.kind, action, desired: want, planned, observed: found, attributes, dependsOn };
+    }
+    if (change.action === 'create' || change.action === 'replace') {
+      change.preview = kind.preview ? await kind.preview(planned, ctx) : { ...planned };
+    }
+    changes.set(want.id, change);
+  }
+
+  const wanted = new Set(desired.map((d) => d.id));
+  for (const [id, found] of observedById) {
+    found.forEach((extra, index) => {
+      const isDuplicate = index > 0 || !wanted.has(id);
+      if (!isDuplicate || !extra.owned) return;
+      const key = index === 0 ? id : `${id}~${extra.physicalId}`;
+      const reason = extra.note ?? (index > 0 ? `duplicate of ${id}` : 'not in the spec');
+      changes.set(key, { id: key, kind: extra.kind, action: 'delete', observed: extra, attributes: [], reason, dependsOn: [] });
+    });
+  }
+
+  return { changes: [...changes.values()], stateHash: hashState(observed) };
+}
+
+export function hasChanges(plan: Plan): boolean {
+  return plan.changes.some((c) => c.action !== 'no-op');
+}
+
+export function countActions(plan: Plan): { add: number; change: number; destroy: number } {
+  const count = { add: 0, change: 0, destroy: 0 };
+  for (const c of plan.changes) {
+    if (c.action === 'create' || c.action === 'replace') count.add++;
+    if (c.action === 'update') count.change++;
+    if (c.action === 'delete' || c.action === 'replace') count.destroy++;
+  }
+  return count;
+}
+
+/** Stable order in which every resource comes after the ones it refers to (spec order otherwise). */
+export function dependencyOrder(desired: readonly Desired[]): Desired[] {
+  const byId = new Map(desired.map((d) => [d.id, d]));
+  const ordered: Desired[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (d: Desired, path: string[]): void => {
+    const seen = state.get(d.id);
+    if (seen === 'done') return;
+    if (seen === 'visiting') throw new Error(`dependency cycle: ${[...path, d.id].join(' -> ')}`);
+    state.set(d.id, 'visiting');
+    for (const dep of referencedIds(d.props)) {
+      const target = byId.get(dep);
+      if (!target) throw new Error(`${d.id} refers to ${dep}, which the spec does not define`);
+      visit(target, [...path, d.id]);
+    }
+    state.set(d.id, 'done');
+    ordered.push(d);
+  };
+  desired.forEach((d) => visit(d, []));
+  return ordered;
+}
+
+function kindOf<C>(kinds: Kinds<C>, name: string): ResourceKind<any, any, C> {
+  const kind = kinds.get(name);
+  if (!kind) throw new Error(`internal: no resource kind "${name}"`);
+  return kind;
+}
+
+// Kinds are asked to pick the best of several resources claiming one logical id and list it first
+// (see Observed.note); the planner deletes the others.
+function groupObserved(observed: readonly Observed[]): Map<string, Observed[]> {
+  const groups = new Map<string, Observed[]>();
+  for (const o of observed) {
+    const group = groups.get(o.id);
+    if (group) group.push(o);
+    else groups.set(o.id, [o]);
+  }
+  return groups;
+}
+
+function hashState(observed: readonly Observed[]): string {
+  const canonical = [...observed]
+    .map((o) => ({ id: o.id, physicalId: o.physicalId, outputs: o.outputs, references: o.references, state: o.state }))
+    .sort((a, b) => (a.id + a.physicalId < b.id + b.physicalId ? -1 : 1));
+  return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
+}

@@ -1,0 +1,92 @@
+// The plan as text, in Terraform's manner: a symbol per action, the attributes that matter, the
+// reason for each change, and one summary line.
+
+import type { AttributeChange } from './resource.js';
+import { countActions, hasChanges, type Change, type Plan } from './plan.js';
+import { isUnknown } from './values.js';
+
+export interface Style {
+  green(text: string): string;
+  yellow(text: string): string;
+  red(text: string): string;
+  bold(text: string): string;
+  dim(text: string): string;
+}
+
+export const plainStyle: Style = { green: (t) => t, yellow: (t) => t, red: (t) => t, bold: (t) => t, dim: (t) => t };
+
+export const colorStyle: Style = {
+  green: (t) => `\x1b[32m${t}\x1b[0m`,
+  yellow: (t) => `\x1b[33m${t}\x1b[0m`,
+  red: (t) => `\x1b[31m${t}\x1b[0m`,
+  bold: (t) => `\x1b[1m${t}\x1b[0m`,
+  dim: (t) => `\x1b[2m${t}\x1b[0m`,
+};
+
+const HEADLINE: Record<Exclude<Change['action'], 'no-op'>, string> = {
+  create: 'will be created',
+  update: 'will be updated in-place',
+  replace: 'must be replaced',
+  delete: 'will be destroyed',
+};
+
+export function renderPlan(plan: Plan, style: Style = plainStyle, verb = 'apply'): string {
+  if (!hasChanges(plan)) return `${style.green(style.bold('No changes.'))} The stack matches the spec.\n`;
+  const symbol = {
+    create: style.green('+'),
+    update: style.yellow('~'),
+    replace: `${style.red('-')}/${style.green('+')}`,
+    delete: style.red('-'),
+  };
+  const lines: string[] = [`dupsworks will perform the following actions (${verb}):`, ''];
+  for (const change of plan.changes) {
+    if (change.action === 'no-op') continue;
+    lines.push(`  ${style.bold(`# ${change.id}`)} ${HEADLINE[change.action]}${change.reason ? ` (${change.reason})` : ''}`);
+    lines.push(`${change.action === 'replace' ? '' : '  '}${symbol[change.action]} ${change.kind} "${change.id}" {`);
+    lines.push(...attributeLines(change, style).map((l) => `      ${l}`));
+    lines.push('    }', '');
+  }
+  lines.push(summaryLine(plan, style));
+  return `${lines.join('\n')}\n`;
+}
+
+export function summaryLine(plan: Plan, style: Style = plainStyle): string {
+  const { add, change, destroy } = countActions(plan);
+  return `${style.bold('Plan:')} ${add} to add, ${change} to change, ${destroy} to destroy.`;
+}
+
+function attributeLines(change: Change, style: Style): string[] {
+  if (change.action === 'create') {
+    return aligned(Object.entries(change.preview ?? {}).map(([k, v]) => [`${style.green('+')} ${k}`, formatValue(v)]));
+  }
+  if (change.action === 'delete') {
+    return aligned([[`${style.red('-')} id`, formatValue(change.observed!.physicalId)]]);
+  }
+  const rows = change.attributes.map((a): [string, string] => [`${style.yellow('~')} ${a.path}`, describe(a, style)]);
+  return [...aligned([[`  id`, formatValue(change.observed!.physicalId)], ...rows])];
+}
+
+function describe(a: AttributeChange, style: Style): string {
+  const text = `${formatValue(a.before)} -> ${formatValue(a.after)}`;
+  const notes = [a.forcesReplacement ? style.red('forces replacement') : '', a.reason ?? ''].filter(Boolean);
+  return notes.length > 0 ? `${text} ${style.dim('#')} ${notes.join(': ')}` : text;
+}
+
+function aligned(rows: [string, string][]): string[] {
+  // eslint-disable-next-line no-control-regex
+  const visible = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '').length;
+  const width = Math.max(0, ...rows.map(([k]) => visible(k)));
+  return rows.map(([k, v]) => `${k}${' '.repeat(width - visible(k))} = ${v}`);
+}
+
+export function formatValue(value: unknown): string {
+  if (isUnknown(value)) return '(known after apply)';
+  if (value === undefined || value === null) return 'null';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(formatValue).join(', ')}]`;
+  if (typeof value === 'object') {
+    const entries = Object.entries(value).map(([k, v]) => `${/^[A-Za-z_][\w-]*$/.test(k) ? k : JSON.stringify(k)} = ${formatValue(v)}`);
+    return `{ ${entries.join(', ')} }`;
+  }
+  return String(value);
+}

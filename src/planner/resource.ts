@@ -1,0 +1,89 @@
+// The contract between the planner and a resource kind. The planner knows nothing about what a
+// kind manages; a kind knows nothing about graphs, ordering or output. One kind = one file in
+// src/resources/ that implements this interface.
+
+import type { Known, Props, Resolved } from './values.js';
+
+/** One resource the spec asks for. `id` is the logical id, stable across runs (e.g. "nat/ap-northeast-1c"). */
+export interface Desired<P extends Props = Props> {
+  id: string;
+  kind: string;
+  props: P;
+}
+
+/** One resource as found in the world right now. */
+export interface Observed<S = unknown> {
+  /** Logical id (from the resource's tags, or derived from its parent's). */
+  id: string;
+  kind: string;
+  /** The provider's id: vpc-…, i-…, or a composite for things that have none (routes). */
+  physicalId: string;
+  /** Values other resources may reference (always includes `id`). */
+  outputs: Outputs;
+  /** Physical ids of the resources this one uses; deleting those must wait for this one. */
+  references: string[];
+  /**
+   * true: carries this stack's tag, so it may be deleted when the spec no longer wants it.
+   * false: found inside one of ours without our tag (e.g. a route someone added); it is changed
+   * only when the spec names it, and never deleted.
+   */
+  owned: boolean;
+  /** Why this resource is extra, e.g. "duplicate of nat/ap-northeast-1c". Shown when it is deleted. */
+  note?: string;
+  /** Kind-specific state the diff needs. */
+  state: S;
+}
+
+export type Outputs = { readonly id: string; readonly [name: string]: string | undefined };
+
+/** One attribute that differs between desired and observed. */
+export interface AttributeChange {
+  /** Attribute path as shown to the user, e.g. "cidr_block" or "tags.Name". */
+  path: string;
+  before: unknown;
+  /** May be UNKNOWN ("known after apply"). */
+  after: unknown;
+  forcesReplacement?: boolean;
+  /** Why this differs when the values alone do not say it (e.g. "instance is terminated"). */
+  reason?: string;
+}
+
+export interface ResourceKind<P extends Props = Props, S = unknown, C = unknown> {
+  readonly kind: string;
+
+  /**
+   * Every resource of this kind that belongs to the stack (read-only). Batched: the kind reads
+   * through the context's shared snapshot, never one call per resource.
+   */
+  observe(ctx: C): Promise<Observed<S>[]>;
+
+  /** What differs; empty means no change. Any change with forcesReplacement makes it a replacement. */
+  diff(desired: Resolved<P>, observed: Observed<S>): AttributeChange[];
+
+  /**
+   * The attributes shown for a resource about to be created. Optional: by default its props.
+   * May look values up (e.g. the default machine image) so the plan shows what will be made.
+   */
+  preview?(desired: Resolved<P>, ctx: C): Promise<Record<string, unknown>>;
+
+  create(desired: Known<P>, ctx: C & CreateContext): Promise<Outputs>;
+
+  /** Applies exactly `changes` (none of which forces replacement). */
+  update(desired: Known<P>, observed: Observed<S>, changes: AttributeChange[], ctx: C): Promise<Outputs>;
+
+  /** Deletes it and waits until it is gone enough for what it contained to be deleted next. */
+  delete(observed: Observed<S>, ctx: C): Promise<void>;
+}
+
+export interface CreateContext {
+  /** The logical id of the resource being created (kinds tag it with this). */
+  resourceId: string;
+  /**
+   * The physical id of the resource this creation replaces, if any. Kinds whose create takes an
+   * idempotency token use it so that a re-run after a crash reuses the token, and a replacement
+   * does not collide with the original creation's token.
+   */
+  replacing?: string;
+  /** Values shown in the plan for this resource (from `preview`), so apply makes what was shown. */
+  previewed?: Record<string, unknown>;
+}

@@ -1,0 +1,83 @@
+// The internet gateway and its attachment to the VPC. A detached gateway is re-attached in place.
+
+import {
+  AttachInternetGatewayCommand,
+  CreateInternetGatewayCommand,
+  DeleteInternetGatewayCommand,
+  DetachInternetGatewayCommand,
+} from '@aws-sdk/client-ec2';
+import type { AwsContext } from '../aws/context.js';
+import { ignoreNotFound } from '../aws/errors.js';
+import { logicalIdOf, tagMap, tagSpecifications } from '../aws/tags.js';
+import { compareAttributes, compareTags } from '../planner/diff.js';
+import type { ResourceKind } from '../planner/resource.js';
+import type { Ref } from '../planner/values.js';
+import { applyTags } from './tagging.js';
+
+export type InternetGatewayProps = {
+  vpcId: Ref;
+  tags: Record<string, string>;
+};
+
+interface InternetGatewayState {
+  /** The VPC it is attached to, if any. */
+  vpcId: string | undefined;
+  tags: Record<string, string>;
+}
+
+export const internetGateway: ResourceKind<InternetGatewayProps, InternetGatewayState, AwsContext> = {
+  kind: 'internet-gateway',
+
+  async observe(ctx) {
+    return (await ctx.snapshot.internetGateways())
+      .filter((g) => logicalIdOf(g.Tags, ctx.stack))
+      .map((g) => {
+        const vpcId = g.Attachments?.find((a) => ['available', 'attached', 'attaching'].includes(String(a.State)))?.VpcId;
+        return {
+          id: logicalIdOf(g.Tags, ctx.stack)!,
+          kind: 'internet-gateway',
+          physicalId: g.InternetGatewayId!,
+          outputs: { id: g.InternetGatewayId! },
+          references: vpcId ? [vpcId] : [],
+          owned: true,
+          state: { vpcId, tags: tagMap(g.Tags) },
+        };
+      });
+  },
+
+  diff(desired, observed) {
+    return [...compareAttributes(desired, observed.state, { vpcId: {} }), ...compareTags(desired.tags, observed.state.tags)];
+  },
+
+  async create(desired, ctx) {
+    const created = await ctx.ec2.send(
+      new CreateInternetGatewayCommand({ TagSpecifications: tagSpecifications('internet-gateway', ctx.stack, ctx.resourceId, desired.tags) }),
+    );
+    const id = created.InternetGateway!.InternetGatewayId!;
+    await ctx.ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: id, VpcId: desired.vpcId }));
+    return { id };
+  },
+
+  async update(desired, observed, changes, ctx) {
+    if (changes.some((c) => c.path === 'vpcId')) {
+      if (observed.state.vpcId) await detach(ctx, observed.physicalId, observed.state.vpcId);
+      await ctx.ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: observed.physicalId, VpcId: desired.vpcId }));
+    }
+    await applyTags(ctx, observed.physicalId, changes, desired.tags);
+    return observed.outputs;
+  },
+
+  async delete(observed, ctx) {
+    if (observed.state.vpcId) await detach(ctx, observed.physicalId, observed.state.vpcId);
+    await ignoreNotFound(ctx.ec2.send(new DeleteInternetGatewayCommand({ InternetGatewayId: observed.physicalId })));
+  },
+};
+
+async function detach(ctx: AwsContext, gatewayId: string, vpcId: string) {
+  try {
+    await ctx.ec2.send(new DetachInternetGatewayCommand({ InternetGatewayId: gatewayId, VpcId: vpcId }));
+  } catch (error) {
+    // Already detached (or the VPC is gone): nothing left to undo.
+    if (!['Gateway.NotAttached', 'InvalidVpcID.NotFound', 'InvalidInternetGatewayID.NotFound'].includes((error as Error).name)) throw error;
+  }
+}

@@ -1,0 +1,227 @@
+// A NAT instance: an EC2 instance in a public subnet, with a public IP, source/destination check
+// off, and user data that turns it into a NAT.
+//
+// Its health is part of its diff: a stopped NAT is started again (update); a terminated one, one
+// shutting down, or one failing its status checks is replaced. Replacement launches the new one
+// first; the planner then re-points every route that used the old one before terminating it.
+
+import { createHash } from 'node:crypto';
+import {
+  ModifyInstanceAttributeCommand,
+  RunInstancesCommand,
+  StartInstancesCommand,
+  TerminateInstancesCommand,
+  waitUntilInstanceRunning,
+  waitUntilInstanceTerminated,
+  type Instance,
+  type RunInstancesCommandInput,
+} from '@aws-sdk/client-ec2';
+import type { AwsContext } from '../aws/context.js';
+import { ignoreNotFound } from '../aws/errors.js';
+import { logicalIdOf, tagMap, tagSpecifications } from '../aws/tags.js';
+import { compareAttributes, compareTags } from '../planner/diff.js';
+import type { AttributeChange, Observed, Outputs, ResourceKind } from '../planner/resource.js';
+import type { Ref } from '../planner/values.js';
+import { applyTags } from './tagging.js';
+
+/** Public SSM parameter naming the latest Amazon Linux 2023 AMI. */
+export const DEFAULT_IMAGE_PARAMETER = '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64';
+
+/** The user data is not readable in a batched Describe; its hash travels in a tag instead. */
+export const USER_DATA_TAG = 'dupsworks:user-data-sha256';
+
+export type NatInstanceProps = {
+  subnetId: Ref;
+  securityGroupIds: Ref[];
+  instanceType: string;
+  /** Absent: the latest Amazon Linux 2023 AMI when launched (a newer one alone never replaces a NAT). */
+  imageId?: string;
+  userData: string;
+  keyName?: string;
+  instanceProfileArn?: string;
+  sourceDestCheck: boolean;
+  tags: Record<string, string>;
+};
+
+interface NatInstanceState {
+  /** pending | running | stopping | stopped | shutting-down | terminated */
+  state: string;
+  /** Instance or system status check says "impaired". */
+  impaired: boolean;
+  subnetId: string | undefined;
+  securityGroupIds: string[];
+  instanceType: string | undefined;
+  imageId: string | undefined;
+  keyName: string | undefined;
+  instanceProfileArn: string | undefined;
+  sourceDestCheck: boolean;
+  userDataSha256: string | undefined;
+  tags: Record<string, string>;
+}
+
+const DEAD = new Set(['shutting-down', 'terminated']);
+
+export const natInstance: ResourceKind<NatInstanceProps, NatInstanceState, AwsContext> = {
+  kind: 'nat-instance',
+
+  async observe(ctx) {
+    const [instances, statuses] = await Promise.all([ctx.snapshot.instances(), ctx.snapshot.instanceStatuses()]);
+    const impaired = new Set(
+      statuses.filter((s) => s.InstanceStatus?.Status === 'impaired' || s.SystemStatus?.Status === 'impaired').map((s) => s.InstanceId!),
+    );
+    const byId = new Map<string, Observed<NatInstanceState>[]>();
+    for (const instance of instances) {
+      const id = logicalIdOf(instance.Tags, ctx.stack);
+      if (!id) continue;
+      byId.set(id, [...(byId.get(id) ?? []), observed(id, instance, impaired.has(instance.InstanceId!))]);
+    }
+    return [...byId.values()].flatMap(bestFirst);
+  },
+
+  diff(desired, observed) {
+    const { state } = observed;
+    const changes: AttributeChange[] = [];
+    if (DEAD.has(state.state)) {
+      changes.push({ path: 'state', before: state.state, after: 'running', forcesReplacement: true, reason: `instance is ${state.state}` });
+    } else if (state.impaired) {
+      changes.push({ path: 'state', before: 'impaired', after: 'running', forcesReplacement: true, reason: 'instance fails its status checks' });
+    } else if (state.state === 'stopped' || state.state === 'stopping') {
+      changes.push({ path: 'state', before: state.state, after: 'running', reason: 'instance is stopped; it will be started' });
+    }
+    const comparable = { ...desired, userDataSha256: sha256(desired.userData), securityGroupIds: [...desired.securityGroupIds].sort() };
+    changes.push(
+      ...compareAttributes(comparable, state, {
+        subnetId: { forcesReplacement: true },
+        instanceType: { forcesReplacement: true },
+        ...(desired.imageId ? { imageId: { forcesReplacement: true } } : {}),
+        keyName: { forcesReplacement: true },
+        instanceProfileArn: { forcesReplacement: true },
+        userDataSha256: { forcesReplacement: true },
+        securityGroupIds: {},
+        sourceDestCheck: {},
+      }),
+      ...compareTags(desired.tags, state.tags),
+    );
+    return changes;
+  },
+
+  async preview(desired, ctx) {
+    const { userData, ...shown } = desired;
+    return { ...shown, imageId: desired.imageId ?? (await ctx.snapshot.parameter(DEFAULT_IMAGE_PARAMETER)), userDataSha256: sha256(userData) };
+  },
+
+  async create(desired, ctx) {
+    const imageId = desired.imageId ?? (ctx.previewed?.imageId as string | undefined) ?? (await ctx.snapshot.parameter(DEFAULT_IMAGE_PARAMETER));
+    const input: RunInstancesCommandInput = {
+      ImageId: imageId,
+      InstanceType: desired.instanceType as RunInstancesCommandInput['InstanceType'],
+      MinCount: 1,
+      MaxCount: 1,
+      UserData: Buffer.from(desired.userData).toString('base64'),
+      NetworkInterfaces: [{ DeviceIndex: 0, SubnetId: desired.subnetId, AssociatePublicIpAddress: true, Groups: desired.securityGroupIds }],
+      MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled' },
+      ...(desired.keyName ? { KeyName: desired.keyName } : {}),
+      ...(desired.instanceProfileArn ? { IamInstanceProfile: { Arn: desired.instanceProfileArn } } : {}),
+      TagSpecifications: tagSpecifications('instance', ctx.stack, ctx.resourceId, { ...desired.tags, [USER_DATA_TAG]: sha256(desired.userData) }),
+    };
+    let launched = await run(ctx, input, clientToken(ctx.stack, ctx.resourceId, ctx.replacing, input));
+    if (DEAD.has(launched.State?.Name ?? '')) {
+      // The token matched an earlier launch that has since died; launch anew.
+      launched = await run(ctx, input, clientToken(ctx.stack, ctx.resourceId, launched.InstanceId, input));
+    }
+    const instanceId = launched.InstanceId!;
+    if (!desired.sourceDestCheck) await setSourceDestCheck(ctx, instanceId, false);
+    await waitRunning(ctx, instanceId);
+    return outputsOf(instanceId, 'running');
+  },
+
+  async update(desired, observed, changes, ctx) {
+    const id = observed.physicalId;
+    const changed = new Set(changes.map((c) => c.path));
+    if (changed.has('state')) await ctx.ec2.send(new StartInstancesCommand({ InstanceIds: [id] }));
+    if (changed.has('sourceDestCheck')) await setSourceDestCheck(ctx, id, desired.sourceDestCheck);
+    if (changed.has('securityGroupIds')) await ctx.ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: id, Groups: desired.securityGroupIds }));
+    await applyTags(ctx, id, changes, desired.tags);
+    if (changed.has('state')) await waitRunning(ctx, id);
+    return outputsOf(id, changed.has('state') ? 'running' : observed.state.state);
+  },
+
+  async delete(observed, ctx) {
+    const id = observed.physicalId;
+    if (observed.state.state !== 'terminated') {
+      await ignoreNotFound(ctx.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] })));
+    }
+    // What the instance sits in (subnet, security group) can only go once it is gone.
+    await waitUntilInstanceTerminated({ client: ctx.ec2, maxWaitTime: ctx.instanceWaitSeconds, minDelay: 2, maxDelay: 15 }, { InstanceIds: [id] });
+  },
+};
+
+function observed(id: string, i: Instance, impaired: boolean): Observed<NatInstanceState> {
+  const state = i.State?.Name ?? 'pending';
+  // The primary interface's groups: what the instance is launched with and what it uses.
+  const groups = i.NetworkInterfaces?.find((n) => n.Attachment?.DeviceIndex === 0)?.Groups ?? i.SecurityGroups ?? [];
+  const tags = tagMap(i.Tags);
+  return {
+    id,
+    kind: 'nat-instance',
+    physicalId: i.InstanceId!,
+    outputs: outputsOf(i.InstanceId!, state),
+    references: DEAD.has(state) ? [] : [i.SubnetId, ...groups.map((g) => g.GroupId)].filter((x): x is string => !!x),
+    // A terminated instance is listed for a while but is already gone: never anything to delete.
+    owned: !DEAD.has(state),
+    state: {
+      state,
+      impaired,
+      subnetId: i.SubnetId,
+      securityGroupIds: groups.map((g) => g.GroupId!).sort(),
+      instanceType: i.InstanceType,
+      imageId: i.ImageId,
+      keyName: i.KeyName,
+      instanceProfileArn: i.IamInstanceProfile?.Arn,
+      sourceDestCheck: i.SourceDestCheck ?? true,
+      userDataSha256: tags[USER_DATA_TAG],
+      tags,
+    },
+  };
+}
+
+/** `runningId` is set only while the NAT can carry traffic: routes may stay pointed at it. */
+function outputsOf(instanceId: string, state: string): Outputs {
+  return { id: instanceId, ...(state === 'running' || state === 'pending' ? { runningId: instanceId } : {}) };
+}
+
+const PREFERENCE = ['running', 'pending', 'stopping', 'stopped', 'shutting-down', 'terminated'];
+
+// Several instances can claim one logical id (a replacement interrupted halfway, a terminated one
+// still listed). The healthiest, newest one is the NAT; dead ones are forgotten when a live one
+// exists (they are already gone); other live ones are listed after it, for the planner to delete.
+function bestFirst(candidates: Observed<NatInstanceState>[]): Observed<NatInstanceState>[] {
+  const rank = (o: Observed<NatInstanceState>) => PREFERENCE.indexOf(o.state.state) * 2 + (o.state.impaired ? 1 : 0);
+  const ordered = [...candidates].sort((a, b) => rank(a) - rank(b) || b.physicalId.localeCompare(a.physicalId));
+  const live = ordered.filter((o) => !DEAD.has(o.state.state));
+  return live.length > 0 ? live : ordered.slice(0, 1);
+}
+
+async function run(ctx: AwsContext, input: RunInstancesCommandInput, token: string): Promise<Instance> {
+  const out = await ctx.ec2.send(new RunInstancesCommand({ ...input, ClientToken: token }));
+  return out.Instances![0]!;
+}
+
+// Deterministic, so a re-run after a crash asks AWS for the same launch (real AWS honors it; the
+// tags find it otherwise). The hour keeps a token from matching a launch of long ago.
+function clientToken(stack: string, resourceId: string, replacing: string | undefined, input: RunInstancesCommandInput): string {
+  const hour = new Date().toISOString().slice(0, 13);
+  return sha256(JSON.stringify({ stack, resourceId, replacing: replacing ?? null, input, hour })).slice(0, 64);
+}
+
+async function setSourceDestCheck(ctx: AwsContext, instanceId: string, value: boolean) {
+  await ctx.ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: instanceId, SourceDestCheck: { Value: value } }));
+}
+
+async function waitRunning(ctx: AwsContext, instanceId: string) {
+  await waitUntilInstanceRunning({ client: ctx.ec2, maxWaitTime: ctx.instanceWaitSeconds, minDelay: 2, maxDelay: 15 }, { InstanceIds: [instanceId] });
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}

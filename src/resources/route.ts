@@ -1,0 +1,135 @@
+// A route in one of the stack's route tables: a destination and a target (internet gateway or
+// instance). Routes carry no tags; a route is identified by its table and destination.
+//
+// NAT failover happens outside the engine: an agent points a zone's private default route at
+// another NAT of the stack. `acceptTargets` lets the spec say which targets are fine as they are,
+// so the plan does not fight a failover. A route is repaired when it is missing, a blackhole, or
+// points at something that is neither the desired target nor an accepted one.
+
+import { CreateRouteCommand, DeleteRouteCommand, ReplaceRouteCommand, type Route as Ec2Route } from '@aws-sdk/client-ec2';
+import type { AwsContext } from '../aws/context.js';
+import { ignoreNotFound } from '../aws/errors.js';
+import { errorCode } from '../aws/retry.js';
+import { logicalIdOf } from '../aws/tags.js';
+import type { AttributeChange, Observed, ResourceKind } from '../planner/resource.js';
+import { isUnknown, type Ref } from '../planner/values.js';
+
+export type RouteProps = {
+  routeTableId: Ref;
+  destinationCidrBlock: string;
+  /** Exactly one of gatewayId / instanceId. */
+  gatewayId?: Ref;
+  instanceId?: Ref;
+  /** Other targets that are fine as they are (optional refs: absent when not currently usable). */
+  acceptTargets?: Ref[];
+};
+
+interface RouteState {
+  routeTableId: string;
+  destinationCidrBlock: string;
+  /** igw-…, i-…, or whatever else the route points at (nat-…, eni-…, pcx-…). */
+  target: string | undefined;
+  /** "active" or "blackhole". */
+  state: string;
+}
+
+/** The logical id of the route to `destination` in the route table `routeTableId` ("route-table/x" -> "route/x/<cidr>"). */
+export function routeId(routeTableId: string, destination: string): string {
+  return `${routeTableId.replace(/^route-table\//, 'route/')}/${destination}`;
+}
+
+export const route: ResourceKind<RouteProps, RouteState, AwsContext> = {
+  kind: 'route',
+
+  async observe(ctx) {
+    const [tables, instances, gateways] = await Promise.all([
+      ctx.snapshot.routeTables(),
+      ctx.snapshot.instances(),
+      ctx.snapshot.internetGateways(),
+    ]);
+    // Targets made by this stack: a route to one of them was made by this stack too.
+    const ours = new Set([
+      ...instances.filter((i) => logicalIdOf(i.Tags, ctx.stack)).map((i) => i.InstanceId!),
+      ...gateways.filter((g) => logicalIdOf(g.Tags, ctx.stack)).map((g) => g.InternetGatewayId!),
+    ]);
+    const found: Observed<RouteState>[] = [];
+    for (const table of tables) {
+      const tableId = logicalIdOf(table.Tags, ctx.stack);
+      if (!tableId) continue;
+      for (const r of table.Routes ?? []) {
+        if (r.Origin !== 'CreateRoute' || !r.DestinationCidrBlock) continue; // the local route and propagated ones are not ours to manage
+        const target = targetOf(r);
+        found.push({
+          id: routeId(tableId, r.DestinationCidrBlock),
+          kind: 'route',
+          physicalId: physicalId(table.RouteTableId!, r.DestinationCidrBlock),
+          outputs: { id: physicalId(table.RouteTableId!, r.DestinationCidrBlock) },
+          references: [table.RouteTableId!, ...(target ? [target] : [])],
+          owned: target !== undefined && ours.has(target),
+          state: { routeTableId: table.RouteTableId!, destinationCidrBlock: r.DestinationCidrBlock, target, state: r.State ?? 'active' },
+        });
+      }
+    }
+    return found;
+  },
+
+  diff(desired, observed) {
+    const changes: AttributeChange[] = [];
+    const { state } = observed;
+    if (desired.routeTableId !== state.routeTableId) {
+      changes.push({ path: 'routeTableId', before: state.routeTableId, after: desired.routeTableId, forcesReplacement: true });
+    }
+    const wanted = desired.gatewayId ?? desired.instanceId;
+    const accepted = (desired.acceptTargets ?? []).filter((t) => typeof t === 'string');
+    const targetIsFine = state.target !== undefined && (state.target === wanted || accepted.includes(state.target));
+    if (state.state === 'blackhole') {
+      changes.push({ path: 'target', before: state.target, after: wanted, reason: 'route is a blackhole' });
+    } else if (!targetIsFine) {
+      const reason = isUnknown(wanted) ? `${state.target ?? 'its target'} is being replaced` : undefined;
+      changes.push({ path: 'target', before: state.target, after: wanted, ...(reason ? { reason } : {}) });
+    }
+    return changes;
+  },
+
+  async preview(desired) {
+    // Accepted failover targets are a rule for later diffs, not an attribute of the new route.
+    const { acceptTargets: _, ...shown } = desired;
+    return shown;
+  },
+
+  async create(desired, ctx) {
+    const input = routeInput(desired.routeTableId, desired);
+    try {
+      await ctx.ec2.send(new CreateRouteCommand(input));
+    } catch (error) {
+      // Appeared since the plan looked (a re-run after a crash, or a read that lagged): point it.
+      if (errorCode(error) !== 'RouteAlreadyExists') throw error;
+      await ctx.ec2.send(new ReplaceRouteCommand(input));
+    }
+    return { id: physicalId(desired.routeTableId, desired.destinationCidrBlock) };
+  },
+
+  async update(desired, observed, _changes, ctx) {
+    await ctx.ec2.send(new ReplaceRouteCommand(routeInput(observed.state.routeTableId, desired)));
+    return observed.outputs;
+  },
+
+  async delete(observed, ctx) {
+    await ignoreNotFound(
+      ctx.ec2.send(new DeleteRouteCommand({ RouteTableId: observed.state.routeTableId, DestinationCidrBlock: observed.state.destinationCidrBlock })),
+    );
+  },
+};
+
+function physicalId(routeTableId: string, destination: string): string {
+  return `${routeTableId}:${destination}`;
+}
+
+function routeInput(routeTableId: string, desired: { destinationCidrBlock: string; gatewayId?: string; instanceId?: string }) {
+  const target = desired.gatewayId ? { GatewayId: desired.gatewayId } : { InstanceId: desired.instanceId };
+  return { RouteTableId: routeTableId, DestinationCidrBlock: desired.destinationCidrBlock, ...target };
+}
+
+function targetOf(r: Ec2Route): string | undefined {
+  return r.GatewayId ?? r.InstanceId ?? r.NatGatewayId ?? r.NetworkInterfaceId ?? r.VpcPeeringConnectionId ?? r.TransitGatewayId ?? undefined;
+}

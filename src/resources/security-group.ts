@@ -1,0 +1,146 @@
+// A security group and its rules. Rules are compared as a set of "<protocol> <ports> <cidr>"
+// strings, so drift (a rule removed, one added by hand) shows as exactly the rules that differ.
+
+import {
+  AuthorizeSecurityGroupEgressCommand,
+  AuthorizeSecurityGroupIngressCommand,
+  CreateSecurityGroupCommand,
+  DeleteSecurityGroupCommand,
+  RevokeSecurityGroupEgressCommand,
+  RevokeSecurityGroupIngressCommand,
+  type IpPermission,
+} from '@aws-sdk/client-ec2';
+import type { AwsContext } from '../aws/context.js';
+import { ignoreNotFound } from '../aws/errors.js';
+import { logicalIdOf, tagMap, tagSpecifications } from '../aws/tags.js';
+import { compareAttributes, compareTags } from '../planner/diff.js';
+import type { ResourceKind } from '../planner/resource.js';
+import type { Ref } from '../planner/values.js';
+import { applyTags } from './tagging.js';
+
+/** "all 10.0.0.0/16" (every protocol), or "tcp 22-22 203.0.113.0/24". */
+export type Rule = string;
+
+export type SecurityGroupProps = {
+  vpcId: Ref;
+  groupName: string;
+  description: string;
+  ingress: Rule[];
+  egress: Rule[];
+  tags: Record<string, string>;
+};
+
+interface SecurityGroupState {
+  vpcId: string;
+  groupName: string;
+  description: string;
+  ingress: Rule[];
+  egress: Rule[];
+  tags: Record<string, string>;
+}
+
+export const securityGroup: ResourceKind<SecurityGroupProps, SecurityGroupState, AwsContext> = {
+  kind: 'security-group',
+
+  async observe(ctx) {
+    return (await ctx.snapshot.securityGroups())
+      .filter((g) => logicalIdOf(g.Tags, ctx.stack))
+      .map((g) => ({
+        id: logicalIdOf(g.Tags, ctx.stack)!,
+        kind: 'security-group',
+        physicalId: g.GroupId!,
+        outputs: { id: g.GroupId! },
+        references: [g.VpcId!],
+        owned: true,
+        state: {
+          vpcId: g.VpcId!,
+          groupName: g.GroupName!,
+          description: g.Description ?? '',
+          ingress: rulesOf(g.IpPermissions),
+          egress: rulesOf(g.IpPermissionsEgress),
+          tags: tagMap(g.Tags),
+        },
+      }));
+  },
+
+  diff(desired, observed) {
+    return [
+      ...compareAttributes({ ...desired, ingress: sorted(desired.ingress), egress: sorted(desired.egress) }, observed.state, {
+        vpcId: { forcesReplacement: true },
+        groupName: { forcesReplacement: true },
+        description: { forcesReplacement: true },
+        ingress: {},
+        egress: {},
+      }),
+      ...compareTags(desired.tags, observed.state.tags),
+    ];
+  },
+
+  async create(desired, ctx) {
+    const created = await ctx.ec2.send(
+      new CreateSecurityGroupCommand({
+        VpcId: desired.vpcId,
+        GroupName: desired.groupName,
+        Description: desired.description,
+        TagSpecifications: tagSpecifications('security-group', ctx.stack, ctx.resourceId, desired.tags),
+      }),
+    );
+    const id = created.GroupId!;
+    // A new group allows all egress to 0.0.0.0/0 and no ingress.
+    await syncRules(ctx, id, desired, { ingress: [], egress: ['all 0.0.0.0/0'] });
+    return { id };
+  },
+
+  async update(desired, observed, changes, ctx) {
+    await syncRules(ctx, observed.physicalId, desired, observed.state);
+    await applyTags(ctx, observed.physicalId, changes, desired.tags);
+    return observed.outputs;
+  },
+
+  async delete(observed, ctx) {
+    await ignoreNotFound(ctx.ec2.send(new DeleteSecurityGroupCommand({ GroupId: observed.physicalId })));
+  },
+};
+
+async function syncRules(ctx: AwsContext, groupId: string, desired: { ingress: Rule[]; egress: Rule[] }, current: { ingress: Rule[]; egress: Rule[] }) {
+  const missing = (want: Rule[], have: Rule[]) => want.filter((r) => !have.includes(r)).map(toPermission);
+  const extra = (want: Rule[], have: Rule[]) => have.filter((r) => !want.includes(r)).map(toPermission);
+  const calls = [
+    [missing(desired.ingress, current.ingress), (p: IpPermission[]) => new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: p })],
+    [missing(desired.egress, current.egress), (p: IpPermission[]) => new AuthorizeSecurityGroupEgressCommand({ GroupId: groupId, IpPermissions: p })],
+    [extra(desired.ingress, current.ingress), (p: IpPermission[]) => new RevokeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: p })],
+    [extra(desired.egress, current.egress), (p: IpPermission[]) => new RevokeSecurityGroupEgressCommand({ GroupId: groupId, IpPermissions: p })],
+  ] as const;
+  for (const [permissions, command] of calls) {
+    if (permissions.length > 0) await ctx.ec2.send(command(permissions) as AuthorizeSecurityGroupIngressCommand);
+  }
+}
+
+function rulesOf(permissions: IpPermission[] | undefined): Rule[] {
+  const rules: Rule[] = [];
+  for (const p of permissions ?? []) {
+    const protocol = p.IpProtocol === '-1' ? 'all' : p.IpProtocol;
+    const ports = protocol === 'all' || p.FromPort === undefined ? '' : ` ${p.FromPort}-${p.ToPort}`;
+    for (const range of p.IpRanges ?? []) rules.push(`${protocol}${ports} ${range.CidrIp}`);
+    // Rules naming other groups or prefix lists are drift too; keep them visible in the diff.
+    for (const pair of p.UserIdGroupPairs ?? []) rules.push(`${protocol}${ports} ${pair.GroupId}`);
+    for (const list of p.PrefixListIds ?? []) rules.push(`${protocol}${ports} ${list.PrefixListId}`);
+    for (const range of p.Ipv6Ranges ?? []) rules.push(`${protocol}${ports} ${range.CidrIpv6}`);
+  }
+  return sorted(rules);
+}
+
+function toPermission(rule: Rule): IpPermission {
+  const parts = rule.split(' ');
+  const [protocol, ports, source] = parts.length === 3 ? parts : [parts[0], undefined, parts[1]];
+  const [from, to] = ports ? ports.split('-').map(Number) : [undefined, undefined];
+  const base: IpPermission = { IpProtocol: protocol === 'all' ? '-1' : protocol, ...(from !== undefined ? { FromPort: from, ToPort: to } : {}) };
+  if (source!.startsWith('sg-')) return { ...base, UserIdGroupPairs: [{ GroupId: source }] };
+  if (source!.startsWith('pl-')) return { ...base, PrefixListIds: [{ PrefixListId: source }] };
+  if (source!.includes(':')) return { ...base, Ipv6Ranges: [{ CidrIpv6: source }] };
+  return { ...base, IpRanges: [{ CidrIp: source }] };
+}
+
+function sorted(rules: readonly Rule[]): Rule[] {
+  return [...rules].sort();
+}

@@ -1,0 +1,75 @@
+// A subnet: a CIDR block of the VPC in one availability zone. Nothing about it changes in place
+// except its tags.
+
+import { CreateSubnetCommand, DeleteSubnetCommand } from '@aws-sdk/client-ec2';
+import type { AwsContext } from '../aws/context.js';
+import { ignoreNotFound } from '../aws/errors.js';
+import { logicalIdOf, tagMap, tagSpecifications } from '../aws/tags.js';
+import { compareAttributes, compareTags } from '../planner/diff.js';
+import type { ResourceKind } from '../planner/resource.js';
+import type { Ref } from '../planner/values.js';
+import { applyTags } from './tagging.js';
+
+export type SubnetProps = {
+  vpcId: Ref;
+  cidrBlock: string;
+  availabilityZone: string;
+  tags: Record<string, string>;
+};
+
+interface SubnetState {
+  vpcId: string;
+  cidrBlock: string;
+  availabilityZone: string;
+  tags: Record<string, string>;
+}
+
+export const subnet: ResourceKind<SubnetProps, SubnetState, AwsContext> = {
+  kind: 'subnet',
+
+  async observe(ctx) {
+    return (await ctx.snapshot.subnets())
+      .filter((s) => logicalIdOf(s.Tags, ctx.stack))
+      .map((s) => ({
+        id: logicalIdOf(s.Tags, ctx.stack)!,
+        kind: 'subnet',
+        physicalId: s.SubnetId!,
+        outputs: { id: s.SubnetId! },
+        references: [s.VpcId!],
+        owned: true,
+        state: { vpcId: s.VpcId!, cidrBlock: s.CidrBlock!, availabilityZone: s.AvailabilityZone!, tags: tagMap(s.Tags) },
+      }));
+  },
+
+  diff(desired, observed) {
+    return [
+      ...compareAttributes(desired, observed.state, {
+        vpcId: { forcesReplacement: true },
+        cidrBlock: { forcesReplacement: true },
+        availabilityZone: { forcesReplacement: true },
+      }),
+      ...compareTags(desired.tags, observed.state.tags),
+    ];
+  },
+
+  async create(desired, ctx) {
+    const created = await ctx.ec2.send(
+      new CreateSubnetCommand({
+        VpcId: desired.vpcId,
+        CidrBlock: desired.cidrBlock,
+        AvailabilityZone: desired.availabilityZone,
+        TagSpecifications: tagSpecifications('subnet', ctx.stack, ctx.resourceId, desired.tags),
+      }),
+    );
+    return { id: created.Subnet!.SubnetId! };
+  },
+
+  async update(desired, observed, changes, ctx) {
+    await applyTags(ctx, observed.physicalId, changes, desired.tags);
+    return observed.outputs;
+  },
+
+  async delete(observed, ctx) {
+    await ignoreNotFound(ctx.ec2.send(new DeleteSubnetCommand({ SubnetId: observed.physicalId })));
+  },
+};

@@ -1,0 +1,12 @@
+// Name (and any other desired tag) drift is repaired in place with CreateTags.
+
+import { CreateTagsCommand } from '@aws-sdk/client-ec2';
+import type { AwsContext } from '../aws/context.js';
+import { toTags } from '../aws/tags.js';
+import type { AttributeChange } from '../planner/resource.js';
+
+export async function applyTags(ctx: AwsContext, physicalId: string, changes: readonly AttributeChange[], desired: Readonly<Record<string, string>>) {
+  const changed = Object.fromEntries(Object.entries(desired).filter(([key]) => changes.some((c) => c.path === `tags.${key}`)));
+  if (Object.keys(changed).length === 0) return;
+  await ctx.ec2.send(new CreateTagsCommand({ Resources: [physicalId], Tags: toTags(changed) }));
+}

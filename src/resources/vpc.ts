@@ -1,0 +1,90 @@
+// The VPC: a CIDR block, DNS support and DNS hostnames on (instances get resolvable names).
+
+import { CreateVpcCommand, DeleteVpcCommand, DescribeVpcAttributeCommand, ModifyVpcAttributeCommand } from '@aws-sdk/client-ec2';
+import type { AwsContext } from '../aws/context.js';
+import { ignoreNotFound } from '../aws/errors.js';
+import { logicalIdOf, tagMap, tagSpecifications } from '../aws/tags.js';
+import { compareAttributes, compareTags } from '../planner/diff.js';
+import type { Observed, ResourceKind } from '../planner/resource.js';
+import { applyTags } from './tagging.js';
+
+export type VpcProps = {
+  cidrBlock: string;
+  enableDnsSupport: boolean;
+  enableDnsHostnames: boolean;
+  tags: Record<string, string>;
+};
+
+interface VpcState {
+  cidrBlock: string;
+  enableDnsSupport: boolean;
+  enableDnsHostnames: boolean;
+  tags: Record<string, string>;
+}
+
+export const vpc: ResourceKind<VpcProps, VpcState, AwsContext> = {
+  kind: 'vpc',
+
+  async observe(ctx) {
+    const found = (await ctx.snapshot.vpcs()).filter((v) => logicalIdOf(v.Tags, ctx.stack));
+    return Promise.all(
+      found.map(async (v): Promise<Observed<VpcState>> => {
+        const [support, hostnames] = await Promise.all([
+          ctx.ec2.send(new DescribeVpcAttributeCommand({ VpcId: v.VpcId!, Attribute: 'enableDnsSupport' })),
+          ctx.ec2.send(new DescribeVpcAttributeCommand({ VpcId: v.VpcId!, Attribute: 'enableDnsHostnames' })),
+        ]);
+        return {
+          id: logicalIdOf(v.Tags, ctx.stack)!,
+          kind: 'vpc',
+          physicalId: v.VpcId!,
+          outputs: { id: v.VpcId!, cidrBlock: v.CidrBlock },
+          references: [],
+          owned: true,
+          state: {
+            cidrBlock: v.CidrBlock!,
+            enableDnsSupport: support.EnableDnsSupport?.Value ?? false,
+            enableDnsHostnames: hostnames.EnableDnsHostnames?.Value ?? false,
+            tags: tagMap(v.Tags),
+          },
+        };
+      }),
+    );
+  },
+
+  diff(desired, observed) {
+    return [
+      ...compareAttributes(desired, observed.state, {
+        cidrBlock: { forcesReplacement: true },
+        enableDnsSupport: {},
+        enableDnsHostnames: {},
+      }),
+      ...compareTags(desired.tags, observed.state.tags),
+    ];
+  },
+
+  async create(desired, ctx) {
+    const created = await ctx.ec2.send(
+      new CreateVpcCommand({ CidrBlock: desired.cidrBlock, TagSpecifications: tagSpecifications('vpc', ctx.stack, ctx.resourceId, desired.tags) }),
+    );
+    const id = created.Vpc!.VpcId!;
+    await setDnsAttributes(ctx, id, desired);
+    return { id, cidrBlock: desired.cidrBlock };
+  },
+
+  async update(desired, observed, changes, ctx) {
+    const paths = new Set(changes.map((c) => c.path));
+    if (paths.has('enableDnsSupport') || paths.has('enableDnsHostnames')) await setDnsAttributes(ctx, observed.physicalId, desired);
+    await applyTags(ctx, observed.physicalId, changes, desired.tags);
+    return observed.outputs;
+  },
+
+  async delete(observed, ctx) {
+    await ignoreNotFound(ctx.ec2.send(new DeleteVpcCommand({ VpcId: observed.physicalId })));
+  },
+};
+
+// One attribute per call is all ModifyVpcAttribute takes. Hostnames need support, so support first.
+async function setDnsAttributes(ctx: AwsContext, vpcId: string, desired: Pick<VpcProps, 'enableDnsSupport' | 'enableDnsHostnames'>) {
+  await ctx.ec2.send(new ModifyVpcAttributeCommand({ VpcId: vpcId, EnableDnsSupport: { Value: desired.enableDnsSupport } }));
+  await ctx.ec2.send(new ModifyVpcAttributeCommand({ VpcId: vpcId, EnableDnsHostnames: { Value: desired.enableDnsHostnames } }));
+}
