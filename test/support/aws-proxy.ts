@@ -1,0 +1,362 @@
+/**
+ * Test support: a loopback HTTP proxy in front of moto_server.
+ *
+ * - counts requests per API action (EC2 query protocol `Action`, or the
+ *   operation in the `X-Amz-Target` header for JSON protocols such as SSM);
+ * - injects EC2-shaped faults: throttling (RequestLimitExceeded, 503) and
+ *   server errors (InternalError 500 / Unavailable 503), drawn from a seeded
+ *   PRNG so runs are reproducible;
+ * - simulates the `pending` phase of freshly launched instances: for a while
+ *   after an instance id first appears in a RunInstances response, operations
+ *   that need a running/stopped instance fail with IncorrectInstanceState.
+ *
+ * Everything not faulted is forwarded unchanged (method, path, end-to-end
+ * headers including Host, body) and the response is streamed back.
+ */
+import { randomUUID } from 'node:crypto';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as zlib from 'node:zlib';
+
+export interface ProxyOptions {
+  /** moto endpoint, e.g. http://127.0.0.1:5000 */
+  target: string;
+  /** Deterministic PRNG seed (default 1). Setting it via setOptions() re-seeds. */
+  seed?: number;
+  /** Fraction [0,1] of EC2 calls answered with RequestLimitExceeded (HTTP 503) before reaching moto. */
+  throttleRate?: number;
+  /** Fraction [0,1] of EC2 calls answered with InternalError (HTTP 500) or Unavailable (HTTP 503). */
+  serverErrorRate?: number;
+  /**
+   * For this many ms after an instance id first appears in a RunInstances
+   * response, calls of PENDING_SENSITIVE_ACTIONS naming that instance get
+   * IncorrectInstanceState (HTTP 400).
+   */
+  pendingInstanceMs?: number;
+  /** If set, only these Actions are subject to throttle/5xx faults. */
+  faultActions?: string[];
+}
+
+export interface AwsProxy {
+  endpoint: string;
+  /** Requests received by API action, faulted or not. */
+  calls(): Map<string, number>;
+  /** Injected faults by error code. */
+  faults(): Map<string, number>;
+  resetCounts(): void;
+  setOptions(partial: Partial<ProxyOptions>): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * EC2 actions that real AWS rejects while an instance is still `pending`.
+ * (Describe*, CreateTags and TerminateInstances work on pending instances and
+ * are deliberately absent.)
+ */
+export const PENDING_SENSITIVE_ACTIONS: ReadonlySet<string> = new Set([
+  'CreateRoute',
+  'ReplaceRoute',
+  'ModifyInstanceAttribute',
+  'ModifyInstanceMetadataOptions',
+  'StartInstances',
+  'StopInstances',
+  'RebootInstances',
+  'AssociateAddress',
+  'AttachNetworkInterface',
+  'AttachVolume',
+  'AssociateIamInstanceProfile',
+  'CreateImage',
+]);
+
+/** Key used in calls() for requests that are neither EC2-query nor JSON-protocol. */
+function otherKey(method: string, url: string): string {
+  return `${method} ${url.split('?')[0]}`;
+}
+
+/** mulberry32: tiny, fast, deterministic 32-bit PRNG returning floats in [0,1). */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface ParsedRequest {
+  /** API action/operation name, or undefined when it can't be determined. */
+  action: string | undefined;
+  /** True for the EC2 query protocol (form-encoded Action=…). */
+  query: boolean;
+  /** All parameter values (query protocol only), used to find instance ids. */
+  values: string[];
+}
+
+function parseRequest(req: http.IncomingMessage, body: Buffer): ParsedRequest {
+  const target = req.headers['x-amz-target'];
+  if (typeof target === 'string' && target !== '') {
+    // e.g. "AmazonSSM.GetParameter"
+    const dot = target.lastIndexOf('.');
+    return { action: dot >= 0 ? target.slice(dot + 1) : target, query: false, values: [] };
+  }
+  const params = new URLSearchParams(req.url?.split('?')[1] ?? '');
+  const contentType = String(req.headers['content-type'] ?? '');
+  if (contentType.includes('application/x-www-form-urlencoded') && body.length > 0) {
+    for (const [k, v] of new URLSearchParams(body.toString('utf8'))) params.append(k, v);
+  }
+  const action = params.get('Action') ?? undefined;
+  if (action === undefined) return { action: undefined, query: false, values: [] };
+  return { action, query: true, values: [...params.values()] };
+}
+
+function ec2ErrorXml(code: string, message: string): string {
+  const esc = (s: string) =>
+    s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+  return (
+    '<?xml version="1.0" encoding="UTF-8"?>\n' +
+    `<Response><Errors><Error><Code>${esc(code)}</Code><Message>${esc(message)}</Message></Error></Errors>` +
+    `<RequestID>${randomUUID()}</RequestID></Response>`
+  );
+}
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** rawHeaders ([k, v, k, v, …]) minus hop-by-hop headers, case and order preserved. */
+function endToEndHeaders(raw: string[], extraDrop: string[] = []): string[] {
+  const drop = new Set(HOP_BY_HOP);
+  for (let i = 0; i < raw.length; i += 2) {
+    // Also drop headers the Connection header names as hop-by-hop.
+    if (raw[i]!.toLowerCase() === 'connection') {
+      for (const name of raw[i + 1]!.split(',')) drop.add(name.trim().toLowerCase());
+    }
+  }
+  for (const name of extraDrop) drop.add(name);
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    if (!drop.has(raw[i]!.toLowerCase())) out.push(raw[i]!, raw[i + 1]!);
+  }
+  return out;
+}
+
+function decodeBody(body: Buffer, encoding: string | undefined): string {
+  try {
+    switch ((encoding ?? '').trim().toLowerCase()) {
+      case 'gzip':
+      case 'x-gzip':
+        return zlib.gunzipSync(body).toString('utf8');
+      case 'deflate':
+        return zlib.inflateSync(body).toString('utf8');
+      case 'br':
+        return zlib.brotliDecompressSync(body).toString('utf8');
+      default:
+        return body.toString('utf8');
+    }
+  } catch {
+    return body.toString('utf8');
+  }
+}
+
+function inc(map: Map<string, number>, key: string): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
+}
+
+export async function startAwsProxy(options: ProxyOptions): Promise<AwsProxy> {
+  const opts: ProxyOptions = { ...options };
+  let target = new URL(opts.target);
+  let random = mulberry32(opts.seed ?? 1);
+  const calls = new Map<string, number>();
+  const faults = new Map<string, number>();
+  /** instance id -> time (ms) it first appeared in a RunInstances response */
+  const firstSeen = new Map<string, number>();
+  const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+  const sendEc2Error = (res: http.ServerResponse, status: number, code: string, message: string) => {
+    inc(faults, code);
+    const body = ec2ErrorXml(code, message);
+    res.writeHead(status, {
+      'Content-Type': 'text/xml;charset=UTF-8',
+      'Content-Length': Buffer.byteLength(body),
+      'x-amzn-RequestId': randomUUID(),
+    });
+    res.end(body);
+  };
+
+  const pendingInstance = (values: string[]): string | undefined => {
+    const windowMs = opts.pendingInstanceMs ?? 0;
+    if (windowMs <= 0) return undefined;
+    const now = Date.now();
+    for (const v of values) {
+      const seen = firstSeen.get(v);
+      if (seen !== undefined && now - seen < windowMs) return v;
+    }
+    return undefined;
+  };
+
+  const forward = (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    body: Buffer,
+    protocol: 'query' | 'json' | 'other',
+    learnInstances: boolean,
+  ) => {
+    const upstream = http.request(
+      {
+        protocol: target.protocol,
+        hostname: target.hostname,
+        port: target.port,
+        method: req.method,
+        path: req.url,
+        // Host and every other end-to-end header unchanged; the body was
+        // buffered, so frame it with an exact Content-Length.
+        headers: [...endToEndHeaders(req.rawHeaders, ['content-length']), 'Content-Length', String(body.length)],
+        agent: upstreamAgent,
+      },
+      (upRes) => {
+        const status = upRes.statusCode ?? 502;
+        const headers = endToEndHeaders(upRes.rawHeaders);
+        if (!learnInstances) {
+          res.writeHead(status, headers);
+          upRes.pipe(res);
+          return;
+        }
+        // RunInstances: relay the body while keeping a copy, and record the
+        // instance ids *before* finishing the response, so a client acting on
+        // the response can never beat the pending-window bookkeeping.
+        res.writeHead(status, headers);
+        const chunks: Buffer[] = [];
+        upRes.on('data', (chunk: Buffer) => {
+          chunks.push(chunk);
+          res.write(chunk);
+        });
+        upRes.on('end', () => {
+          if (status >= 200 && status < 300) {
+            const text = decodeBody(Buffer.concat(chunks), upRes.headers['content-encoding']);
+            const now = Date.now();
+            for (const m of text.matchAll(/<instanceId>\s*(i-[0-9a-zA-Z]+)\s*<\/instanceId>/g)) {
+              if (!firstSeen.has(m[1]!)) firstSeen.set(m[1]!, now);
+            }
+          }
+          res.end();
+        });
+        upRes.on('error', (err) => res.destroy(err));
+      },
+    );
+    upstream.on('error', (err) => {
+      if (res.headersSent) {
+        res.destroy(err);
+        return;
+      }
+      // Not an injected fault (not counted in faults()): moto is unreachable.
+      // Answer in the caller's protocol so the SDK error carries this message.
+      const msg = `aws-proxy: upstream ${opts.target} failed: ${err.message}`;
+      let body: string;
+      let contentType: string;
+      if (protocol === 'query') {
+        body = ec2ErrorXml('ProxyUpstreamError', msg);
+        contentType = 'text/xml;charset=UTF-8';
+      } else if (protocol === 'json') {
+        body = JSON.stringify({ __type: 'ProxyUpstreamError', message: msg });
+        contentType = 'application/x-amz-json-1.1';
+      } else {
+        body = msg;
+        contentType = 'text/plain';
+      }
+      res.writeHead(502, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) });
+      res.end(body);
+    });
+    // If the client goes away, don't leave the upstream request dangling.
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
+    upstream.end(body);
+  };
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('error', () => res.destroy());
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const parsed = parseRequest(req, body);
+      inc(calls, parsed.action ?? otherKey(req.method ?? 'GET', req.url ?? '/'));
+
+      if (parsed.query && parsed.action !== undefined) {
+        const action = parsed.action;
+        // Draw the same three numbers for every EC2 call, in a fixed order, so the fault
+        // sequence depends only on the seed and the order of calls.
+        const rThrottle = random();
+        const rServer = random();
+        const rKind = random();
+        const eligible = opts.faultActions === undefined || opts.faultActions.includes(action);
+        if (eligible && rThrottle < (opts.throttleRate ?? 0)) {
+          sendEc2Error(res, 503, 'RequestLimitExceeded', 'Request limit exceeded.');
+          return;
+        }
+        if (eligible && rServer < (opts.serverErrorRate ?? 0)) {
+          if (rKind < 0.5) sendEc2Error(res, 500, 'InternalError', 'An internal error has occurred.');
+          else sendEc2Error(res, 503, 'Unavailable', "The server is overloaded and can't handle the request.");
+          return;
+        }
+        if (PENDING_SENSITIVE_ACTIONS.has(action)) {
+          const id = pendingInstance(parsed.values);
+          if (id !== undefined) {
+            sendEc2Error(res, 400, 'IncorrectInstanceState', `The instance '${id}' is not in a valid state for this operation.`);
+            return;
+          }
+        }
+      }
+      const protocol = parsed.query ? 'query' : parsed.action !== undefined ? 'json' : 'other';
+      forward(req, res, body, protocol, parsed.query && parsed.action === 'RunInstances');
+    });
+  });
+
+  // Keep idle client connections well beyond the SDK's reuse window (Node's
+  // default 5 s invites ECONNRESET races on reused sockets).
+  server.keepAliveTimeout = 60_000;
+  server.headersTimeout = 65_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+
+  let stopping: Promise<void> | undefined;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    calls: () => new Map(calls),
+    faults: () => new Map(faults),
+    resetCounts() {
+      calls.clear();
+      faults.clear();
+    },
+    setOptions(partial) {
+      Object.assign(opts, partial);
+      if (partial.seed !== undefined) random = mulberry32(partial.seed);
+      if (partial.target !== undefined) target = new URL(partial.target);
+    },
+    stop() {
+      stopping ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+        upstreamAgent.destroy();
+      });
+      return stopping;
+    },
+  };
+}
