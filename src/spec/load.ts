@@ -1,0 +1,521 @@
+// Reads a spec file and checks it before any AWS call. Every problem found is reported at once,
+// each with the file, line and column of the offending value and a sentence saying what is wrong
+// and what would be right.
+//
+// Three stages, each only looking at what the previous one accepted:
+//   1. YAML: syntax errors, duplicate keys, an empty file, several documents, a non-mapping.
+//   2. Structure: the JSON Schema in schemas/dupsworks.schema.json, run by ajv. Its errors are
+//      turned into sentences here, using the schema's own titles, examples and
+//      patternErrorMessage (the same annotation editors show through yaml-language-server).
+//   3. Meaning: rules.ts (CIDR arithmetic, zones in the region, heartbeat targets), only on fields
+//      that passed the schema.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { isAlias, isCollection, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
+import { checkRules, formatPath, type Path } from './rules.js';
+import type { Spec } from './types.js';
+
+export interface Problem {
+  file: string;
+  /** 1-based. */
+  line: number;
+  /** 1-based. */
+  column: number;
+  /** The field, as in zones[1].publicSubnet; empty for the document as a whole. */
+  path: string;
+  message: string;
+}
+
+export type LoadResult = { ok: true; spec: Spec } | { ok: false; problems: Problem[] };
+
+export interface LoadOptions {
+  /** Overrides the spec's region (the CLI's --region); zones must then be in this region. */
+  region?: string;
+}
+
+/** "examples/x.yaml:12:7: zones[1].publicSubnet: <what is wrong>; <what would be right>" */
+export function formatProblem(p: Problem): string {
+  return `${p.file}:${p.line}:${p.column}: ${p.path === '' ? '' : `${p.path}: `}${p.message}`;
+}
+
+export async function loadSpecFile(file: string, options: LoadOptions = {}): Promise<LoadResult> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    return { ok: false, problems: [{ file, line: 1, column: 1, path: '', message: unreadable(error) }] };
+  }
+  return parseSpec(text, file, options);
+}
+
+export function parseSpec(text: string, file: string, options: LoadOptions = {}): LoadResult {
+  const lineCounter = new LineCounter();
+  const problems: Problem[] = [];
+  const at = (offset: number, path: Path, message: string): void => {
+    const { line, col } = lineCounter.linePos(offset);
+    problems.push({ file, line, column: col, path: formatPath(path), message });
+  };
+  const done = (): LoadResult => ({ ok: false, problems: sortProblems(problems) });
+
+  // ---- Stage 1: YAML ----
+  const documents = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: false, logLevel: 'error' });
+  const errorOffsets = new Set<number>();
+  for (const error of documents.flatMap((document) => document.errors)) {
+    // The parser sometimes reports one mistake twice from the same spot; keep the first.
+    if (errorOffsets.has(error.pos[0])) continue;
+    errorOffsets.add(error.pos[0]);
+    at(error.pos[0], [], `invalid YAML: ${error.message.replace(/\.$/, '')}; fix the syntax here`);
+  }
+  if (problems.length > 0) return done();
+
+  const nonEmpty = documents.filter(holdsSomething);
+  const [document, second] = nonEmpty;
+  if (!document?.contents) {
+    at(0, [], `the file holds no spec; write a mapping with the keys ${rootKeys()}`);
+    return done();
+  }
+  if (second?.contents) {
+    at(second.contents.range[0], [], `the file holds ${nonEmpty.length} YAML documents; keep one spec per file and remove the others`);
+  }
+  const root = document.contents;
+  if (!isMap(root)) {
+    at(root.range[0], [], `the document is ${describeNode(root)}; a spec is a mapping with the keys ${rootKeys()}`);
+    return done();
+  }
+  for (const duplicate of findDuplicateKeys(root, [])) {
+    const { line } = lineCounter.linePos(duplicate.first);
+    at(duplicate.offset, duplicate.path, `duplicate key "${duplicate.key}" (first at line ${line}); keep only one of them`);
+  }
+
+  let data: unknown;
+  try {
+    data = document.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    at(0, [], `the document cannot be read: ${error instanceof Error ? error.message : String(error)}; simplify its aliases`);
+    return done();
+  }
+  const locate = (path: Path, target: 'value' | 'key' = 'value'): number => locateNode(document, path, target);
+
+  // ---- Stage 2: structure ----
+  const validate = specValidator();
+  const failedPaths = new Set<string>();
+  if (!validate(data)) {
+    for (const error of dropMissingMisspelt(keepOnePerValue(validate.errors ?? []))) {
+      const problem = describeSchemaError(error, data);
+      if (problem.taints) failedPaths.add(formatPath(problem.path));
+      at(locate(problem.locateAt, problem.target), problem.path, problem.message);
+    }
+  }
+  const passedSchema = (path: Path): boolean => !failedPaths.has(formatPath(path));
+
+  // ---- Stage 3: meaning ----
+  const region = effectiveRegion(data, options.region, passedSchema, (message) => at(locate(['region']), ['region'], message));
+  const ruleProblems = checkRules(data, {
+    region,
+    regionOverridden: options.region !== undefined,
+    passedSchema,
+    sourceOffset: (path) => locate(path),
+  });
+  for (const problem of ruleProblems) at(locate(problem.path), problem.path, problem.message);
+
+  if (problems.length > 0) return done();
+  // Everything passed, so the data has exactly the Spec shape and `region` is set.
+  return { ok: true, spec: { ...(data as Spec), region: region as string } };
+}
+
+/** A document holding nothing, or only a null (`---` alone, `~`), holds no spec. */
+function holdsSomething(document: Document): boolean {
+  const contents = document.contents;
+  return contents !== null && !(isScalar(contents) && contents.value === null);
+}
+
+/**
+ * The region the spec is checked against and returned with: the override when given (and valid),
+ * else the spec's own region when it passed the schema; undefined when neither is usable.
+ */
+function effectiveRegion(
+  data: unknown,
+  override: string | undefined,
+  passedSchema: (path: Path) => boolean,
+  report: (message: string) => void,
+): string | undefined {
+  if (override === undefined) {
+    return isRecord(data) && typeof data.region === 'string' && passedSchema(['region']) ? data.region : undefined;
+  }
+  const rule = schemaAt(['properties', 'region']);
+  if (new RegExp(String(rule.pattern), 'u').test(override)) return override;
+  report(`the region override ${JSON.stringify(override)} is not a valid AWS region; ${hintOf(rule)}`);
+  return undefined;
+}
+
+// ---- The schema -----------------------------------------------------------------------------------
+
+const SCHEMA_FILE = join('schemas', 'dupsworks.schema.json');
+
+/**
+ * Where schemas/dupsworks.schema.json is: the nearest directory above this module holding it
+ * (this module runs from src/spec under a TypeScript loader and from dist/src/spec once compiled).
+ */
+export function specSchemaPath(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, SCHEMA_FILE);
+    if (existsSync(candidate)) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`cannot find ${SCHEMA_FILE} above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+}
+
+/**
+ * An ajv instance for the spec schema: strict (a mistake in the schema itself throws), all errors,
+ * and verbose so errors carry the subschema whose titles and hints make the messages.
+ */
+export function createSchemaAjv(): Ajv {
+  const ajv = new Ajv({ strict: true, allErrors: true, verbose: true });
+  // An annotation that yaml-language-server shows when a pattern fails; ajv must only know about it.
+  ajv.addKeyword({ keyword: 'patternErrorMessage', schemaType: 'string' });
+  return ajv;
+}
+
+type SchemaNode = Record<string, unknown>;
+
+let cached: { schema: SchemaNode; validate: ValidateFunction } | undefined;
+
+function loadSchema(): { schema: SchemaNode; validate: ValidateFunction } {
+  if (!cached) {
+    const schema = JSON.parse(readFileSync(specSchemaPath(), 'utf8')) as SchemaNode;
+    cached = { schema, validate: createSchemaAjv().compile(schema) };
+  }
+  return cached;
+}
+
+function specValidator(): ValidateFunction {
+  return loadSchema().validate;
+}
+
+/** The subschema at a JSON path into the schema, e.g. ['properties', 'region']; {} if absent. */
+function schemaAt(path: string[]): SchemaNode {
+  let node: unknown = loadSchema().schema;
+  for (const key of path) node = isRecord(node) ? node[key] : undefined;
+  return isRecord(node) ? node : {};
+}
+
+function rootKeys(): string {
+  return listKeys(Object.keys(schemaAt(['properties'])));
+}
+
+// ---- Schema errors as sentences -------------------------------------------------------------------
+
+interface SchemaProblem {
+  /** The field the problem is about (for an unknown or missing key: that key). */
+  path: Path;
+  /** Where to point: the value at this path, or the key of the last segment. */
+  locateAt: Path;
+  target: 'value' | 'key';
+  message: string;
+  /** True when the value at `path` is unusable, so the semantic rules must skip it. */
+  taints: boolean;
+}
+
+/**
+ * Keywords that judge one value. A value breaking several (say minLength and pattern) gets one
+ * problem, from the first keyword in this list it breaks.
+ */
+const VALUE_KEYWORDS = ['type', 'enum', 'minLength', 'pattern', 'maxLength', 'minItems'];
+
+function keepOnePerValue(errors: ErrorObject[]): ErrorObject[] {
+  const rank = (error: ErrorObject): number => VALUE_KEYWORDS.indexOf(error.keyword);
+  const best = new Map<string, ErrorObject>();
+  for (const error of errors) {
+    if (rank(error) < 0) continue;
+    const current = best.get(error.instancePath);
+    if (!current || rank(error) < rank(current)) best.set(error.instancePath, error);
+  }
+  return errors.filter((error) => rank(error) < 0 || best.get(error.instancePath) === error);
+}
+
+/**
+ * A misspelt key ("cdir") also makes the real one ("cidr") missing. The unknown-key problem already
+ * says "did you mean "cidr"?", so the missing-field problem for that key is dropped.
+ */
+function dropMissingMisspelt(errors: ErrorObject[]): ErrorObject[] {
+  const misspelt = new Set<string>();
+  for (const error of errors) {
+    if (error.keyword !== 'additionalProperties' || !isRecord(error.parentSchema)) continue;
+    const allowed = Object.keys(isRecord(error.parentSchema.properties) ? error.parentSchema.properties : {});
+    const guess = closest(String(error.params.additionalProperty), allowed);
+    if (guess !== undefined) misspelt.add(`${error.instancePath}/${guess}`);
+  }
+  return errors.filter((error) => error.keyword !== 'required' || !misspelt.has(`${error.instancePath}/${String(error.params.missingProperty)}`));
+}
+
+function describeSchemaError(error: ErrorObject, data: unknown): SchemaProblem {
+  const path = pointerToPath(error.instancePath, data);
+  const value: unknown = error.data;
+  const schema = isRecord(error.parentSchema) ? error.parentSchema : {};
+  const valueProblem = (message: string): SchemaProblem => ({ path, locateAt: path, target: 'value', message, taints: true });
+
+  switch (error.keyword) {
+    case 'additionalProperties': {
+      const key = String(error.params.additionalProperty);
+      const allowed = Object.keys(isRecord(schema.properties) ? schema.properties : {});
+      const where = path.length === 0 ? 'at the top level' : `in ${formatPath(path)}`;
+      const guess = closest(key, allowed);
+      const fix = guess ? `did you mean "${guess}"?` : 'remove it';
+      return {
+        path: [...path, key],
+        locateAt: [...path, key],
+        target: 'key',
+        message: `"${key}" is not a known key; ${fix} (allowed ${where}: ${listKeys(allowed)})`,
+        taints: true,
+      };
+    }
+    case 'required': {
+      const key = String(error.params.missingProperty);
+      const properties = isRecord(schema.properties) ? schema.properties : {};
+      const field = isRecord(properties[key]) ? properties[key] : {};
+      return { path: [...path, key], locateAt: path, target: 'value', message: `is required but missing; ${howToAdd(key, field)}`, taints: false };
+    }
+    case 'type':
+      return valueProblem(`${value === null ? 'has no value' : `is ${describeValue(value)}`}; expected ${expected(schema)}`);
+    case 'enum': {
+      const allowed = (error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v));
+      const guess = typeof value === 'string' ? closest(value, (error.params.allowedValues as unknown[]).map(String)) : undefined;
+      const fix = guess && guess !== value ? `did you mean "${guess}"?` : allowed.length === 1 ? `use ${allowed[0]}` : `use one of ${allowed.join(', ')}`;
+      return valueProblem(`${JSON.stringify(value)} is not a supported ${noun(schema)}; ${fix}`);
+    }
+    case 'pattern':
+      return valueProblem(`${JSON.stringify(value)} is not a valid ${noun(schema)}; ${hintOf(schema)}`);
+    case 'minLength':
+      return valueProblem(`is empty; ${hintOf(schema)}`);
+    case 'maxLength':
+      return valueProblem(`is ${String(value).length} characters long; use at most ${String(error.params.limit)}`);
+    case 'minItems': {
+      const count = Array.isArray(value) ? value.length : 0;
+      const items = isRecord(schema.items) ? noun(schema.items) : 'item';
+      const limit = Number(error.params.limit);
+      return valueProblem(`has ${count} ${plural(items, count)}; give at least ${limit} ${plural(items, limit)}`);
+    }
+    default:
+      // Not produced by the current schema; kept readable rather than guessed at.
+      return valueProblem(`breaks the schema's "${error.keyword}" rule (${error.message ?? 'no details'}); see schemas/dupsworks.schema.json`);
+  }
+}
+
+/** "add it, such as cidr: 10.0.0.0/16" and the like, from the missing field's subschema. */
+function howToAdd(key: string, field: SchemaNode): string {
+  if (field.type === 'object') return `add "${key}:" as a mapping with ${mappingKeys(field)}`;
+  if (field.type === 'array') {
+    const least = typeof field.minItems === 'number' ? ` of at least ${field.minItems}` : '';
+    const items = isRecord(field.items) ? noun(field.items) : 'item';
+    return `add "${key}:" as a list${least} ${plural(items, 2)}`;
+  }
+  const example = Array.isArray(field.examples) ? field.examples[0] : undefined;
+  return example === undefined ? `add "${key}:"` : `add it, such as "${key}: ${String(example)}"`;
+}
+
+/** "a mapping with the keys name, cidr", "a string, such as 10.0.0.0/16", "a list of zones". */
+function expected(schema: SchemaNode): string {
+  switch (schema.type) {
+    case 'object':
+      return `a mapping with ${mappingKeys(schema)}`;
+    case 'array':
+      return `a list of ${plural(isRecord(schema.items) ? noun(schema.items) : 'item', 2)}`;
+    case 'string': {
+      const example = Array.isArray(schema.examples) ? schema.examples[0] : undefined;
+      return example === undefined ? 'a string' : `a string, such as ${String(example)}`;
+    }
+    default:
+      return `a value of type ${String(schema.type)}`;
+  }
+}
+
+/** The right form of a value: the schema's patternErrorMessage as a clause, or an example. */
+function hintOf(schema: SchemaNode): string {
+  if (typeof schema.patternErrorMessage === 'string') {
+    const text = schema.patternErrorMessage.replace(/\.$/, '');
+    return text.charAt(0).toLowerCase() + text.slice(1);
+  }
+  const example = Array.isArray(schema.examples) ? schema.examples[0] : undefined;
+  return example === undefined ? 'give a value' : `give a value such as ${String(example)}`;
+}
+
+/** A schema's title as a noun inside a sentence: "Stack name" -> "stack name", "AWS region" stays. */
+function noun(schema: SchemaNode): string {
+  const title = typeof schema.title === 'string' ? schema.title : 'value';
+  const firstWord = title.split(' ')[0] ?? '';
+  return firstWord.length > 1 && firstWord === firstWord.toUpperCase() ? title : title.charAt(0).toLowerCase() + title.slice(1);
+}
+
+function plural(word: string, count: number): string {
+  return count === 1 || word.endsWith('s') ? word : `${word}s`;
+}
+
+function describeValue(value: unknown): string {
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object' && value !== null) return 'a mapping';
+  if (typeof value === 'string') return `a string (${JSON.stringify(value)})`;
+  return `a ${typeof value} (${String(value)})`;
+}
+
+function describeNode(node: Node): string {
+  if (isSeq(node)) return 'a list';
+  if (isScalar(node)) return `a single ${typeof node.value} (${JSON.stringify(node.value)})`;
+  return 'not a mapping';
+}
+
+function listKeys(keys: string[]): string {
+  return keys.join(', ');
+}
+
+/** "the keys manager, instanceType (optional: imageId, keyName)" for an object subschema. */
+function mappingKeys(schema: SchemaNode): string {
+  const all = Object.keys(isRecord(schema.properties) ? schema.properties : {});
+  const required = Array.isArray(schema.required) ? all.filter((key) => (schema.required as unknown[]).includes(key)) : all;
+  const optional = all.filter((key) => !required.includes(key));
+  return `the keys ${listKeys(required)}${optional.length > 0 ? ` (optional: ${listKeys(optional)})` : ''}`;
+}
+
+/**
+ * The candidate closest to `word`, ignoring case, if it is within edit distance 2 (1 for words of
+ * up to 3 characters, so that "a" does not suggest "nat").
+ */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = (word.length <= 3 ? 1 : 2) + 1;
+  for (const candidate of candidates) {
+    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/**
+ * Edit distance: the fewest single-character insertions, deletions, substitutions and swaps of two
+ * neighbours ("vcp" -> "vpc" is 1) that turn a into b.
+ */
+export function editDistance(a: string, b: string): number {
+  // d[i][j] is the distance between the first i characters of a and the first j of b.
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = best;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+// ---- Positions --------------------------------------------------------------------------------------
+
+/** Turns ajv's JSON pointer ("/zones/1/publicSubnet") into a path, using the data to tell indexes from keys. */
+function pointerToPath(pointer: string, data: unknown): Path {
+  if (pointer === '') return [];
+  const path: (string | number)[] = [];
+  let value = data;
+  for (const raw of pointer.slice(1).split('/')) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (Array.isArray(value)) {
+      path.push(Number(key));
+      value = value[Number(key)];
+    } else {
+      path.push(key);
+      value = isRecord(value) ? value[key] : undefined;
+    }
+  }
+  return path;
+}
+
+/**
+ * The source offset of the node at `path`: its value, or with target 'key' the key of the last
+ * segment. A missing or empty value points at its key; a missing key at the deepest mapping that
+ * exists on the way. Aliases are followed; with duplicate keys the last one counts, as in toJS().
+ */
+function locateNode(document: Document, path: Path, target: 'value' | 'key'): number {
+  let node: unknown = document.contents;
+  let offset = rangeStart(node) ?? 0;
+  for (const [i, segment] of path.entries()) {
+    if (isAlias(node)) node = node.resolve(document);
+    const last = i === path.length - 1;
+    if (isMap(node)) {
+      const pair = node.items.findLast((item) => keyText(item.key) === String(segment));
+      if (!pair) return offset;
+      const keyOffset = rangeStart(pair.key) ?? offset;
+      const empty = pair.value === null || (isScalar(pair.value) && pair.value.source === '' && pair.value.value === null);
+      if ((last && target === 'key') || empty) return keyOffset;
+      node = pair.value;
+    } else if (isSeq(node) && typeof segment === 'number' && node.items[segment] !== undefined) {
+      node = node.items[segment];
+    } else {
+      return offset;
+    }
+    offset = rangeStart(node) ?? offset;
+  }
+  return offset;
+}
+
+function rangeStart(node: unknown): number | undefined {
+  return (isScalar(node) || isCollection(node) || isAlias(node)) && node.range ? node.range[0] : undefined;
+}
+
+function keyText(key: unknown): string | undefined {
+  if (isScalar(key)) return String(key.value);
+  return key === null || key === undefined ? undefined : String(key);
+}
+
+/** Keys that appear twice in one mapping, anywhere in the document (aliases are not followed). */
+function findDuplicateKeys(node: unknown, path: Path): { key: string; path: Path; offset: number; first: number }[] {
+  const found: { key: string; path: Path; offset: number; first: number }[] = [];
+  if (isMap(node)) {
+    const seen = new Map<string, number>();
+    for (const pair of node.items) {
+      const key = keyText(pair.key) ?? '';
+      const offset = rangeStart(pair.key) ?? 0;
+      const first = seen.get(key);
+      if (first === undefined) seen.set(key, offset);
+      else found.push({ key, path: [...path, key], offset, first });
+      found.push(...findDuplicateKeys(pair.value, [...path, key]));
+    }
+  } else if (isSeq(node)) {
+    node.items.forEach((item, index) => found.push(...findDuplicateKeys(item, [...path, index])));
+  }
+  return found;
+}
+
+// ---- Small helpers ----------------------------------------------------------------------------------
+
+function sortProblems(problems: Problem[]): Problem[] {
+  return problems
+    .map((problem, index) => ({ problem, index }))
+    .sort((a, b) => a.problem.line - b.problem.line || a.problem.column - b.problem.column || a.index - b.index)
+    .map(({ problem }) => problem);
+}
+
+function unreadable(error: unknown): string {
+  const code = isRecord(error) && typeof error.code === 'string' ? error.code : '';
+  switch (code) {
+    case 'ENOENT':
+      return 'cannot read the file: it does not exist; check the path';
+    case 'EACCES':
+    case 'EPERM':
+      return 'cannot read the file: permission denied; check its permissions';
+    case 'EISDIR':
+      return 'cannot read the file: it is a directory; give the path of a YAML spec file';
+    default:
+      return `cannot read the file: ${error instanceof Error ? error.message : String(error)}; check the path`;
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

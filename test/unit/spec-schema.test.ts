@@ -1,0 +1,76 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { Ajv } from 'ajv';
+import { parse } from 'yaml';
+import { createSchemaAjv, specSchemaPath } from '../../src/spec/load.js';
+
+type SchemaNode = Record<string, unknown>;
+
+const schemaFile = specSchemaPath();
+const schema = JSON.parse(readFileSync(schemaFile, 'utf8')) as SchemaNode;
+const repoRoot = dirname(dirname(schemaFile));
+
+/** Every subschema with its location, e.g. ['#/properties/zones/items', {...}]. */
+function subschemas(node: SchemaNode, where = '#'): [string, SchemaNode][] {
+  const found: [string, SchemaNode][] = [[where, node]];
+  if (typeof node.properties === 'object' && node.properties !== null) {
+    for (const [key, child] of Object.entries(node.properties as Record<string, SchemaNode>)) {
+      found.push(...subschemas(child, `${where}/properties/${key}`));
+    }
+  }
+  if (typeof node.items === 'object' && node.items !== null) found.push(...subschemas(node.items as SchemaNode, `${where}/items`));
+  return found;
+}
+
+describe('schemas/dupsworks.schema.json', () => {
+  it('is found from the compiled module, at <repo>/schemas', () => {
+    assert.equal(schemaFile, join(repoRoot, 'schemas', 'dupsworks.schema.json'));
+  });
+
+  it('is draft-07', () => {
+    assert.equal(schema.$schema, 'http://json-schema.org/draft-07/schema#');
+  });
+
+  it('compiles under ajv strict mode, with only the editor annotation patternErrorMessage added', () => {
+    const ajv = new Ajv({ strict: true, allErrors: true });
+    ajv.addKeyword({ keyword: 'patternErrorMessage', schemaType: 'string' });
+    assert.doesNotThrow(() => ajv.compile(schema));
+    assert.doesNotThrow(() => createSchemaAjv().compile(schema));
+  });
+
+  it('is rejected by strict mode when broken (the check above is not vacuous)', () => {
+    const broken = { ...schema, properties: { ...(schema.properties as object), extra: { type: 'string', patern: 'x' } } };
+    assert.throws(() => createSchemaAjv().compile(broken), /unknown keyword/);
+  });
+
+  it('gives every property a title and description, and closes every object', () => {
+    for (const [where, node] of subschemas(schema)) {
+      assert.equal(typeof node.title, 'string', `${where} has no title`);
+      assert.equal(typeof node.description, 'string', `${where} has no description`);
+      assert.ok(typeof node.type === 'string', `${where} has no type`);
+      if (node.type === 'object') {
+        assert.equal(node.additionalProperties, false, `${where} allows additional properties`);
+        assert.ok(Array.isArray(node.required), `${where} has no required list`);
+      }
+      if (typeof node.pattern === 'string') {
+        assert.equal(typeof node.patternErrorMessage, 'string', `${where} has a pattern but no patternErrorMessage`);
+      }
+    }
+  });
+
+  it('accepts the canonical example', () => {
+    const validate = createSchemaAjv().compile(schema);
+    const example = parse(readFileSync(join(repoRoot, 'examples', 'ha-nat.yaml'), 'utf8')) as unknown;
+    assert.equal(validate(example), true, JSON.stringify(validate.errors));
+  });
+
+  it('is what the example names on its first line for yaml-language-server', () => {
+    const exampleFile = join(repoRoot, 'examples', 'ha-nat.yaml');
+    const firstLine = readFileSync(exampleFile, 'utf8').split('\n')[0] ?? '';
+    const match = /^# yaml-language-server: \$schema=(\S+)$/.exec(firstLine);
+    assert.ok(match, `first line is ${JSON.stringify(firstLine)}`);
+    assert.equal(resolve(dirname(exampleFile), match[1]!), schemaFile);
+  });
+});
