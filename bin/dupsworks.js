@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+// The compiled CLI lives in dist/ (built by `npm ci` through the prepare script).
+
+// dupsworks supports Node 20; the SDK's notice about its own future Node requirement is not the
+// operator's concern on every run. Set the variable to "false" to see it again.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const { main } = await import('../dist/src/cli.js');
+process.exitCode = await main(process.argv);
