@@ -17,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as zlib from 'node:zlib';
+import { mulberry32 } from './random.js';
 
 export interface ProxyOptions {
   /** moto endpoint, e.g. http://127.0.0.1:5000 */
@@ -73,17 +74,6 @@ function otherKey(method: string, url: string): string {
   return `${method} ${url.split('?')[0]}`;
 }
 
-/** mulberry32: tiny, fast, deterministic 32-bit PRNG returning floats in [0,1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface ParsedRequest {
   /** API action/operation name, or undefined when it can't be determined. */

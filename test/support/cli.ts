@@ -1,0 +1,43 @@
+// Runs the real CLI (bin/dupsworks.js) as a child process, the way a user does.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (this file runs from dist/test/support/). */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+export const BIN = join(ROOT, 'bin/dupsworks.js');
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function cliEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const { AWS_ENDPOINT_URL: _, NO_COLOR: __, ...env } = process.env;
+  return { ...env, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', ...extra };
+}
+
+export function startCli(args: string[], env: NodeJS.ProcessEnv = cliEnv()): ChildProcess {
+  return spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export function runCli(args: string[], env?: NodeJS.ProcessEnv): Promise<CliResult> {
+  const child = startCli(args, env);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  return new Promise((done) => child.on('close', (code) => done({ code, stdout, stderr })));
+}
+
+/** Writes `text` to a new temporary file and returns its path. */
+export async function tempFile(name: string, text: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'dupsworks-'));
+  const file = join(dir, name);
+  await writeFile(file, text);
+  return file;
+}

@@ -1,0 +1,108 @@
+// Shared pieces of the integration tests: specs, an engine pointed at moto, the acceptance check
+// (apply, then a fresh plan shows no changes), and direct EC2 access to damage and inspect the world.
+
+import assert from 'node:assert/strict';
+import { EC2Client, DescribeInstancesCommand, type Instance, type Filter, type Tag } from '@aws-sdk/client-ec2';
+import { Engine, type EngineOptions } from '../../src/engine.js';
+import { RecordingHost } from '../../src/io.js';
+import type { Plan } from '../../src/planner/plan.js';
+import { renderPlan } from '../../src/planner/render.js';
+import type { ApplyResult } from '../../src/planner/apply.js';
+import type { Spec, Zone } from '../../src/spec/types.js';
+
+process.env.AWS_ACCESS_KEY_ID ??= 'testing';
+process.env.AWS_SECRET_ACCESS_KEY ??= 'testing';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+export const REGION = 'ap-northeast-1';
+
+const ZONES: Zone[] = [
+  { availabilityZone: 'ap-northeast-1c', publicSubnet: '10.0.0.0/24', privateSubnet: '10.0.128.0/24', heartbeat: { viaPeer: '8.8.4.4', viaInternetGateway: 'google.co.jp' } },
+  { availabilityZone: 'ap-northeast-1a', publicSubnet: '10.0.1.0/24', privateSubnet: '10.0.129.0/24', heartbeat: { viaPeer: '8.8.8.8', viaInternetGateway: 'google.co.jp' } },
+  { availabilityZone: 'ap-northeast-1d', publicSubnet: '10.0.2.0/24', privateSubnet: '10.0.130.0/24', heartbeat: { viaPeer: '1.1.1.1', viaInternetGateway: 'google.co.jp' } },
+];
+
+export function makeSpec(options: { name?: string; zones?: number } = {}): Spec {
+  return {
+    name: options.name ?? 'test-stack',
+    region: REGION,
+    vpc: { name: 'TestVPC', cidr: '10.0.0.0/16' },
+    zones: ZONES.slice(0, options.zones ?? 2),
+    nat: { manager: 'ec2', instanceType: 't3.micro' },
+  };
+}
+
+/** The spec as YAML, for tests that run the CLI. */
+export function specYaml(spec: Spec): string {
+  const zones = spec.zones
+    .map(
+      (z) => `  - availabilityZone: ${z.availabilityZone}
+    publicSubnet: ${z.publicSubnet}
+    privateSubnet: ${z.privateSubnet}
+    heartbeat:
+      viaPeer: ${z.heartbeat.viaPeer}
+      viaInternetGateway: ${z.heartbeat.viaInternetGateway}`,
+    )
+    .join('\n');
+  return `name: ${spec.name}
+region: ${spec.region}
+vpc:
+  name: ${spec.vpc.name}
+  cidr: ${spec.vpc.cidr}
+zones:
+${zones}
+nat:
+  manager: ${spec.nat.manager}
+  instanceType: ${spec.nat.instanceType}
+`;
+}
+
+export function makeEngine(spec: Spec, endpoint: string, options: Partial<EngineOptions> = {}): Engine {
+  return new Engine({ spec, io: new RecordingHost(), endpointUrl: endpoint, retryTimeoutSeconds: 30, instanceWaitSeconds: 60, ...options });
+}
+
+/** Fails with the rendered plan, so a failing test says what was left to do. */
+export function assertNoChanges(plan: Plan, message = 'a fresh plan after apply should show no changes'): void {
+  const pending = plan.changes.filter((c) => c.action !== 'no-op');
+  assert.equal(pending.length, 0, `${message}:\n${renderPlan(plan)}`);
+}
+
+export function assertApplied(result: ApplyResult): void {
+  const bad = result.outcomes.filter((o) => o.status !== 'done');
+  assert.ok(result.ok, `apply did not complete:\n${bad.map((o) => `  ${o.id} ${o.operation}: ${o.status} ${o.error ?? o.because ?? ''}`).join('\n')}`);
+}
+
+/** The acceptance rule: apply the plan, then a fresh plan shows no changes. Returns the plan applied. */
+export async function converge(engine: Engine): Promise<Plan> {
+  const plan = await engine.plan();
+  assertApplied(await engine.apply(plan));
+  assertNoChanges(await engine.plan());
+  return plan;
+}
+
+export function ec2Client(endpoint: string): EC2Client {
+  return new EC2Client({ region: REGION, endpoint });
+}
+
+export function tagValue(tags: Tag[] | undefined, key: string): string | undefined {
+  return tags?.find((t) => t.Key === key)?.Value;
+}
+
+export function byResource(stack: string, logicalId: string): Filter[] {
+  return [
+    { Name: 'tag:dupsworks:stack', Values: [stack] },
+    { Name: 'tag:dupsworks:resource', Values: [logicalId] },
+  ];
+}
+
+export async function instancesOf(ec2: EC2Client, filters: Filter[]): Promise<Instance[]> {
+  const out = await ec2.send(new DescribeInstancesCommand({ Filters: filters }));
+  return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []);
+}
+
+/** The live (not terminated, not shutting down) instance of a NAT; fails unless exactly one. */
+export async function liveNat(ec2: EC2Client, stack: string, az: string): Promise<Instance> {
+  const live = (await instancesOf(ec2, byResource(stack, `nat/${az}`))).filter((i) => !['terminated', 'shutting-down'].includes(i.State!.Name!));
+  assert.equal(live.length, 1, `expected one live instance for nat/${az}, found ${live.map((i) => `${i.InstanceId} (${i.State?.Name})`).join(', ') || 'none'}`);
+  return live[0]!;
+}
