@@ -6,7 +6,7 @@ import type { Operation } from './planner/graph.js';
 export type EngineEvent =
   | { type: 'observe-start'; stack: string; region: string }
   | { type: 'observe-done'; resources: number; elapsedMs: number }
-  | { type: 'step-start'; id: string; operation: Operation }
+  | { type: 'step-start'; id: string; operation: Operation; physicalId?: string }
   | { type: 'step-progress'; id: string; operation: Operation; elapsedSeconds: number }
   | { type: 'step-done'; id: string; operation: Operation; elapsedSeconds: number; physicalId?: string }
   | { type: 'step-failed'; id: string; operation: Operation; error: string }

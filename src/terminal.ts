@@ -52,7 +52,7 @@ export class TerminalHost implements IoHost {
       case 'observe-done':
         return debug ? style.dim(`Read ${e.resources} resources in ${e.elapsedMs} ms`) : undefined;
       case 'step-start':
-        return `${style.bold(e.id)}: ${WORDS[e.operation].doing}`;
+        return `${style.bold(e.id)}: ${WORDS[e.operation].doing}${e.physicalId ? ` [id=${e.physicalId}]` : ''}`;
       case 'step-progress':
         return `${style.bold(e.id)}: ${WORDS[e.operation].progress} [${e.elapsedSeconds}s elapsed]`;
       case 'step-done':

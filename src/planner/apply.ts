@@ -51,7 +51,8 @@ export async function applyPlan<C>(plan: Plan, options: ApplyOptions<C>): Promis
     const kind = kinds.get(change.kind)!;
     const started = Date.now();
     const elapsed = (): number => Math.round((Date.now() - started) / 1000);
-    notify({ type: 'step-start', id: change.id, operation });
+    const existing = operation === 'create' ? undefined : change.observed?.physicalId;
+    notify({ type: 'step-start', id: change.id, operation, ...(existing ? { physicalId: existing } : {}) });
     const every = (options.progressEverySeconds ?? 10) * 1000;
     const timer = setInterval(() => notify({ type: 'step-progress', id: change.id, operation, elapsedSeconds: elapsed() }), every);
     try {
