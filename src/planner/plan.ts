@@ -24,7 +24,7 @@ export interface Change {
   preview?: Record<string, unknown>;
   /** delete: why it goes. */
   reason?: string;
-  /** Logical ids this resource's desired props refer to. */
+  /** Logical ids whose outputs this resource needs (its optional references excluded). */
   dependsOn: string[];
 }
 
@@ -58,7 +58,7 @@ export async function makePlan<C>({ desired, observed, kinds, ctx }: PlanInput<C
     const kind = kindOf(kinds, want.kind);
     const planned = resolve(want.props, lookup) as Resolved<Props>;
     const found = observedById.get(want.id)?.[0];
-    const dependsOn = referencedIds(want.props);
+    const dependsOn = referencedIds(want.props, { requiredOnly: true });
     let change: Change;
     if (!found) {
       change = { id: want.id, kind: want.kind, action: 'create', desired: want, planned, attributes: [], dependsOn };

@@ -32,11 +32,16 @@ export function isUnknown(value: unknown): value is Unknown {
   return typeof value === 'object' && value !== null && (value as Unknown).$unknown === true;
 }
 
-/** Every resource id that `value` refers to, anywhere inside it. */
-export function referencedIds(value: Value): string[] {
+/**
+ * Every resource id that `value` refers to, anywhere inside it. Optional references are left out
+ * with `requiredOnly`: they are read when present but never waited for.
+ */
+export function referencedIds(value: Value, options: { requiredOnly?: boolean } = {}): string[] {
   const ids = new Set<string>();
   const visit = (v: Value): void => {
-    if (isRef(v)) ids.add(v.$ref);
+    if (isRef(v)) {
+      if (!(options.requiredOnly && v.optional)) ids.add(v.$ref);
+    }
     else if (Array.isArray(v)) v.forEach(visit);
     else if (typeof v === 'object' && v !== null && !isUnknown(v)) Object.values(v).forEach(visit);
   };

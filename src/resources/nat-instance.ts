@@ -65,15 +65,17 @@ export const natInstance: ResourceKind<NatInstanceProps, NatInstanceState, AwsCo
   kind: 'nat-instance',
 
   async observe(ctx) {
-    const [instances, statuses] = await Promise.all([ctx.snapshot.instances(), ctx.snapshot.instanceStatuses()]);
+    const [instances, statuses, tables] = await Promise.all([ctx.snapshot.instances(), ctx.snapshot.instanceStatuses(), ctx.snapshot.routeTables()]);
     const impaired = new Set(
       statuses.filter((s) => s.InstanceStatus?.Status === 'impaired' || s.SystemStatus?.Status === 'impaired').map((s) => s.InstanceId!),
     );
-    const byId = new Map<string, Observed<NatInstanceState>[]>();
+    const routed = new Set(tables.flatMap((t) => t.Routes ?? []).map((r) => r.InstanceId));
+    const byId = new Map<string, Candidate[]>();
     for (const instance of instances) {
       const id = logicalIdOf(instance.Tags, ctx.stack);
       if (!id) continue;
-      byId.set(id, [...(byId.get(id) ?? []), observed(id, instance, impaired.has(instance.InstanceId!))]);
+      const candidate = { observed: observed(id, instance, impaired.has(instance.InstanceId!)), routed: routed.has(instance.InstanceId), launched: instance.LaunchTime?.getTime() ?? 0 };
+      byId.set(id, [...(byId.get(id) ?? []), candidate]);
     }
     return [...byId.values()].flatMap(bestFirst);
   },
@@ -148,9 +150,8 @@ export const natInstance: ResourceKind<NatInstanceProps, NatInstanceState, AwsCo
 
   async delete(observed, ctx) {
     const id = observed.physicalId;
-    if (observed.state.state !== 'terminated') {
-      await ignoreNotFound(ctx.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] })));
-    }
+    if (observed.state.state === 'terminated') return;
+    await ignoreNotFound(ctx.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] })));
     // What the instance sits in (subnet, security group) can only go once it is gone.
     await waitUntilInstanceTerminated({ client: ctx.ec2, maxWaitTime: ctx.instanceWaitSeconds, minDelay: 2, maxDelay: 15 }, { InstanceIds: [id] });
   },
@@ -192,12 +193,22 @@ function outputsOf(instanceId: string, state: string): Outputs {
 
 const PREFERENCE = ['running', 'pending', 'stopping', 'stopped', 'shutting-down', 'terminated'];
 
+interface Candidate {
+  observed: Observed<NatInstanceState>;
+  /** Some route of the stack points at it. */
+  routed: boolean;
+  launched: number;
+}
+
 // Several instances can claim one logical id (a replacement interrupted halfway, a terminated one
-// still listed). The healthiest, newest one is the NAT; dead ones are forgotten when a live one
-// exists (they are already gone); other live ones are listed after it, for the planner to delete.
-function bestFirst(candidates: Observed<NatInstanceState>[]): Observed<NatInstanceState>[] {
-  const rank = (o: Observed<NatInstanceState>) => PREFERENCE.indexOf(o.state.state) * 2 + (o.state.impaired ? 1 : 0);
-  const ordered = [...candidates].sort((a, b) => rank(a) - rank(b) || b.physicalId.localeCompare(a.physicalId));
+// still listed, a copy launched by hand). The NAT is the healthiest; among equals, the one routes
+// already use (no churn), then the oldest. Dead ones are forgotten when a live one exists (they
+// are already gone); other live ones are listed after it, for the planner to delete.
+function bestFirst(candidates: Candidate[]): Observed<NatInstanceState>[] {
+  const rank = ({ observed: o }: Candidate) => PREFERENCE.indexOf(o.state.state) * 2 + (o.state.impaired ? 1 : 0);
+  const ordered = [...candidates]
+    .sort((a, b) => rank(a) - rank(b) || Number(b.routed) - Number(a.routed) || a.launched - b.launched || a.observed.physicalId.localeCompare(b.observed.physicalId))
+    .map((c) => c.observed);
   const live = ordered.filter((o) => !DEAD.has(o.state.state));
   return live.length > 0 ? live : ordered.slice(0, 1);
 }
