@@ -173,6 +173,7 @@ function report(result: ApplyResult, verb: 'Apply' | 'Destroy', style: Style): n
     return 0;
   }
   const lines = [`\n${style.red(style.bold(`${verb} failed.`))} Done: ${totals}.`];
+  if (done.length > 0) lines.push(`  ${style.green('done')}         ${done.map((o) => `${o.id} (${o.operation})`).join(', ')}`);
   for (const o of result.outcomes) {
     if (o.status === 'failed') lines.push(`  ${style.red('failed')}       ${o.id} (${o.operation}): ${o.error}`);
     if (o.status === 'skipped') lines.push(`  ${style.yellow('not started')}  ${o.id} (${o.operation}): waits on ${o.because}`);

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { forcesReplacement } from './diff.js';
 import type { AttributeChange, Desired, Observed, ResourceKind } from './resource.js';
-import { UNKNOWN, referencedIds, resolve, type Props, type Ref, type Resolved, type Value } from './values.js';
+import { UNKNOWN, isUnknown, referencedIds, resolve, type Props, type Ref, type Resolved, type Value } from './values.js';
 
 export type Action = 'no-op' | 'create' | 'update' | 'replace' | 'delete';
 
@@ -63,7 +63,7 @@ export async function makePlan<C>({ desired, observed, kinds, ctx }: PlanInput<C
     if (!found) {
       change = { id: want.id, kind: want.kind, action: 'create', desired: want, planned, attributes: [], dependsOn };
     } else {
-      const attributes = kind.diff(planned, found);
+      const attributes = explainUnknowns(kind.diff(planned, found), want, changes);
       const action: Action = attributes.length === 0 ? 'no-op' : forcesReplacement(attributes) ? 'replace' : 'update';
       change = { id: want.id, kind: want.kind, action, desired: want, planned, observed: found, attributes, dependsOn };
     }
@@ -121,6 +121,17 @@ export function dependencyOrder(desired: readonly Desired[]): Desired[] {
   };
   desired.forEach((d) => visit(d, []));
   return ordered;
+}
+
+// "(known after apply)" says what, not why: name the resource being created or replaced.
+function explainUnknowns(attributes: AttributeChange[], want: Desired, planned: ReadonlyMap<string, Change>): AttributeChange[] {
+  return attributes.map((a) => {
+    if (a.reason || !isUnknown(a.after)) return a;
+    const cause = referencedIds(want.props[a.path] ?? null)
+      .map((id) => planned.get(id))
+      .find((c) => c?.action === 'create' || c?.action === 'replace');
+    return cause ? { ...a, reason: `${cause.id} ${cause.action === 'create' ? 'is being created' : 'is being replaced'}` } : a;
+  });
 }
 
 function kindOf<C>(kinds: Kinds<C>, name: string): ResourceKind<any, any, C> {

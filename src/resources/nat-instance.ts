@@ -124,7 +124,12 @@ export const natInstance: ResourceKind<NatInstanceProps, NatInstanceState, AwsCo
       MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled' },
       ...(desired.keyName ? { KeyName: desired.keyName } : {}),
       ...(desired.instanceProfileArn ? { IamInstanceProfile: { Arn: desired.instanceProfileArn } } : {}),
-      TagSpecifications: tagSpecifications('instance', ctx.stack, ctx.resourceId, { ...desired.tags, [USER_DATA_TAG]: sha256(desired.userData) }),
+      TagSpecifications: [
+        ...tagSpecifications('instance', ctx.stack, ctx.resourceId, { ...desired.tags, [USER_DATA_TAG]: sha256(desired.userData) }),
+        // Its disk and network interface are made with it: tagged too, so nothing of the stack is anonymous.
+        ...tagSpecifications('volume', ctx.stack, ctx.resourceId, desired.tags),
+        ...tagSpecifications('network-interface', ctx.stack, ctx.resourceId, desired.tags),
+      ],
     };
     let launched = await run(ctx, input, clientToken(ctx.stack, ctx.resourceId, ctx.replacing, input));
     if (DEAD.has(launched.State?.Name ?? '')) {

@@ -119,6 +119,16 @@ describe('building the stack', () => {
     assert.ok(plan2.changes.some((c) => c.id === 'nat/ap-northeast-1d' && c.action === 'delete'), 'shrinking deletes the third zone');
   });
 
+  it('a new VPC CIDR replaces the whole network, each new resource before its old one goes', async () => {
+    await converge(makeEngine(makeSpec(), moto.endpoint));
+    const moved = JSON.parse(JSON.stringify(makeSpec()).replaceAll('10.0.', '10.1.'));
+    const plan = await converge(makeEngine(moved, moto.endpoint));
+    assert.equal(plan.changes.find((c) => c.id === 'vpc')?.action, 'replace');
+    assert.equal(plan.changes.find((c) => c.id === 'internet-gateway')?.action, 'update', 'the gateway moves to the new VPC');
+    const vpcs = await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'tag:dupsworks:stack', Values: ['test-stack'] }] }));
+    assert.deepEqual(vpcs.Vpcs!.map((v) => v.CidrBlock), ['10.1.0.0/16']);
+  });
+
   it('destroy removes the stack and leaves untagged and other stacks alone', async () => {
     const mine = makeSpec({ name: 'mine' });
     const theirs = makeSpec({ name: 'theirs' });
