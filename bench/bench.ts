@@ -114,7 +114,9 @@ function parseOptions(): Options {
   const count = (name: string, text: string, min: number, max = Infinity): number => {
     const n = Number(text);
     if (!Number.isInteger(n) || n < min || n > max) {
-      throw new UsageError(`--${name} wants ${max === Infinity ? `an integer of at least ${min}` : `integers from ${min} to ${max}`}, not "${text}"`);
+      throw new UsageError(
+        `--${name} wants ${max === Infinity ? `an integer of at least ${min}` : `integers from ${min} to ${max}`}, not "${text}"`,
+      );
     }
     return n;
   };
@@ -227,7 +229,14 @@ async function build(engine: Engine): Promise<void> {
   assertApplied(await engine.apply(await engine.plan()));
 }
 
-async function benchZones(moto: Moto, proxy: AwsProxy, direct: EC2Client, viaProxy: EC2Client, zones: number, options: Options): Promise<Figures[]> {
+async function benchZones(
+  moto: Moto,
+  proxy: AwsProxy,
+  direct: EC2Client,
+  viaProxy: EC2Client,
+  zones: number,
+  options: Options,
+): Promise<Figures[]> {
   const spec = makeSpec({ zones });
   const engine = makeEngine(spec, proxy.endpoint);
   const figures: Figures[] = [];
@@ -302,7 +311,13 @@ function goals(figures: Figures[], zones: number[]): Goal[] {
     const ratio = Math.round((noop.medianMs / find('floor', z).medianMs) * 100) / 100;
     return [
       { goal: 'no-op plan calls', zones: z, measured: noop.calls, limit: GOAL_MAX_CALLS, pass: noop.callsRange[1] <= GOAL_MAX_CALLS },
-      { goal: 'no-op plan time / floor time (medians)', zones: z, measured: ratio, limit: GOAL_MAX_FLOOR_RATIO, pass: ratio < GOAL_MAX_FLOOR_RATIO },
+      {
+        goal: 'no-op plan time / floor time (medians)',
+        zones: z,
+        measured: ratio,
+        limit: GOAL_MAX_FLOOR_RATIO,
+        pass: ratio < GOAL_MAX_FLOOR_RATIO,
+      },
     ];
   });
 }
@@ -329,7 +344,7 @@ function report(figures: Figures[], results: Goal[], options: Options, elapsedMs
       for (const [action, n] of Object.entries(f.byAction)) out.push(`    ${String(n).padStart(4)}  ${action}`);
     }
   }
-  out.push('', 'Goals (a no-op plan makes at most 10 calls whatever the number of zones, and takes under 2x the floor\'s time):');
+  out.push('', "Goals (a no-op plan makes at most 10 calls whatever the number of zones, and takes under 2x the floor's time):");
   for (const g of results) {
     const limit = g.goal.includes('time') ? `< ${g.limit}` : `<= ${g.limit}`;
     const measured = g.goal.includes('time') ? g.measured.toFixed(2) : String(g.measured);

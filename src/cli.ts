@@ -34,11 +34,14 @@ export async function main(argv: string[]): Promise<number> {
     .option('--endpoint-url <url>', 'send AWS calls to this endpoint (e.g. a local emulator); AWS_ENDPOINT_URL works too')
     .option('--no-color', 'plain output (NO_COLOR works too)')
     .option('--debug', 'show retries, timings and stack traces')
-    .addOption(new Option('--retry-timeout <seconds>', 'how long to keep retrying transient AWS errors').argParser(positiveNumber).default(300))
+    .addOption(
+      new Option('--retry-timeout <seconds>', 'how long to keep retrying transient AWS errors').argParser(positiveNumber).default(300),
+    )
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text) });
 
-  const run = (action: (globals: GlobalOptions, ...args: any[]) => Promise<number>) =>
+  const run =
+    (action: (globals: GlobalOptions, ...args: any[]) => Promise<number>) =>
     async (...args: any[]) => {
       const command = args[args.length - 1] as Command;
       const globals = command.optsWithGlobals() as GlobalOptions;
@@ -72,7 +75,9 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(options.json ? `${JSON.stringify(planToJson(plan), null, 2)}\n` : renderPlan(plan, styleFor(globals)));
         if (options.out) {
           await savePlan(options.out, plan, spec);
-          process.stderr.write(`Saved the plan to ${options.out}; run "dupsworks apply -f ${options.file} ${options.out}" to apply exactly this plan.\n`);
+          process.stderr.write(
+            `Saved the plan to ${options.out}; run "dupsworks apply -f ${options.file} ${options.out}" to apply exactly this plan.\n`,
+          );
         }
         return options.detailedExitcode && hasChanges(plan) ? 2 : 0;
       }),

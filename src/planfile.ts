@@ -25,7 +25,14 @@ export function specHash(spec: Spec): string {
 
 export async function savePlan(file: string, plan: Plan, spec: Spec): Promise<void> {
   const previews = Object.fromEntries(plan.changes.filter((c) => c.preview).map((c) => [c.id, c.preview!]));
-  const saved: SavedPlan = { format: FORMAT, stack: spec.name, region: spec.region, spec_hash: specHash(spec), ...planToJson(plan), previews };
+  const saved: SavedPlan = {
+    format: FORMAT,
+    stack: spec.name,
+    region: spec.region,
+    spec_hash: specHash(spec),
+    ...planToJson(plan),
+    previews,
+  };
   await writeFile(file, `${JSON.stringify(saved, null, 2)}\n`);
 }
 

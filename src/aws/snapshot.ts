@@ -43,7 +43,9 @@ export class Snapshot {
   }
 
   subnets(): Promise<Subnet[]> {
-    return this.once('subnets', () => collect(paginateDescribeSubnets({ client: this.ec2 }, { Filters: this.stackFilter() }), (p) => p.Subnets));
+    return this.once('subnets', () =>
+      collect(paginateDescribeSubnets({ client: this.ec2 }, { Filters: this.stackFilter() }), (p) => p.Subnets),
+    );
   }
 
   routeTables(): Promise<RouteTable[]> {

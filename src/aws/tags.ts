@@ -17,6 +17,14 @@ export function logicalIdOf(tags: readonly Tag[] | undefined, stack: string): st
   return map[STACK_TAG] === stack ? map[RESOURCE_TAG] : undefined;
 }
 
+/** The resources of `stack` among `items`, each with its logical id; others are not ours to manage. */
+export function withLogicalIds<T extends { Tags?: Tag[] }>(items: readonly T[], stack: string): { id: string; item: T }[] {
+  return items.flatMap((item) => {
+    const id = logicalIdOf(item.Tags, stack);
+    return id ? [{ id, item }] : [];
+  });
+}
+
 /** The tags a new resource gets: the desired ones plus the stack's identity. */
 export function tagSpecifications(
   resourceType: ResourceType,

@@ -59,7 +59,13 @@ function resourceChange(c: Change): JsonResourceChange {
       ...(replacePaths.length > 0 ? { replace_paths: replacePaths } : {}),
     },
     ...(c.attributes.length > 0
-      ? { reasons: c.attributes.map((a) => ({ path: a.path, ...(a.reason ? { reason: a.reason } : {}), ...(a.forcesReplacement ? { forces_replacement: true } : {}) })) }
+      ? {
+          reasons: c.attributes.map((a) => ({
+            path: a.path,
+            ...(a.reason ? { reason: a.reason } : {}),
+            ...(a.forcesReplacement ? { forces_replacement: true } : {}),
+          })),
+        }
       : {}),
     ...(c.reason ? { action_reason: c.reason } : {}),
   };
@@ -70,7 +76,11 @@ function known(value: unknown): unknown {
   if (isUnknown(value)) return undefined;
   if (Array.isArray(value)) return value.map((v) => (isUnknown(v) ? null : known(v)));
   if (typeof value === 'object' && value !== null) {
-    return Object.fromEntries(Object.entries(value).filter(([, v]) => !isUnknown(v)).map(([k, v]) => [k, known(v)]));
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, v]) => !isUnknown(v))
+        .map(([k, v]) => [k, known(v)]),
+    );
   }
   return value;
 }

@@ -41,8 +41,7 @@ export function referencedIds(value: Value, options: { requiredOnly?: boolean } 
   const visit = (v: Value): void => {
     if (isRef(v)) {
       if (!(options.requiredOnly && v.optional)) ids.add(v.$ref);
-    }
-    else if (Array.isArray(v)) v.forEach(visit);
+    } else if (Array.isArray(v)) v.forEach(visit);
     else if (typeof v === 'object' && v !== null && !isUnknown(v)) Object.values(v).forEach(visit);
   };
   visit(value);

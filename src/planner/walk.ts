@@ -44,25 +44,28 @@ export async function walk<N extends Node>(nodes: readonly N[], concurrency: num
         const node = ready.shift()!;
         if (settled.has(node.key)) continue;
         running++;
-        hooks.run(node).then(
-          () => {
-            settled.add(node.key);
-            result.done.push(node.key);
-            for (const d of dependents.get(node.key) ?? []) {
-              const waiting = waitingOn.get(d.key)!;
-              waiting.delete(node.key);
-              if (waiting.size === 0 && !settled.has(d.key)) ready.push(d);
-            }
-          },
-          (error: unknown) => {
-            settled.add(node.key);
-            result.failed.push({ key: node.key, error });
-            skipDependents(node.key, node.key);
-          },
-        ).finally(() => {
-          running--;
-          pump();
-        });
+        hooks
+          .run(node)
+          .then(
+            () => {
+              settled.add(node.key);
+              result.done.push(node.key);
+              for (const d of dependents.get(node.key) ?? []) {
+                const waiting = waitingOn.get(d.key)!;
+                waiting.delete(node.key);
+                if (waiting.size === 0 && !settled.has(d.key)) ready.push(d);
+              }
+            },
+            (error: unknown) => {
+              settled.add(node.key);
+              result.failed.push({ key: node.key, error });
+              skipDependents(node.key, node.key);
+            },
+          )
+          .finally(() => {
+            running--;
+            pump();
+          });
       }
       if (running === 0 && ready.length === 0) finish(result);
     };

@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
-import { logicalIdOf, tagMap, tagSpecifications } from '../aws/tags.js';
+import { tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
 import { compareAttributes, compareTags } from '../planner/diff.js';
 import type { ResourceKind } from '../planner/resource.js';
 import type { Ref } from '../planner/values.js';
@@ -29,20 +29,18 @@ export const internetGateway: ResourceKind<InternetGatewayProps, InternetGateway
   kind: 'internet-gateway',
 
   async observe(ctx) {
-    return (await ctx.snapshot.internetGateways())
-      .filter((g) => logicalIdOf(g.Tags, ctx.stack))
-      .map((g) => {
-        const vpcId = g.Attachments?.find((a) => ['available', 'attached', 'attaching'].includes(String(a.State)))?.VpcId;
-        return {
-          id: logicalIdOf(g.Tags, ctx.stack)!,
-          kind: 'internet-gateway',
-          physicalId: g.InternetGatewayId!,
-          outputs: { id: g.InternetGatewayId! },
-          references: vpcId ? [vpcId] : [],
-          owned: true,
-          state: { vpcId, tags: tagMap(g.Tags) },
-        };
-      });
+    return withLogicalIds(await ctx.snapshot.internetGateways(), ctx.stack).map(({ id, item: g }) => {
+      const vpcId = g.Attachments?.find((a) => ['available', 'attached', 'attaching'].includes(String(a.State)))?.VpcId;
+      return {
+        id,
+        kind: 'internet-gateway',
+        physicalId: g.InternetGatewayId!,
+        outputs: { id: g.InternetGatewayId! },
+        references: vpcId ? [vpcId] : [],
+        owned: true,
+        state: { vpcId, tags: tagMap(g.Tags) },
+      };
+    });
   },
 
   diff(desired, observed) {
@@ -51,7 +49,9 @@ export const internetGateway: ResourceKind<InternetGatewayProps, InternetGateway
 
   async create(desired, ctx) {
     const created = await ctx.ec2.send(
-      new CreateInternetGatewayCommand({ TagSpecifications: tagSpecifications('internet-gateway', ctx.stack, ctx.resourceId, desired.tags) }),
+      new CreateInternetGatewayCommand({
+        TagSpecifications: tagSpecifications('internet-gateway', ctx.stack, ctx.resourceId, desired.tags),
+      }),
     );
     const id = created.InternetGateway!.InternetGatewayId!;
     await ctx.ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: id, VpcId: desired.vpcId }));

@@ -18,7 +18,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
-import { logicalIdOf, tagMap, tagSpecifications } from '../aws/tags.js';
+import { tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
 import { compareAttributes, compareTags } from '../planner/diff.js';
 import type { AttributeChange, Observed, Outputs, ResourceKind } from '../planner/resource.js';
 import type { Ref } from '../planner/values.js';
@@ -65,16 +65,22 @@ export const natInstance: ResourceKind<NatInstanceProps, NatInstanceState, AwsCo
   kind: 'nat-instance',
 
   async observe(ctx) {
-    const [instances, statuses, tables] = await Promise.all([ctx.snapshot.instances(), ctx.snapshot.instanceStatuses(), ctx.snapshot.routeTables()]);
+    const [instances, statuses, tables] = await Promise.all([
+      ctx.snapshot.instances(),
+      ctx.snapshot.instanceStatuses(),
+      ctx.snapshot.routeTables(),
+    ]);
     const impaired = new Set(
       statuses.filter((s) => s.InstanceStatus?.Status === 'impaired' || s.SystemStatus?.Status === 'impaired').map((s) => s.InstanceId!),
     );
     const routed = new Set(tables.flatMap((t) => t.Routes ?? []).map((r) => r.InstanceId));
     const byId = new Map<string, Candidate[]>();
-    for (const instance of instances) {
-      const id = logicalIdOf(instance.Tags, ctx.stack);
-      if (!id) continue;
-      const candidate = { observed: observed(id, instance, impaired.has(instance.InstanceId!)), routed: routed.has(instance.InstanceId), launched: instance.LaunchTime?.getTime() ?? 0 };
+    for (const { id, item: instance } of withLogicalIds(instances, ctx.stack)) {
+      const candidate = {
+        observed: observed(id, instance, impaired.has(instance.InstanceId!)),
+        routed: routed.has(instance.InstanceId),
+        launched: instance.LaunchTime?.getTime() ?? 0,
+      };
       byId.set(id, [...(byId.get(id) ?? []), candidate]);
     }
     return [...byId.values()].flatMap(bestFirst);
@@ -86,7 +92,13 @@ export const natInstance: ResourceKind<NatInstanceProps, NatInstanceState, AwsCo
     if (DEAD.has(state.state)) {
       changes.push({ path: 'state', before: state.state, after: 'running', forcesReplacement: true, reason: `instance is ${state.state}` });
     } else if (state.impaired) {
-      changes.push({ path: 'state', before: 'impaired', after: 'running', forcesReplacement: true, reason: 'instance fails its status checks' });
+      changes.push({
+        path: 'state',
+        before: 'impaired',
+        after: 'running',
+        forcesReplacement: true,
+        reason: 'instance fails its status checks',
+      });
     } else if (state.state === 'stopped' || state.state === 'stopping') {
       changes.push({ path: 'state', before: state.state, after: 'running', reason: 'instance is stopped; it will be started' });
     }
@@ -109,11 +121,16 @@ export const natInstance: ResourceKind<NatInstanceProps, NatInstanceState, AwsCo
 
   async preview(desired, ctx) {
     const { userData, ...shown } = desired;
-    return { ...shown, imageId: desired.imageId ?? (await ctx.snapshot.parameter(DEFAULT_IMAGE_PARAMETER)), userDataSha256: sha256(userData) };
+    return {
+      ...shown,
+      imageId: desired.imageId ?? (await ctx.snapshot.parameter(DEFAULT_IMAGE_PARAMETER)),
+      userDataSha256: sha256(userData),
+    };
   },
 
   async create(desired, ctx) {
-    const imageId = desired.imageId ?? (ctx.previewed?.imageId as string | undefined) ?? (await ctx.snapshot.parameter(DEFAULT_IMAGE_PARAMETER));
+    const imageId =
+      desired.imageId ?? (ctx.previewed?.imageId as string | undefined) ?? (await ctx.snapshot.parameter(DEFAULT_IMAGE_PARAMETER));
     const input: RunInstancesCommandInput = {
       ImageId: imageId,
       InstanceType: desired.instanceType as RunInstancesCommandInput['InstanceType'],
@@ -147,7 +164,8 @@ export const natInstance: ResourceKind<NatInstanceProps, NatInstanceState, AwsCo
     const changed = new Set(changes.map((c) => c.path));
     if (changed.has('state')) await ctx.ec2.send(new StartInstancesCommand({ InstanceIds: [id] }));
     if (changed.has('sourceDestCheck')) await setSourceDestCheck(ctx, id, desired.sourceDestCheck);
-    if (changed.has('securityGroupIds')) await ctx.ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: id, Groups: desired.securityGroupIds }));
+    if (changed.has('securityGroupIds'))
+      await ctx.ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: id, Groups: desired.securityGroupIds }));
     await applyTags(ctx, id, changes, desired.tags);
     if (changed.has('state')) await waitRunning(ctx, id);
     return outputsOf(id, changed.has('state') ? 'running' : observed.state.state);
@@ -158,7 +176,10 @@ export const natInstance: ResourceKind<NatInstanceProps, NatInstanceState, AwsCo
     if (observed.state.state === 'terminated') return;
     await ignoreNotFound(ctx.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] })));
     // What the instance sits in (subnet, security group) can only go once it is gone.
-    await waitUntilInstanceTerminated({ client: ctx.ec2, maxWaitTime: ctx.instanceWaitSeconds, minDelay: 2, maxDelay: 15 }, { InstanceIds: [id] });
+    await waitUntilInstanceTerminated(
+      { client: ctx.ec2, maxWaitTime: ctx.instanceWaitSeconds, minDelay: 2, maxDelay: 15 },
+      { InstanceIds: [id] },
+    );
   },
 };
 
@@ -212,7 +233,13 @@ interface Candidate {
 function bestFirst(candidates: Candidate[]): Observed<NatInstanceState>[] {
   const rank = ({ observed: o }: Candidate) => PREFERENCE.indexOf(o.state.state) * 2 + (o.state.impaired ? 1 : 0);
   const ordered = [...candidates]
-    .sort((a, b) => rank(a) - rank(b) || Number(b.routed) - Number(a.routed) || a.launched - b.launched || a.observed.physicalId.localeCompare(b.observed.physicalId))
+    .sort(
+      (a, b) =>
+        rank(a) - rank(b) ||
+        Number(b.routed) - Number(a.routed) ||
+        a.launched - b.launched ||
+        a.observed.physicalId.localeCompare(b.observed.physicalId),
+    )
     .map((c) => c.observed);
   const live = ordered.filter((o) => !DEAD.has(o.state.state));
   return live.length > 0 ? live : ordered.slice(0, 1);
@@ -235,7 +262,10 @@ async function setSourceDestCheck(ctx: AwsContext, instanceId: string, value: bo
 }
 
 async function waitRunning(ctx: AwsContext, instanceId: string) {
-  await waitUntilInstanceRunning({ client: ctx.ec2, maxWaitTime: ctx.instanceWaitSeconds, minDelay: 2, maxDelay: 15 }, { InstanceIds: [instanceId] });
+  await waitUntilInstanceRunning(
+    { client: ctx.ec2, maxWaitTime: ctx.instanceWaitSeconds, minDelay: 2, maxDelay: 15 },
+    { InstanceIds: [instanceId] },
+  );
 }
 
 function sha256(text: string): string {

@@ -12,7 +12,7 @@ import {
 import type { AwsContext } from '../aws/context.js';
 import { errorCode } from '../aws/retry.js';
 import { ignoreNotFound } from '../aws/errors.js';
-import { logicalIdOf, tagMap, tagSpecifications } from '../aws/tags.js';
+import { tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
 import { compareAttributes, compareTags } from '../planner/diff.js';
 import type { ResourceKind } from '../planner/resource.js';
 import type { Ref } from '../planner/values.js';
@@ -37,27 +37,31 @@ export const routeTable: ResourceKind<RouteTableProps, RouteTableState, AwsConte
   kind: 'route-table',
 
   async observe(ctx) {
-    return (await ctx.snapshot.routeTables())
-      .filter((t) => logicalIdOf(t.Tags, ctx.stack))
-      .map((t) => {
-        const associations = (t.Associations ?? [])
-          .filter((a) => a.SubnetId && !a.Main && (a.AssociationState?.State ?? 'associated') === 'associated')
-          .map((a) => ({ associationId: a.RouteTableAssociationId!, subnetId: a.SubnetId! }));
-        return {
-          id: logicalIdOf(t.Tags, ctx.stack)!,
-          kind: 'route-table',
-          physicalId: t.RouteTableId!,
-          outputs: { id: t.RouteTableId! },
-          references: [t.VpcId!, ...associations.map((a) => a.subnetId)],
-          owned: true,
-          state: {
-            vpcId: t.VpcId!,
-            subnetId: associations.length === 1 ? associations[0]!.subnetId : associations.map((a) => a.subnetId).sort().join(',') || undefined,
-            associations,
-            tags: tagMap(t.Tags),
-          },
-        };
-      });
+    return withLogicalIds(await ctx.snapshot.routeTables(), ctx.stack).map(({ id, item: t }) => {
+      const associations = (t.Associations ?? [])
+        .filter((a) => a.SubnetId && !a.Main && (a.AssociationState?.State ?? 'associated') === 'associated')
+        .map((a) => ({ associationId: a.RouteTableAssociationId!, subnetId: a.SubnetId! }));
+      return {
+        id,
+        kind: 'route-table',
+        physicalId: t.RouteTableId!,
+        outputs: { id: t.RouteTableId! },
+        references: [t.VpcId!, ...associations.map((a) => a.subnetId)],
+        owned: true,
+        state: {
+          vpcId: t.VpcId!,
+          subnetId:
+            associations.length === 1
+              ? associations[0]!.subnetId
+              : associations
+                  .map((a) => a.subnetId)
+                  .sort()
+                  .join(',') || undefined,
+          associations,
+          tags: tagMap(t.Tags),
+        },
+      };
+    });
   },
 
   diff(desired, observed) {
@@ -69,7 +73,10 @@ export const routeTable: ResourceKind<RouteTableProps, RouteTableState, AwsConte
 
   async create(desired, ctx) {
     const created = await ctx.ec2.send(
-      new CreateRouteTableCommand({ VpcId: desired.vpcId, TagSpecifications: tagSpecifications('route-table', ctx.stack, ctx.resourceId, desired.tags) }),
+      new CreateRouteTableCommand({
+        VpcId: desired.vpcId,
+        TagSpecifications: tagSpecifications('route-table', ctx.stack, ctx.resourceId, desired.tags),
+      }),
     );
     const id = created.RouteTable!.RouteTableId!;
     await associate(ctx, id, desired.subnetId);
@@ -81,7 +88,8 @@ export const routeTable: ResourceKind<RouteTableProps, RouteTableState, AwsConte
       for (const a of observed.state.associations.filter((a) => a.subnetId !== desired.subnetId)) {
         await ignoreNotFound(ctx.ec2.send(new DisassociateRouteTableCommand({ AssociationId: a.associationId })));
       }
-      if (!observed.state.associations.some((a) => a.subnetId === desired.subnetId)) await associate(ctx, observed.physicalId, desired.subnetId);
+      if (!observed.state.associations.some((a) => a.subnetId === desired.subnetId))
+        await associate(ctx, observed.physicalId, desired.subnetId);
     }
     await applyTags(ctx, observed.physicalId, changes, desired.tags);
     return observed.outputs;
@@ -105,6 +113,8 @@ async function associate(ctx: AwsContext, routeTableId: string, subnetId: string
     const found = await ctx.ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'association.subnet-id', Values: [subnetId] }] }));
     const current = found.RouteTables?.flatMap((t) => t.Associations ?? []).find((a) => a.SubnetId === subnetId);
     if (!current?.RouteTableAssociationId) throw error;
-    await ctx.ec2.send(new ReplaceRouteTableAssociationCommand({ AssociationId: current.RouteTableAssociationId, RouteTableId: routeTableId }));
+    await ctx.ec2.send(
+      new ReplaceRouteTableAssociationCommand({ AssociationId: current.RouteTableAssociationId, RouteTableId: routeTableId }),
+    );
   }
 }

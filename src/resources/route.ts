@@ -10,7 +10,7 @@ import { CreateRouteCommand, DeleteRouteCommand, ReplaceRouteCommand, type Route
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { errorCode } from '../aws/retry.js';
-import { logicalIdOf } from '../aws/tags.js';
+import { withLogicalIds } from '../aws/tags.js';
 import type { AttributeChange, Observed, ResourceKind } from '../planner/resource.js';
 import { isUnknown, type Ref } from '../planner/values.js';
 
@@ -49,13 +49,11 @@ export const route: ResourceKind<RouteProps, RouteState, AwsContext> = {
     ]);
     // Targets made by this stack: a route to one of them was made by this stack too.
     const ours = new Set([
-      ...instances.filter((i) => logicalIdOf(i.Tags, ctx.stack)).map((i) => i.InstanceId!),
-      ...gateways.filter((g) => logicalIdOf(g.Tags, ctx.stack)).map((g) => g.InternetGatewayId!),
+      ...withLogicalIds(instances, ctx.stack).map(({ item }) => item.InstanceId!),
+      ...withLogicalIds(gateways, ctx.stack).map(({ item }) => item.InternetGatewayId!),
     ]);
     const found: Observed<RouteState>[] = [];
-    for (const table of tables) {
-      const tableId = logicalIdOf(table.Tags, ctx.stack);
-      if (!tableId) continue;
+    for (const { id: tableId, item: table } of withLogicalIds(tables, ctx.stack)) {
       for (const r of table.Routes ?? []) {
         if (r.Origin !== 'CreateRoute' || !r.DestinationCidrBlock) continue; // the local route and propagated ones are not ours to manage
         const target = targetOf(r);
@@ -116,7 +114,9 @@ export const route: ResourceKind<RouteProps, RouteState, AwsContext> = {
 
   async delete(observed, ctx) {
     await ignoreNotFound(
-      ctx.ec2.send(new DeleteRouteCommand({ RouteTableId: observed.state.routeTableId, DestinationCidrBlock: observed.state.destinationCidrBlock })),
+      ctx.ec2.send(
+        new DeleteRouteCommand({ RouteTableId: observed.state.routeTableId, DestinationCidrBlock: observed.state.destinationCidrBlock }),
+      ),
     );
   },
 };
@@ -131,5 +131,7 @@ function routeInput(routeTableId: string, desired: { destinationCidrBlock: strin
 }
 
 function targetOf(r: Ec2Route): string | undefined {
-  return r.GatewayId ?? r.InstanceId ?? r.NatGatewayId ?? r.NetworkInterfaceId ?? r.VpcPeeringConnectionId ?? r.TransitGatewayId ?? undefined;
+  return (
+    r.GatewayId ?? r.InstanceId ?? r.NatGatewayId ?? r.NetworkInterfaceId ?? r.VpcPeeringConnectionId ?? r.TransitGatewayId ?? undefined
+  );
 }

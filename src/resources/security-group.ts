@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
-import { logicalIdOf, tagMap, tagSpecifications } from '../aws/tags.js';
+import { tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
 import { compareAttributes, compareTags } from '../planner/diff.js';
 import type { ResourceKind } from '../planner/resource.js';
 import type { Ref } from '../planner/values.js';
@@ -43,24 +43,22 @@ export const securityGroup: ResourceKind<SecurityGroupProps, SecurityGroupState,
   kind: 'security-group',
 
   async observe(ctx) {
-    return (await ctx.snapshot.securityGroups())
-      .filter((g) => logicalIdOf(g.Tags, ctx.stack))
-      .map((g) => ({
-        id: logicalIdOf(g.Tags, ctx.stack)!,
-        kind: 'security-group',
-        physicalId: g.GroupId!,
-        outputs: { id: g.GroupId! },
-        references: [g.VpcId!],
-        owned: true,
-        state: {
-          vpcId: g.VpcId!,
-          groupName: g.GroupName!,
-          description: g.Description ?? '',
-          ingress: rulesOf(g.IpPermissions),
-          egress: rulesOf(g.IpPermissionsEgress),
-          tags: tagMap(g.Tags),
-        },
-      }));
+    return withLogicalIds(await ctx.snapshot.securityGroups(), ctx.stack).map(({ id, item: g }) => ({
+      id,
+      kind: 'security-group',
+      physicalId: g.GroupId!,
+      outputs: { id: g.GroupId! },
+      references: [g.VpcId!],
+      owned: true,
+      state: {
+        vpcId: g.VpcId!,
+        groupName: g.GroupName!,
+        description: g.Description ?? '',
+        ingress: rulesOf(g.IpPermissions),
+        egress: rulesOf(g.IpPermissionsEgress),
+        tags: tagMap(g.Tags),
+      },
+    }));
   },
 
   diff(desired, observed) {
@@ -102,14 +100,31 @@ export const securityGroup: ResourceKind<SecurityGroupProps, SecurityGroupState,
   },
 };
 
-async function syncRules(ctx: AwsContext, groupId: string, desired: { ingress: Rule[]; egress: Rule[] }, current: { ingress: Rule[]; egress: Rule[] }) {
+async function syncRules(
+  ctx: AwsContext,
+  groupId: string,
+  desired: { ingress: Rule[]; egress: Rule[] },
+  current: { ingress: Rule[]; egress: Rule[] },
+) {
   const missing = (want: Rule[], have: Rule[]) => want.filter((r) => !have.includes(r)).map(toPermission);
   const extra = (want: Rule[], have: Rule[]) => have.filter((r) => !want.includes(r)).map(toPermission);
   const calls = [
-    [missing(desired.ingress, current.ingress), (p: IpPermission[]) => new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: p })],
-    [missing(desired.egress, current.egress), (p: IpPermission[]) => new AuthorizeSecurityGroupEgressCommand({ GroupId: groupId, IpPermissions: p })],
-    [extra(desired.ingress, current.ingress), (p: IpPermission[]) => new RevokeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: p })],
-    [extra(desired.egress, current.egress), (p: IpPermission[]) => new RevokeSecurityGroupEgressCommand({ GroupId: groupId, IpPermissions: p })],
+    [
+      missing(desired.ingress, current.ingress),
+      (p: IpPermission[]) => new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: p }),
+    ],
+    [
+      missing(desired.egress, current.egress),
+      (p: IpPermission[]) => new AuthorizeSecurityGroupEgressCommand({ GroupId: groupId, IpPermissions: p }),
+    ],
+    [
+      extra(desired.ingress, current.ingress),
+      (p: IpPermission[]) => new RevokeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: p }),
+    ],
+    [
+      extra(desired.egress, current.egress),
+      (p: IpPermission[]) => new RevokeSecurityGroupEgressCommand({ GroupId: groupId, IpPermissions: p }),
+    ],
   ] as const;
   for (const [permissions, command] of calls) {
     if (permissions.length > 0) await ctx.ec2.send(command(permissions) as AuthorizeSecurityGroupIngressCommand);
@@ -134,7 +149,10 @@ function toPermission(rule: Rule): IpPermission {
   const parts = rule.split(' ');
   const [protocol, ports, source] = parts.length === 3 ? parts : [parts[0], undefined, parts[1]];
   const [from, to] = ports ? ports.split('-').map(Number) : [undefined, undefined];
-  const base: IpPermission = { IpProtocol: protocol === 'all' ? '-1' : protocol, ...(from !== undefined ? { FromPort: from, ToPort: to } : {}) };
+  const base: IpPermission = {
+    IpProtocol: protocol === 'all' ? '-1' : protocol,
+    ...(from !== undefined ? { FromPort: from, ToPort: to } : {}),
+  };
   if (source!.startsWith('sg-')) return { ...base, UserIdGroupPairs: [{ GroupId: source }] };
   if (source!.startsWith('pl-')) return { ...base, PrefixListIds: [{ PrefixListId: source }] };
   if (source!.includes(':')) return { ...base, Ipv6Ranges: [{ CidrIpv6: source }] };

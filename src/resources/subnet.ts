@@ -4,7 +4,7 @@
 import { CreateSubnetCommand, DeleteSubnetCommand } from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
-import { logicalIdOf, tagMap, tagSpecifications } from '../aws/tags.js';
+import { tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
 import { compareAttributes, compareTags } from '../planner/diff.js';
 import type { ResourceKind } from '../planner/resource.js';
 import type { Ref } from '../planner/values.js';
@@ -28,17 +28,15 @@ export const subnet: ResourceKind<SubnetProps, SubnetState, AwsContext> = {
   kind: 'subnet',
 
   async observe(ctx) {
-    return (await ctx.snapshot.subnets())
-      .filter((s) => logicalIdOf(s.Tags, ctx.stack))
-      .map((s) => ({
-        id: logicalIdOf(s.Tags, ctx.stack)!,
-        kind: 'subnet',
-        physicalId: s.SubnetId!,
-        outputs: { id: s.SubnetId! },
-        references: [s.VpcId!],
-        owned: true,
-        state: { vpcId: s.VpcId!, cidrBlock: s.CidrBlock!, availabilityZone: s.AvailabilityZone!, tags: tagMap(s.Tags) },
-      }));
+    return withLogicalIds(await ctx.snapshot.subnets(), ctx.stack).map(({ id, item: s }) => ({
+      id,
+      kind: 'subnet',
+      physicalId: s.SubnetId!,
+      outputs: { id: s.SubnetId! },
+      references: [s.VpcId!],
+      owned: true,
+      state: { vpcId: s.VpcId!, cidrBlock: s.CidrBlock!, availabilityZone: s.AvailabilityZone!, tags: tagMap(s.Tags) },
+    }));
   },
 
   diff(desired, observed) {

@@ -5,7 +5,12 @@ import type { AwsContext } from '../aws/context.js';
 import { toTags } from '../aws/tags.js';
 import type { AttributeChange } from '../planner/resource.js';
 
-export async function applyTags(ctx: AwsContext, physicalId: string, changes: readonly AttributeChange[], desired: Readonly<Record<string, string>>) {
+export async function applyTags(
+  ctx: AwsContext,
+  physicalId: string,
+  changes: readonly AttributeChange[],
+  desired: Readonly<Record<string, string>>,
+) {
   const changed = Object.fromEntries(Object.entries(desired).filter(([key]) => changes.some((c) => c.path === `tags.${key}`)));
   if (Object.keys(changed).length === 0) return;
   await ctx.ec2.send(new CreateTagsCommand({ Resources: [physicalId], Tags: toTags(changed) }));

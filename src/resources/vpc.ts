@@ -3,7 +3,7 @@
 import { CreateVpcCommand, DeleteVpcCommand, DescribeVpcAttributeCommand, ModifyVpcAttributeCommand } from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
-import { logicalIdOf, tagMap, tagSpecifications } from '../aws/tags.js';
+import { tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
 import { compareAttributes, compareTags } from '../planner/diff.js';
 import type { Observed, ResourceKind } from '../planner/resource.js';
 import { applyTags } from './tagging.js';
@@ -26,15 +26,14 @@ export const vpc: ResourceKind<VpcProps, VpcState, AwsContext> = {
   kind: 'vpc',
 
   async observe(ctx) {
-    const found = (await ctx.snapshot.vpcs()).filter((v) => logicalIdOf(v.Tags, ctx.stack));
     return Promise.all(
-      found.map(async (v): Promise<Observed<VpcState>> => {
+      withLogicalIds(await ctx.snapshot.vpcs(), ctx.stack).map(async ({ id, item: v }): Promise<Observed<VpcState>> => {
         const [support, hostnames] = await Promise.all([
           ctx.ec2.send(new DescribeVpcAttributeCommand({ VpcId: v.VpcId!, Attribute: 'enableDnsSupport' })),
           ctx.ec2.send(new DescribeVpcAttributeCommand({ VpcId: v.VpcId!, Attribute: 'enableDnsHostnames' })),
         ]);
         return {
-          id: logicalIdOf(v.Tags, ctx.stack)!,
+          id,
           kind: 'vpc',
           physicalId: v.VpcId!,
           outputs: { id: v.VpcId!, cidrBlock: v.CidrBlock },
@@ -64,7 +63,10 @@ export const vpc: ResourceKind<VpcProps, VpcState, AwsContext> = {
 
   async create(desired, ctx) {
     const created = await ctx.ec2.send(
-      new CreateVpcCommand({ CidrBlock: desired.cidrBlock, TagSpecifications: tagSpecifications('vpc', ctx.stack, ctx.resourceId, desired.tags) }),
+      new CreateVpcCommand({
+        CidrBlock: desired.cidrBlock,
+        TagSpecifications: tagSpecifications('vpc', ctx.stack, ctx.resourceId, desired.tags),
+      }),
     );
     const id = created.Vpc!.VpcId!;
     await setDnsAttributes(ctx, id, desired);

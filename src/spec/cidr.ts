@@ -80,7 +80,7 @@ export function aligned(cidr: Cidr): Cidr {
 
 /** True when the address lies inside the block. */
 export function containsAddress(cidr: Cidr, address: number): boolean {
-  return ((address & netmask(cidr.prefix)) >>> 0) === networkAddress(cidr);
+  return (address & netmask(cidr.prefix)) >>> 0 === networkAddress(cidr);
 }
 
 /** True when every address of `inner` lies inside `outer`. */

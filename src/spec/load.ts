@@ -251,7 +251,9 @@ function dropMissingMisspelt(errors: ErrorObject[]): ErrorObject[] {
     const guess = closest(String(error.params.additionalProperty), allowed);
     if (guess !== undefined) misspelt.add(`${error.instancePath}/${guess}`);
   }
-  return errors.filter((error) => error.keyword !== 'required' || !misspelt.has(`${error.instancePath}/${String(error.params.missingProperty)}`));
+  return errors.filter(
+    (error) => error.keyword !== 'required' || !misspelt.has(`${error.instancePath}/${String(error.params.missingProperty)}`),
+  );
 }
 
 function describeSchemaError(error: ErrorObject, data: unknown): SchemaProblem {
@@ -279,14 +281,25 @@ function describeSchemaError(error: ErrorObject, data: unknown): SchemaProblem {
       const key = String(error.params.missingProperty);
       const properties = isRecord(schema.properties) ? schema.properties : {};
       const field = isRecord(properties[key]) ? properties[key] : {};
-      return { path: [...path, key], locateAt: path, target: 'value', message: `is required but missing; ${howToAdd(key, field)}`, taints: false };
+      return {
+        path: [...path, key],
+        locateAt: path,
+        target: 'value',
+        message: `is required but missing; ${howToAdd(key, field)}`,
+        taints: false,
+      };
     }
     case 'type':
       return valueProblem(`${value === null ? 'has no value' : `is ${describeValue(value)}`}; expected ${expected(schema)}`);
     case 'enum': {
       const allowed = (error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v));
       const guess = typeof value === 'string' ? closest(value, (error.params.allowedValues as unknown[]).map(String)) : undefined;
-      const fix = guess && guess !== value ? `did you mean "${guess}"?` : allowed.length === 1 ? `use ${allowed[0]}` : `use one of ${allowed.join(', ')}`;
+      const fix =
+        guess && guess !== value
+          ? `did you mean "${guess}"?`
+          : allowed.length === 1
+            ? `use ${allowed[0]}`
+            : `use one of ${allowed.join(', ')}`;
       return valueProblem(`${JSON.stringify(value)} is not a supported ${noun(schema)}; ${fix}`);
     }
     case 'pattern':
@@ -303,7 +316,9 @@ function describeSchemaError(error: ErrorObject, data: unknown): SchemaProblem {
     }
     default:
       // Not produced by the current schema; kept readable rather than guessed at.
-      return valueProblem(`breaks the schema's "${error.keyword}" rule (${error.message ?? 'no details'}); see schemas/dupsworks.schema.json`);
+      return valueProblem(
+        `breaks the schema's "${error.keyword}" rule (${error.message ?? 'no details'}); see schemas/dupsworks.schema.json`,
+      );
   }
 }
 

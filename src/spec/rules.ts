@@ -69,7 +69,12 @@ export function checkRules(data: unknown, ctx: RuleContext): RuleProblem[] {
     ctx.sourceOffset ? [...paths].sort((a, b) => ctx.sourceOffset!(a) - ctx.sourceOffset!(b)) : paths;
 
   const vpc = checkVpcCidr(read(['vpc', 'cidr']), (message) => report(['vpc', 'cidr'], message));
-  const subnetPaths = inSourceOrder(zonePaths([]).flatMap((zone) => [[...zone, 'publicSubnet'], [...zone, 'privateSubnet']]));
+  const subnetPaths = inSourceOrder(
+    zonePaths([]).flatMap((zone) => [
+      [...zone, 'publicSubnet'],
+      [...zone, 'privateSubnet'],
+    ]),
+  );
   checkSubnets(subnetPaths, read, vpc, report);
   checkAvailabilityZones(zonePaths(['availabilityZone']), read, ctx, report);
   checkHeartbeats(zonePaths(['heartbeat', 'viaPeer']), zonePaths(['heartbeat', 'viaInternetGateway']), read, vpc, report);

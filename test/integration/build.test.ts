@@ -17,7 +17,17 @@ import {
   type RouteTable,
 } from '@aws-sdk/client-ec2';
 import { startMoto, type Moto } from '../support/moto.js';
-import { assertApplied, assertNoChanges, converge, ec2Client, instancesOf, liveNat, makeEngine, makeSpec, tagValue } from '../support/stack.js';
+import {
+  assertApplied,
+  assertNoChanges,
+  converge,
+  ec2Client,
+  instancesOf,
+  liveNat,
+  makeEngine,
+  makeSpec,
+  tagValue,
+} from '../support/stack.js';
 
 describe('building the stack', () => {
   let moto: Moto;
@@ -44,15 +54,18 @@ describe('building the stack', () => {
       assert.equal((attr.EnableDnsSupport ?? attr.EnableDnsHostnames)?.Value, true, Attribute);
     }
 
-    const igw = (await ec2.send(new DescribeInternetGatewaysCommand({ Filters: [{ Name: 'attachment.vpc-id', Values: [vpc.VpcId!] }] }))).InternetGateways!;
+    const igw = (await ec2.send(new DescribeInternetGatewaysCommand({ Filters: [{ Name: 'attachment.vpc-id', Values: [vpc.VpcId!] }] })))
+      .InternetGateways!;
     assert.equal(igw.length, 1);
     assert.equal(tagValue(igw[0]!.Tags, 'dupsworks:stack'), spec.name);
 
     const subnets = (await ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpc.VpcId!] }] }))).Subnets!;
     const subnetByName = new Map(subnets.map((s) => [tagValue(s.Tags, 'dupsworks:resource'), s]));
-    const tables = (await ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'tag:dupsworks:stack', Values: [spec.name] }] }))).RouteTables!;
+    const tables = (await ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'tag:dupsworks:stack', Values: [spec.name] }] })))
+      .RouteTables!;
     const tableByName = new Map(tables.map((t) => [tagValue(t.Tags, 'dupsworks:resource'), t]));
-    const [sg] = (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'tag:dupsworks:stack', Values: [spec.name] }] }))).SecurityGroups!;
+    const [sg] = (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'tag:dupsworks:stack', Values: [spec.name] }] })))
+      .SecurityGroups!;
     assert.deepEqual(
       sg!.IpPermissions!.map((p) => [p.IpProtocol, p.IpRanges?.map((r) => r.CidrIp)]),
       [['-1', ['10.0.0.0/16']]],
@@ -73,7 +86,10 @@ describe('building the stack', () => {
       assert.equal(nat.SourceDestCheck, false);
       assert.ok(nat.PublicIpAddress, 'a NAT has a public IP');
       assert.equal(nat.State?.Name, 'running');
-      assert.deepEqual(nat.NetworkInterfaces?.[0]?.Groups?.map((g) => g.GroupId), [sg!.GroupId]);
+      assert.deepEqual(
+        nat.NetworkInterfaces?.[0]?.Groups?.map((g) => g.GroupId),
+        [sg!.GroupId],
+      );
 
       const publicTable = tableByName.get(`route-table/public/${az}`)!;
       assert.deepEqual(associatedSubnets(publicTable), [publicSubnet.SubnetId]);
@@ -103,7 +119,8 @@ describe('building the stack', () => {
     const spec = makeSpec({ zones: 3 });
     await converge(makeEngine(spec, moto.endpoint));
     const nats = await Promise.all(spec.zones.map((z) => liveNat(ec2, spec.name, z.availabilityZone)));
-    const tables = (await ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'tag:dupsworks:stack', Values: [spec.name] }] }))).RouteTables!;
+    const tables = (await ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'tag:dupsworks:stack', Values: [spec.name] }] })))
+      .RouteTables!;
     spec.zones.forEach((zone, i) => {
       const table = tables.find((t) => tagValue(t.Tags, 'dupsworks:resource') === `route-table/public/${zone.availabilityZone}`)!;
       assert.equal(routeTo(table, `${zone.heartbeat.viaPeer}/32`), nats[(i + 1) % 3]!.InstanceId);
@@ -116,7 +133,10 @@ describe('building the stack', () => {
     const heartbeatOfZone2 = plan.changes.find((c) => c.id === 'route/public/ap-northeast-1a/8.8.8.8/32');
     assert.equal(heartbeatOfZone2?.action, 'update', 'zone 2 now watches zone 3 instead of zone 1');
     const plan2 = await converge(makeEngine(makeSpec({ zones: 2 }), moto.endpoint));
-    assert.ok(plan2.changes.some((c) => c.id === 'nat/ap-northeast-1d' && c.action === 'delete'), 'shrinking deletes the third zone');
+    assert.ok(
+      plan2.changes.some((c) => c.id === 'nat/ap-northeast-1d' && c.action === 'delete'),
+      'shrinking deletes the third zone',
+    );
   });
 
   it('a new VPC CIDR replaces the whole network, each new resource before its old one goes', async () => {
@@ -126,7 +146,10 @@ describe('building the stack', () => {
     assert.equal(plan.changes.find((c) => c.id === 'vpc')?.action, 'replace');
     assert.equal(plan.changes.find((c) => c.id === 'internet-gateway')?.action, 'update', 'the gateway moves to the new VPC');
     const vpcs = await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'tag:dupsworks:stack', Values: ['test-stack'] }] }));
-    assert.deepEqual(vpcs.Vpcs!.map((v) => v.CidrBlock), ['10.1.0.0/16']);
+    assert.deepEqual(
+      vpcs.Vpcs!.map((v) => v.CidrBlock),
+      ['10.1.0.0/16'],
+    );
   });
 
   it('destroy removes the stack and leaves untagged and other stacks alone', async () => {
@@ -136,8 +159,12 @@ describe('building the stack', () => {
     await converge(makeEngine(theirs, moto.endpoint));
     // An untagged VPC with the same CIDR and an untagged instance: not ours, whatever they look like.
     const foreignVpc = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.0.0.0/16' }))).Vpc!.VpcId!;
-    const foreignSubnet = (await ec2.send(new CreateSubnetCommand({ VpcId: foreignVpc, CidrBlock: '10.0.0.0/24', AvailabilityZone: 'ap-northeast-1c' }))).Subnet!.SubnetId!;
-    const foreignInstance = (await ec2.send(new RunInstancesCommand({ ImageId: 'ami-12c6146b', MinCount: 1, MaxCount: 1, SubnetId: foreignSubnet }))).Instances![0]!.InstanceId!;
+    const foreignSubnet = (
+      await ec2.send(new CreateSubnetCommand({ VpcId: foreignVpc, CidrBlock: '10.0.0.0/24', AvailabilityZone: 'ap-northeast-1c' }))
+    ).Subnet!.SubnetId!;
+    const foreignInstance = (
+      await ec2.send(new RunInstancesCommand({ ImageId: 'ami-12c6146b', MinCount: 1, MaxCount: 1, SubnetId: foreignSubnet }))
+    ).Instances![0]!.InstanceId!;
 
     const engine = makeEngine(mine, moto.endpoint);
     const plan = await engine.destroyPlan();

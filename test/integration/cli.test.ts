@@ -36,7 +36,9 @@ describe('the dupsworks command', () => {
   it('reports every problem of a bad spec as file:line:column, exits 1, and calls no AWS API', async () => {
     const bad = await tempFile(
       'bad.yaml',
-      specYaml(spec).replace('cidr: 10.0.0.0/16', 'cidr: 10.0.0.0/33').replace('instanceType: t3.micro', 'instanceType: t3.micro\n  colour: blue'),
+      specYaml(spec)
+        .replace('cidr: 10.0.0.0/16', 'cidr: 10.0.0.0/33')
+        .replace('instanceType: t3.micro', 'instanceType: t3.micro\n  colour: blue'),
     );
     for (const command of ['validate', 'plan', 'apply', 'destroy']) {
       const approve = command === 'apply' || command === 'destroy' ? ['--auto-approve'] : [];

@@ -110,7 +110,7 @@ describe('startMoto', () => {
   test('fails with moto output and install instructions when moto_server cannot start', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'dupsworks-badmoto-'));
     const fake = path.join(dir, 'moto_server');
-    writeFileSync(fake, "#!/bin/sh\necho \"ModuleNotFoundError: No module named 'flask'\" >&2\nexit 1\n");
+    writeFileSync(fake, '#!/bin/sh\necho "ModuleNotFoundError: No module named \'flask\'" >&2\nexit 1\n');
     chmodSync(fake, 0o755);
     const savedPath = process.env.PATH;
     process.env.PATH = `${dir}${path.delimiter}${savedPath ?? ''}`;
@@ -154,10 +154,7 @@ describe('aws proxy (against a shared moto_server)', () => {
   });
 
   /** Start a proxy in front of the shared moto, run fn, always stop it. */
-  async function withProxy(
-    options: Omit<ProxyOptions, 'target'>,
-    fn: (proxy: AwsProxy) => Promise<void>,
-  ): Promise<void> {
+  async function withProxy(options: Omit<ProxyOptions, 'target'>, fn: (proxy: AwsProxy) => Promise<void>): Promise<void> {
     const proxy = await startAwsProxy({ target: moto.endpoint, ...options });
     try {
       await fn(proxy);
@@ -217,9 +214,7 @@ describe('aws proxy (against a shared moto_server)', () => {
     await withProxy({}, async (proxy) => {
       const client = ec2(proxy.endpoint);
       try {
-        const results = await Promise.all(
-          Array.from({ length: 20 }, () => client.send(new DescribeVpcsCommand({}))),
-        );
+        const results = await Promise.all(Array.from({ length: 20 }, () => client.send(new DescribeVpcsCommand({}))));
         assert.equal(results.length, 20);
         for (const r of results) assert.ok((r.Vpcs?.length ?? 0) >= 1);
         assert.equal(proxy.calls().get('DescribeVpcs'), 20);
@@ -387,15 +382,12 @@ describe('aws proxy (against a shared moto_server)', () => {
     await withProxy({ pendingInstanceMs: windowMs }, async (proxy) => {
       const client = ec2(proxy.endpoint);
       try {
-        const run = await client.send(
-          new RunInstancesCommand({ ImageId: MOTO_AMI, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }),
-        );
+        const run = await client.send(new RunInstancesCommand({ ImageId: MOTO_AMI, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }));
         const launchedAt = Date.now();
         const id = run.Instances?.[0]?.InstanceId;
         assert.ok(id !== undefined && id.startsWith('i-'));
 
-        const modify = () =>
-          client.send(new ModifyInstanceAttributeCommand({ InstanceId: id, SourceDestCheck: { Value: false } }));
+        const modify = () => client.send(new ModifyInstanceAttributeCommand({ InstanceId: id, SourceDestCheck: { Value: false } }));
 
         const err = await failure(modify());
         assert.equal(err.name, 'IncorrectInstanceState');

@@ -102,7 +102,10 @@ describe('healing', () => {
     assert.match(extra[0]!.reason!, /duplicate of nat\/ap-northeast-1c/);
     assertApplied(await engine.apply(plan));
     assertNoChanges(await engine.plan());
-    const live = await instancesOf(ec2, [{ Name: 'tag:dupsworks:stack', Values: [spec.name] }, { Name: 'instance-state-name', Values: ['running'] }]);
+    const live = await instancesOf(ec2, [
+      { Name: 'tag:dupsworks:stack', Values: [spec.name] },
+      { Name: 'instance-state-name', Values: ['running'] },
+    ]);
     assert.equal(live.length, 2);
   });
 

@@ -9,7 +9,17 @@ import { DescribeSubnetsCommand, DescribeVpcsCommand, TerminateInstancesCommand,
 import { startAwsProxy, type AwsProxy } from '../support/aws-proxy.js';
 import { runCli, startCli, tempFile } from '../support/cli.js';
 import { startMoto, type Moto } from '../support/moto.js';
-import { assertApplied, assertNoChanges, converge, ec2Client, instancesOf, liveNat, makeEngine, makeSpec, specYaml } from '../support/stack.js';
+import {
+  assertApplied,
+  assertNoChanges,
+  converge,
+  ec2Client,
+  instancesOf,
+  liveNat,
+  makeEngine,
+  makeSpec,
+  specYaml,
+} from '../support/stack.js';
 
 describe('interrupted and unreliable applies', () => {
   let moto: Moto;
@@ -47,7 +57,9 @@ describe('interrupted and unreliable applies', () => {
             child.kill('SIGKILL');
           }
         });
-        child.on('close', (code, signal) => (signal === 'SIGKILL' ? resolve() : reject(new Error(`apply ended (${code}) before it was killed:\n${stderr}`))));
+        child.on('close', (code, signal) =>
+          signal === 'SIGKILL' ? resolve() : reject(new Error(`apply ended (${code}) before it was killed:\n${stderr}`)),
+        );
       });
 
       const rerun = await runCli(['apply', '-f', file, '--endpoint-url', proxy.endpoint, '--auto-approve']);

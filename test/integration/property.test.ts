@@ -67,10 +67,11 @@ async function checkInvariants({ ec2, spec }: World): Promise<void> {
   const table = (id: string) => tables.RouteTables!.find((t) => tagValue(t.Tags, 'dupsworks:resource') === id)!;
   const natIds = nats.map((n) => n.InstanceId);
   spec.zones.forEach((zone, i) => {
-    const heartbeat = table(`route-table/public/${zone.availabilityZone}`).Routes!.find((r) => r.DestinationCidrBlock === `${zone.heartbeat.viaPeer}/32`);
+    const heartbeat = table(`route-table/public/${zone.availabilityZone}`).Routes!.find(
+      (r) => r.DestinationCidrBlock === `${zone.heartbeat.viaPeer}/32`,
+    );
     assert.equal(heartbeat?.InstanceId, natIds[(i + 1) % natIds.length], `zone ${i} heartbeat goes through the next NAT`);
     const egress = table(`route-table/private/${zone.availabilityZone}`).Routes!.find((r) => r.DestinationCidrBlock === '0.0.0.0/0');
     assert.ok(natIds.includes(egress?.InstanceId), `zone ${i} private default route targets a running NAT of the stack`);
   });
 }
-

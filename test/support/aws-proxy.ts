@@ -74,7 +74,6 @@ function otherKey(method: string, url: string): string {
   return `${method} ${url.split('?')[0]}`;
 }
 
-
 interface ParsedRequest {
   /** API action/operation name, or undefined when it can't be determined. */
   action: string | undefined;

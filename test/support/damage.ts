@@ -57,7 +57,8 @@ export const damages: Damage[] = [
     name: 'private subnet deleted',
     async apply(world, zone) {
       const t = await table(world, `route-table/private/${az(world, zone)}`);
-      for (const a of t.Associations ?? []) if (!a.Main) await world.ec2.send(new DisassociateRouteTableCommand({ AssociationId: a.RouteTableAssociationId! }));
+      for (const a of t.Associations ?? [])
+        if (!a.Main) await world.ec2.send(new DisassociateRouteTableCommand({ AssociationId: a.RouteTableAssociationId! }));
       await world.ec2.send(new DeleteSubnetCommand({ SubnetId: await subnetId(world, `subnet/private/${az(world, zone)}`) }));
     },
     heals: (w, z) => [`subnet/private/${az(w, z)}`, `route-table/private/${az(w, z)}`],
@@ -83,7 +84,8 @@ export const damages: Damage[] = [
     name: 'public subnet association removed',
     async apply(world, zone) {
       const t = await table(world, `route-table/public/${az(world, zone)}`);
-      for (const a of t.Associations ?? []) if (!a.Main) await world.ec2.send(new DisassociateRouteTableCommand({ AssociationId: a.RouteTableAssociationId! }));
+      for (const a of t.Associations ?? [])
+        if (!a.Main) await world.ec2.send(new DisassociateRouteTableCommand({ AssociationId: a.RouteTableAssociationId! }));
     },
     heals: (w, z) => [`route-table/public/${az(w, z)}`],
   },
@@ -107,7 +109,11 @@ export const damages: Damage[] = [
     // Launch a new one, re-point its private route and the previous zone's heartbeat route.
     heals: (w, z) => {
       const prev = w.spec.zones[(z + w.spec.zones.length - 1) % w.spec.zones.length]!;
-      return [`nat/${az(w, z)}`, `route/private/${az(w, z)}/0.0.0.0/0`, `route/public/${prev.availabilityZone}/${prev.heartbeat.viaPeer}/32`];
+      return [
+        `nat/${az(w, z)}`,
+        `route/private/${az(w, z)}/0.0.0.0/0`,
+        `route/public/${prev.availabilityZone}/${prev.heartbeat.viaPeer}/32`,
+      ];
     },
   },
   {
@@ -133,7 +139,9 @@ export const damages: Damage[] = [
       const stray = await world.ec2.send(new RunInstancesCommand({ ImageId: 'ami-12c6146b', MinCount: 1, MaxCount: 1, SubnetId: subnet }));
       const strayId = stray.Instances![0]!.InstanceId!;
       const t = await table(world, `route-table/private/${az(world, zone)}`);
-      await world.ec2.send(new ReplaceRouteCommand({ RouteTableId: t.RouteTableId!, DestinationCidrBlock: '0.0.0.0/0', InstanceId: strayId }));
+      await world.ec2.send(
+        new ReplaceRouteCommand({ RouteTableId: t.RouteTableId!, DestinationCidrBlock: '0.0.0.0/0', InstanceId: strayId }),
+      );
       await world.ec2.send(new TerminateInstancesCommand({ InstanceIds: [strayId] }));
     },
     heals: (w, z) => [`route/private/${az(w, z)}/0.0.0.0/0`],
@@ -185,7 +193,9 @@ async function repoint(world: World, zone: number, instanceId: string) {
 export async function failOver(world: World, zone: number): Promise<string> {
   const target = await liveNat(world.ec2, world.spec.name, next(world, zone));
   const t = await table(world, `route-table/private/${az(world, zone)}`);
-  await world.ec2.send(new ReplaceRouteCommand({ RouteTableId: t.RouteTableId!, DestinationCidrBlock: '0.0.0.0/0', InstanceId: target.InstanceId! }));
+  await world.ec2.send(
+    new ReplaceRouteCommand({ RouteTableId: t.RouteTableId!, DestinationCidrBlock: '0.0.0.0/0', InstanceId: target.InstanceId! }),
+  );
   return target.InstanceId!;
 }
 

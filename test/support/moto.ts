@@ -120,11 +120,7 @@ function findOnPath(bin: string): string | undefined {
   return undefined;
 }
 
-function httpRequest(
-  url: string,
-  method: string,
-  timeoutMs: number,
-): Promise<{ status: number; body: string }> {
+function httpRequest(url: string, method: string, timeoutMs: number): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method, agent: false, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];

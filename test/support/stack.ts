@@ -17,9 +17,24 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 export const REGION = 'ap-northeast-1';
 
 const ZONES: Zone[] = [
-  { availabilityZone: 'ap-northeast-1c', publicSubnet: '10.0.0.0/24', privateSubnet: '10.0.128.0/24', heartbeat: { viaPeer: '8.8.4.4', viaInternetGateway: 'google.co.jp' } },
-  { availabilityZone: 'ap-northeast-1a', publicSubnet: '10.0.1.0/24', privateSubnet: '10.0.129.0/24', heartbeat: { viaPeer: '8.8.8.8', viaInternetGateway: 'google.co.jp' } },
-  { availabilityZone: 'ap-northeast-1d', publicSubnet: '10.0.2.0/24', privateSubnet: '10.0.130.0/24', heartbeat: { viaPeer: '1.1.1.1', viaInternetGateway: 'google.co.jp' } },
+  {
+    availabilityZone: 'ap-northeast-1c',
+    publicSubnet: '10.0.0.0/24',
+    privateSubnet: '10.0.128.0/24',
+    heartbeat: { viaPeer: '8.8.4.4', viaInternetGateway: 'google.co.jp' },
+  },
+  {
+    availabilityZone: 'ap-northeast-1a',
+    publicSubnet: '10.0.1.0/24',
+    privateSubnet: '10.0.129.0/24',
+    heartbeat: { viaPeer: '8.8.8.8', viaInternetGateway: 'google.co.jp' },
+  },
+  {
+    availabilityZone: 'ap-northeast-1d',
+    publicSubnet: '10.0.2.0/24',
+    privateSubnet: '10.0.130.0/24',
+    heartbeat: { viaPeer: '1.1.1.1', viaInternetGateway: 'google.co.jp' },
+  },
 ];
 
 export function makeSpec(options: { name?: string; zones?: number } = {}): Spec {
@@ -69,7 +84,10 @@ export function assertNoChanges(plan: Plan, message = 'a fresh plan after apply 
 
 export function assertApplied(result: ApplyResult): void {
   const bad = result.outcomes.filter((o) => o.status !== 'done');
-  assert.ok(result.ok, `apply did not complete:\n${bad.map((o) => `  ${o.id} ${o.operation}: ${o.status} ${o.error ?? o.because ?? ''}`).join('\n')}`);
+  assert.ok(
+    result.ok,
+    `apply did not complete:\n${bad.map((o) => `  ${o.id} ${o.operation}: ${o.status} ${o.error ?? o.because ?? ''}`).join('\n')}`,
+  );
 }
 
 /** The acceptance rule: apply the plan, then a fresh plan shows no changes. Returns the plan applied. */
@@ -102,7 +120,13 @@ export async function instancesOf(ec2: EC2Client, filters: Filter[]): Promise<In
 
 /** The live (not terminated, not shutting down) instance of a NAT; fails unless exactly one. */
 export async function liveNat(ec2: EC2Client, stack: string, az: string): Promise<Instance> {
-  const live = (await instancesOf(ec2, byResource(stack, `nat/${az}`))).filter((i) => !['terminated', 'shutting-down'].includes(i.State!.Name!));
-  assert.equal(live.length, 1, `expected one live instance for nat/${az}, found ${live.map((i) => `${i.InstanceId} (${i.State?.Name})`).join(', ') || 'none'}`);
+  const live = (await instancesOf(ec2, byResource(stack, `nat/${az}`))).filter(
+    (i) => !['terminated', 'shutting-down'].includes(i.State!.Name!),
+  );
+  assert.equal(
+    live.length,
+    1,
+    `expected one live instance for nat/${az}, found ${live.map((i) => `${i.InstanceId} (${i.State?.Name})`).join(', ') || 'none'}`,
+  );
   return live[0]!;
 }

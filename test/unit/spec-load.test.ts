@@ -135,7 +135,10 @@ describe('YAML problems', () => {
       'name: my-stack\nregion: [ap-northeast-1\nvpc:\n  name: x\n',
       'x.yaml:3:1: invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]; fix the syntax here',
     );
-    onlyProblem('vpc:\n  name: a\n cidr: b\n', 'x.yaml:3:1: invalid YAML: All mapping items must start at the same column; fix the syntax here');
+    onlyProblem(
+      'vpc:\n  name: a\n cidr: b\n',
+      'x.yaml:3:1: invalid YAML: All mapping items must start at the same column; fix the syntax here',
+    );
     onlyProblem('\tname: x\n', 'x.yaml:1:1: invalid YAML: Tabs are not allowed as indentation; fix the syntax here');
   });
 
@@ -167,7 +170,10 @@ describe('YAML problems', () => {
   });
 
   it('reports a second document', () => {
-    onlyProblem(spec({}, '---', 'name: other'), 'x.yaml:23:1: the file holds 2 YAML documents; keep one spec per file and remove the others');
+    onlyProblem(
+      spec({}, '---', 'name: other'),
+      'x.yaml:23:1: the file holds 2 YAML documents; keep one spec per file and remove the others',
+    );
   });
 });
 
@@ -213,10 +219,7 @@ describe('structure (JSON Schema)', () => {
   });
 
   it('reports a missing field at the mapping that lacks it', () => {
-    onlyProblem(
-      spec({ 11: '' }),
-      'x.yaml:12:7: zones[0].heartbeat.viaPeer: is required but missing; add it, such as "viaPeer: 8.8.4.4"',
-    );
+    onlyProblem(spec({ 11: '' }), 'x.yaml:12:7: zones[0].heartbeat.viaPeer: is required but missing; add it, such as "viaPeer: 8.8.4.4"');
     onlyProblem(
       spec({ 19: '', 20: '', 21: '' }),
       'x.yaml:1:1: nat: is required but missing; add "nat:" as a mapping with the keys manager, instanceType ' +
@@ -234,9 +237,15 @@ describe('structure (JSON Schema)', () => {
       spec({ 1: 'name: 1stack' }),
       'x.yaml:1:7: name: "1stack" is not a valid stack name; use letters, digits and hyphens, starting with a letter, such as my-stack',
     );
-    onlyProblem(spec({ 1: 'name: my_stack' }), 'x.yaml:1:7: name: "my_stack" is not a valid stack name; use letters, digits and hyphens, starting with a letter, such as my-stack');
+    onlyProblem(
+      spec({ 1: 'name: my_stack' }),
+      'x.yaml:1:7: name: "my_stack" is not a valid stack name; use letters, digits and hyphens, starting with a letter, such as my-stack',
+    );
     onlyProblem(spec({ 1: `name: a${'b'.repeat(40)}` }), 'x.yaml:1:7: name: is 41 characters long; use at most 40');
-    onlyProblem(spec({ 1: 'name: ""' }), 'x.yaml:1:7: name: is empty; use letters, digits and hyphens, starting with a letter, such as my-stack');
+    onlyProblem(
+      spec({ 1: 'name: ""' }),
+      'x.yaml:1:7: name: is empty; use letters, digits and hyphens, starting with a letter, such as my-stack',
+    );
     assertOk(parseSpec(spec({ 1: `name: A-${'9'.repeat(38)}` }), 'x.yaml'));
   });
 
@@ -245,11 +254,17 @@ describe('structure (JSON Schema)', () => {
       spec({ 2: 'region: Tokyo' }),
       'x.yaml:2:9: region: "Tokyo" is not a valid AWS region; use an AWS region name, such as ap-northeast-1 or us-east-1',
     );
-    onlyProblem(spec({ 2: 'region: ap-northeast' }), 'x.yaml:2:9: region: "ap-northeast" is not a valid AWS region; use an AWS region name, such as ap-northeast-1 or us-east-1');
+    onlyProblem(
+      spec({ 2: 'region: ap-northeast' }),
+      'x.yaml:2:9: region: "ap-northeast" is not a valid AWS region; use an AWS region name, such as ap-northeast-1 or us-east-1',
+    );
   });
 
   it('checks the VPC name', () => {
-    onlyProblem(spec({ 4: '  name: ""' }), 'x.yaml:4:9: vpc.name: is empty; give a name with at least one non-blank character, such as MyVPC');
+    onlyProblem(
+      spec({ 4: '  name: ""' }),
+      'x.yaml:4:9: vpc.name: is empty; give a name with at least one non-blank character, such as MyVPC',
+    );
     onlyProblem(
       spec({ 4: '  name: "   "' }),
       'x.yaml:4:9: vpc.name: "   " is not a valid VPC name; give a name with at least one non-blank character, such as MyVPC',
@@ -325,7 +340,10 @@ describe('CIDR blocks', () => {
       spec({ 8: '    publicSubnet: 10.0.0.1/24' }),
       'x.yaml:8:19: zones[0].publicSubnet: 10.0.0.1/24 has host bits set; did you mean 10.0.0.0/24?',
     );
-    onlyProblem(spec({ 5: '  cidr: 10.0.0.0/15' }), 'x.yaml:5:9: vpc.cidr: 10.0.0.0/15 is larger than AWS allows for a VPC; use a prefix length from /16 to /28, such as 10.0.0.0/16');
+    onlyProblem(
+      spec({ 5: '  cidr: 10.0.0.0/15' }),
+      'x.yaml:5:9: vpc.cidr: 10.0.0.0/15 is larger than AWS allows for a VPC; use a prefix length from /16 to /28, such as 10.0.0.0/16',
+    );
     onlyProblem(spec({ 5: '  cidr: 10.0.1.0/16' }), 'x.yaml:5:9: vpc.cidr: 10.0.1.0/16 has host bits set; did you mean 10.0.0.0/16?');
   });
 
@@ -335,7 +353,10 @@ describe('CIDR blocks', () => {
       'x.yaml:5:9: vpc.cidr: 10.0.0.0/8 is larger than AWS allows for a VPC; use a prefix length from /16 to /28, such as 10.0.0.0/16',
     );
     const small = problems(spec({ 5: '  cidr: 10.0.0.0/29' }));
-    assert.equal(small[0], 'x.yaml:5:9: vpc.cidr: 10.0.0.0/29 is smaller than AWS allows for a VPC; use a prefix length from /16 to /28, such as 10.0.0.0/28');
+    assert.equal(
+      small[0],
+      'x.yaml:5:9: vpc.cidr: 10.0.0.0/29 is smaller than AWS allows for a VPC; use a prefix length from /16 to /28, such as 10.0.0.0/28',
+    );
     assert.equal(small.length, 1);
   });
 
@@ -505,7 +526,7 @@ describe('heartbeat targets', () => {
     );
   });
 
-  it('viaInternetGateway is no zone\'s viaPeer', () => {
+  it("viaInternetGateway is no zone's viaPeer", () => {
     onlyProblem(
       spec({ 12: '      viaInternetGateway: 8.8.8.8' }),
       "x.yaml:12:27: zones[0].heartbeat.viaInternetGateway: 8.8.8.8 is also zones[1].heartbeat.viaPeer, whose /32 route goes through a peer NAT; use an address that is no zone's viaPeer, such as a hostname like google.co.jp",

@@ -37,12 +37,18 @@ describe('checkRules', () => {
   it('skips fields that failed the schema', () => {
     const failed = new Set(['zones[0].publicSubnet', 'zones[1].availabilityZone', 'vpc.cidr']);
     const problems = checkRules(data, { ...allPassed, passedSchema: (path) => !failed.has(formatPath(path)) });
-    assert.deepEqual(problems.map((p) => formatPath(p.path)), ['zones[1].privateSubnet', 'zones[1].heartbeat.viaPeer']);
+    assert.deepEqual(
+      problems.map((p) => formatPath(p.path)),
+      ['zones[1].privateSubnet', 'zones[1].heartbeat.viaPeer'],
+    );
   });
 
   it('skips the region rule when no region is usable', () => {
     const moved = { ...data, zones: data.zones.map((zone, i) => ({ ...zone, availabilityZone: `us-east-1${'ab'[i]}` })) };
-    assert.equal(checkRules(moved, { ...allPassed, region: undefined }).some((p) => p.path.includes('availabilityZone')), false);
+    assert.equal(
+      checkRules(moved, { ...allPassed, region: undefined }).some((p) => p.path.includes('availabilityZone')),
+      false,
+    );
     assert.equal(checkRules(moved, allPassed).filter((p) => p.path.includes('availabilityZone')).length, 2);
   });
 
