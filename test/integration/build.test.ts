@@ -2,7 +2,7 @@
 // SDK. Each scenario ends with the acceptance rule: apply, then a fresh plan shows no changes.
 
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   CreateSubnetCommand,
   CreateVpcCommand,
@@ -13,65 +13,58 @@ import {
   DescribeVpcAttributeCommand,
   DescribeVpcsCommand,
   RunInstancesCommand,
-  type EC2Client,
   type RouteTable,
 } from '@aws-sdk/client-ec2';
-import { startMoto, type Moto } from '../support/moto.js';
 import {
   assertApplied,
   assertNoChanges,
   converge,
-  ec2Client,
   instancesOf,
   liveNat,
   makeEngine,
   makeSpec,
   tagValue,
+  useEmulator,
 } from '../support/stack.js';
 
 describe('building the stack', () => {
-  let moto: Moto;
-  let ec2: EC2Client;
-  before(async () => {
-    moto = await startMoto();
-    ec2 = ec2Client(moto.endpoint);
-  });
-  after(() => moto?.stop());
-  beforeEach(() => moto.reset());
+  const emu = useEmulator();
 
   it('builds the whole 2-zone topology from empty, wired as the original', async () => {
     const spec = makeSpec();
-    const plan = await converge(makeEngine(spec, moto.endpoint));
+    const plan = await converge(makeEngine(spec, emu.moto.endpoint));
     assert.ok(plan.changes.every((c) => c.action === 'create'));
 
-    const vpcs = (await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'tag:dupsworks:stack', Values: [spec.name] }] }))).Vpcs!;
+    const vpcs = (await emu.ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'tag:dupsworks:stack', Values: [spec.name] }] }))).Vpcs!;
     assert.equal(vpcs.length, 1);
     const vpc = vpcs[0]!;
     assert.equal(vpc.CidrBlock, '10.0.0.0/16');
     assert.equal(tagValue(vpc.Tags, 'Name'), 'TestVPC');
     for (const Attribute of ['enableDnsSupport', 'enableDnsHostnames'] as const) {
-      const attr = await ec2.send(new DescribeVpcAttributeCommand({ VpcId: vpc.VpcId!, Attribute }));
+      const attr = await emu.ec2.send(new DescribeVpcAttributeCommand({ VpcId: vpc.VpcId!, Attribute }));
       assert.equal((attr.EnableDnsSupport ?? attr.EnableDnsHostnames)?.Value, true, Attribute);
     }
 
-    const igw = (await ec2.send(new DescribeInternetGatewaysCommand({ Filters: [{ Name: 'attachment.vpc-id', Values: [vpc.VpcId!] }] })))
-      .InternetGateways!;
+    const igw = (
+      await emu.ec2.send(new DescribeInternetGatewaysCommand({ Filters: [{ Name: 'attachment.vpc-id', Values: [vpc.VpcId!] }] }))
+    ).InternetGateways!;
     assert.equal(igw.length, 1);
     assert.equal(tagValue(igw[0]!.Tags, 'dupsworks:stack'), spec.name);
 
-    const subnets = (await ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpc.VpcId!] }] }))).Subnets!;
+    const subnets = (await emu.ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpc.VpcId!] }] }))).Subnets!;
     const subnetByName = new Map(subnets.map((s) => [tagValue(s.Tags, 'dupsworks:resource'), s]));
-    const tables = (await ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'tag:dupsworks:stack', Values: [spec.name] }] })))
+    const tables = (await emu.ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'tag:dupsworks:stack', Values: [spec.name] }] })))
       .RouteTables!;
     const tableByName = new Map(tables.map((t) => [tagValue(t.Tags, 'dupsworks:resource'), t]));
-    const [sg] = (await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'tag:dupsworks:stack', Values: [spec.name] }] })))
-      .SecurityGroups!;
+    const [sg] = (
+      await emu.ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'tag:dupsworks:stack', Values: [spec.name] }] }))
+    ).SecurityGroups!;
     assert.deepEqual(
       sg!.IpPermissions!.map((p) => [p.IpProtocol, p.IpRanges?.map((r) => r.CidrIp)]),
       [['-1', ['10.0.0.0/16']]],
     );
 
-    const nats = await Promise.all(spec.zones.map((z) => liveNat(ec2, spec.name, z.availabilityZone)));
+    const nats = await Promise.all(spec.zones.map((z) => liveNat(emu.ec2, spec.name, z.availabilityZone)));
     spec.zones.forEach((zone, i) => {
       const az = zone.availabilityZone;
       const nat = nats[i]!;
@@ -104,22 +97,22 @@ describe('building the stack', () => {
 
   it('apply twice makes nothing twice', async () => {
     const spec = makeSpec();
-    const engine = makeEngine(spec, moto.endpoint);
+    const engine = makeEngine(spec, emu.moto.endpoint);
     await converge(engine);
     const again = await engine.plan();
     assertNoChanges(again);
     assertApplied(await engine.apply(again));
-    const vpcs = await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'tag:dupsworks:stack', Values: [spec.name] }] }));
+    const vpcs = await emu.ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'tag:dupsworks:stack', Values: [spec.name] }] }));
     assert.equal(vpcs.Vpcs!.length, 1);
-    const instances = await instancesOf(ec2, [{ Name: 'tag:dupsworks:stack', Values: [spec.name] }]);
+    const instances = await instancesOf(emu.ec2, [{ Name: 'tag:dupsworks:stack', Values: [spec.name] }]);
     assert.equal(instances.length, 2);
   });
 
   it('wires 3 zones as a ring: zone i watches zone (i+1) mod 3', async () => {
     const spec = makeSpec({ zones: 3 });
-    await converge(makeEngine(spec, moto.endpoint));
-    const nats = await Promise.all(spec.zones.map((z) => liveNat(ec2, spec.name, z.availabilityZone)));
-    const tables = (await ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'tag:dupsworks:stack', Values: [spec.name] }] })))
+    await converge(makeEngine(spec, emu.moto.endpoint));
+    const nats = await Promise.all(spec.zones.map((z) => liveNat(emu.ec2, spec.name, z.availabilityZone)));
+    const tables = (await emu.ec2.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'tag:dupsworks:stack', Values: [spec.name] }] })))
       .RouteTables!;
     spec.zones.forEach((zone, i) => {
       const table = tables.find((t) => tagValue(t.Tags, 'dupsworks:resource') === `route-table/public/${zone.availabilityZone}`)!;
@@ -128,11 +121,11 @@ describe('building the stack', () => {
   });
 
   it('growing from 2 to 3 zones adds the zone and re-wires the ring', async () => {
-    await converge(makeEngine(makeSpec({ zones: 2 }), moto.endpoint));
-    const plan = await converge(makeEngine(makeSpec({ zones: 3 }), moto.endpoint));
+    await converge(makeEngine(makeSpec({ zones: 2 }), emu.moto.endpoint));
+    const plan = await converge(makeEngine(makeSpec({ zones: 3 }), emu.moto.endpoint));
     const heartbeatOfZone2 = plan.changes.find((c) => c.id === 'route/public/ap-northeast-1a/8.8.8.8/32');
     assert.equal(heartbeatOfZone2?.action, 'update', 'zone 2 now watches zone 3 instead of zone 1');
-    const plan2 = await converge(makeEngine(makeSpec({ zones: 2 }), moto.endpoint));
+    const plan2 = await converge(makeEngine(makeSpec({ zones: 2 }), emu.moto.endpoint));
     assert.ok(
       plan2.changes.some((c) => c.id === 'nat/ap-northeast-1d' && c.action === 'delete'),
       'shrinking deletes the third zone',
@@ -140,12 +133,12 @@ describe('building the stack', () => {
   });
 
   it('a new VPC CIDR replaces the whole network, each new resource before its old one goes', async () => {
-    await converge(makeEngine(makeSpec(), moto.endpoint));
+    await converge(makeEngine(makeSpec(), emu.moto.endpoint));
     const moved = JSON.parse(JSON.stringify(makeSpec()).replaceAll('10.0.', '10.1.'));
-    const plan = await converge(makeEngine(moved, moto.endpoint));
+    const plan = await converge(makeEngine(moved, emu.moto.endpoint));
     assert.equal(plan.changes.find((c) => c.id === 'vpc')?.action, 'replace');
     assert.equal(plan.changes.find((c) => c.id === 'internet-gateway')?.action, 'update', 'the gateway moves to the new VPC');
-    const vpcs = await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'tag:dupsworks:stack', Values: ['test-stack'] }] }));
+    const vpcs = await emu.ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'tag:dupsworks:stack', Values: ['test-stack'] }] }));
     assert.deepEqual(
       vpcs.Vpcs!.map((v) => v.CidrBlock),
       ['10.1.0.0/16'],
@@ -155,34 +148,34 @@ describe('building the stack', () => {
   it('destroy removes the stack and leaves untagged and other stacks alone', async () => {
     const mine = makeSpec({ name: 'mine' });
     const theirs = makeSpec({ name: 'theirs' });
-    await converge(makeEngine(mine, moto.endpoint));
-    await converge(makeEngine(theirs, moto.endpoint));
+    await converge(makeEngine(mine, emu.moto.endpoint));
+    await converge(makeEngine(theirs, emu.moto.endpoint));
     // An untagged VPC with the same CIDR and an untagged instance: not ours, whatever they look like.
-    const foreignVpc = (await ec2.send(new CreateVpcCommand({ CidrBlock: '10.0.0.0/16' }))).Vpc!.VpcId!;
+    const foreignVpc = (await emu.ec2.send(new CreateVpcCommand({ CidrBlock: '10.0.0.0/16' }))).Vpc!.VpcId!;
     const foreignSubnet = (
-      await ec2.send(new CreateSubnetCommand({ VpcId: foreignVpc, CidrBlock: '10.0.0.0/24', AvailabilityZone: 'ap-northeast-1c' }))
+      await emu.ec2.send(new CreateSubnetCommand({ VpcId: foreignVpc, CidrBlock: '10.0.0.0/24', AvailabilityZone: 'ap-northeast-1c' }))
     ).Subnet!.SubnetId!;
     const foreignInstance = (
-      await ec2.send(new RunInstancesCommand({ ImageId: 'ami-12c6146b', MinCount: 1, MaxCount: 1, SubnetId: foreignSubnet }))
+      await emu.ec2.send(new RunInstancesCommand({ ImageId: 'ami-12c6146b', MinCount: 1, MaxCount: 1, SubnetId: foreignSubnet }))
     ).Instances![0]!.InstanceId!;
 
-    const engine = makeEngine(mine, moto.endpoint);
+    const engine = makeEngine(mine, emu.moto.endpoint);
     const plan = await engine.destroyPlan();
     assert.ok(plan.changes.length > 0 && plan.changes.every((c) => c.action === 'delete'));
     assertApplied(await engine.apply(plan));
     assertNoChanges(await engine.destroyPlan(), 'nothing left to destroy');
 
-    const left = await ec2.send(new DescribeVpcsCommand({}));
+    const left = await emu.ec2.send(new DescribeVpcsCommand({}));
     const ids = left.Vpcs!.map((v) => v.VpcId);
     assert.ok(ids.includes(foreignVpc), 'the untagged VPC is still there');
     assert.equal(left.Vpcs!.filter((v) => tagValue(v.Tags, 'dupsworks:stack') === 'mine').length, 0);
     assert.equal(left.Vpcs!.filter((v) => tagValue(v.Tags, 'dupsworks:stack') === 'theirs').length, 1);
-    const [instance] = await instancesOf(ec2, [{ Name: 'instance-id', Values: [foreignInstance] }]);
+    const [instance] = await instancesOf(emu.ec2, [{ Name: 'instance-id', Values: [foreignInstance] }]);
     assert.equal(instance?.State?.Name, 'running', 'the untagged instance is untouched');
-    const mineLeft = await instancesOf(ec2, [{ Name: 'tag:dupsworks:stack', Values: ['mine'] }]);
+    const mineLeft = await instancesOf(emu.ec2, [{ Name: 'tag:dupsworks:stack', Values: ['mine'] }]);
     assert.ok(mineLeft.every((i) => i.State?.Name === 'terminated'));
     // The other stack is still whole.
-    assertNoChanges(await makeEngine(theirs, moto.endpoint).plan(), 'the other stack is untouched');
+    assertNoChanges(await makeEngine(theirs, emu.moto.endpoint).plan(), 'the other stack is untouched');
   });
 });
 

@@ -3,35 +3,21 @@
 
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
-import { startAwsProxy, type AwsProxy } from '../support/aws-proxy.js';
 import { cliEnv, runCli, tempFile } from '../support/cli.js';
-import { startMoto, type Moto } from '../support/moto.js';
-import { ec2Client, liveNat, makeSpec, specYaml } from '../support/stack.js';
+import { liveNat, makeSpec, specYaml, useEmulator } from '../support/stack.js';
 
 describe('the dupsworks command', () => {
-  let moto: Moto;
-  let proxy: AwsProxy;
+  const emu = useEmulator();
   let specFile: string;
   const spec = makeSpec({ name: 'cli-stack' });
-  const aws = () => ['--endpoint-url', proxy.endpoint];
-
+  const aws = () => ['--endpoint-url', emu.proxy.endpoint];
   before(async () => {
-    moto = await startMoto();
-    proxy = await startAwsProxy({ target: moto.endpoint });
     specFile = await tempFile('spec.yaml', specYaml(spec));
   });
-  after(async () => {
-    await proxy?.stop();
-    await moto?.stop();
-  });
-  beforeEach(async () => {
-    await moto.reset();
-    proxy.resetCounts();
-  });
 
-  const totalCalls = () => [...proxy.calls().values()].reduce((a, b) => a + b, 0);
+  const totalCalls = () => [...emu.proxy.calls().values()].reduce((a, b) => a + b, 0);
 
   it('reports every problem of a bad spec as file:line:column, exits 1, and calls no AWS API', async () => {
     const bad = await tempFile(
@@ -75,8 +61,8 @@ describe('the dupsworks command', () => {
 
   it('plan --json gives Terraform-style resource_changes with actions arrays', async () => {
     await runCli(['apply', '-f', specFile, ...aws(), '--auto-approve']);
-    const nat = await liveNat(ec2Client(moto.endpoint), spec.name, 'ap-northeast-1c');
-    await ec2Client(moto.endpoint).send(new TerminateInstancesCommand({ InstanceIds: [nat.InstanceId!] }));
+    const nat = await liveNat(emu.ec2, spec.name, 'ap-northeast-1c');
+    await emu.ec2.send(new TerminateInstancesCommand({ InstanceIds: [nat.InstanceId!] }));
     const result = await runCli(['plan', '-f', specFile, ...aws(), '--json']);
     assert.equal(result.code, 0, result.stderr);
     const json = JSON.parse(result.stdout);
@@ -94,7 +80,7 @@ describe('the dupsworks command', () => {
     const result = await runCli(['apply', '-f', specFile, ...aws()]);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /needs approval.*--auto-approve/);
-    const mutating = [...proxy.calls().keys()].filter((action) => !/^(Describe|Get)/.test(action));
+    const mutating = [...emu.proxy.calls().keys()].filter((action) => !/^(Describe|Get)/.test(action));
     assert.deepEqual(mutating, [], 'only reads were made');
   });
 
@@ -114,8 +100,8 @@ describe('the dupsworks command', () => {
 
     // A plan saved, then the world drifts: refused, nothing done.
     await runCli(['plan', '-f', specFile, ...aws(), '--out', planFile]);
-    const nat = await liveNat(ec2Client(moto.endpoint), spec.name, 'ap-northeast-1a');
-    await ec2Client(moto.endpoint).send(new TerminateInstancesCommand({ InstanceIds: [nat.InstanceId!] }));
+    const nat = await liveNat(emu.ec2, spec.name, 'ap-northeast-1a');
+    await emu.ec2.send(new TerminateInstancesCommand({ InstanceIds: [nat.InstanceId!] }));
     const stale = await runCli(['apply', '-f', specFile, ...aws(), planFile]);
     assert.equal(stale.code, 1);
     assert.match(stale.stderr, /stale/);
@@ -135,7 +121,7 @@ describe('the dupsworks command', () => {
   });
 
   it('takes the endpoint from AWS_ENDPOINT_URL, and --region overrides the spec (validated first)', async () => {
-    const viaEnv = await runCli(['plan', '-f', specFile, '--detailed-exitcode'], cliEnv({ AWS_ENDPOINT_URL: proxy.endpoint }));
+    const viaEnv = await runCli(['plan', '-f', specFile, '--detailed-exitcode'], cliEnv({ AWS_ENDPOINT_URL: emu.proxy.endpoint }));
     assert.equal(viaEnv.code, 2, viaEnv.stderr);
     assert.ok(totalCalls() > 0, 'the calls went to the emulator');
 

@@ -2,28 +2,20 @@
 // made by the agents is not damage: the plan leaves it alone.
 
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
-import { RunInstancesCommand, StopInstancesCommand, TerminateInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { describe, it } from 'node:test';
+import { RunInstancesCommand, StopInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { RecordingHost } from '../../src/io.js';
 import { damages, failOver, privateRouteTarget, type World } from '../support/damage.js';
-import { startMoto, type Moto } from '../support/moto.js';
-import { assertApplied, assertNoChanges, converge, ec2Client, instancesOf, liveNat, makeEngine, makeSpec } from '../support/stack.js';
+import { assertApplied, assertNoChanges, converge, instancesOf, liveNat, makeEngine, makeSpec, useEmulator } from '../support/stack.js';
 
 describe('healing', () => {
-  let moto: Moto;
-  let ec2: EC2Client;
-  before(async () => {
-    moto = await startMoto();
-    ec2 = ec2Client(moto.endpoint);
-  });
-  after(() => moto?.stop());
-  beforeEach(() => moto.reset());
+  const emu = useEmulator();
 
   for (const damage of damages) {
     it(`heals: ${damage.name}`, async () => {
       const spec = makeSpec();
-      const world: World = { ec2, spec };
-      const engine = makeEngine(spec, moto.endpoint);
+      const world: World = { ec2: emu.ec2, spec };
+      const engine = makeEngine(spec, emu.moto.endpoint);
       await converge(engine);
       await damage.apply(world, 0);
 
@@ -32,23 +24,23 @@ describe('healing', () => {
       assert.deepEqual([...changed].sort(), [...damage.heals(world, 0)].sort(), 'the plan changes exactly what was damaged');
       assertApplied(await engine.apply(plan));
       assertNoChanges(await engine.plan());
-      for (const zone of spec.zones) await liveNat(ec2, spec.name, zone.availabilityZone); // exactly one live NAT each
+      for (const zone of spec.zones) await liveNat(emu.ec2, spec.name, zone.availabilityZone); // exactly one live NAT each
     });
   }
 
   it('replaces a dead NAT launch-first: the new NAT exists before the old one goes, and routes follow', async () => {
     const spec = makeSpec();
-    const engine = makeEngine(spec, moto.endpoint);
+    const engine = makeEngine(spec, emu.moto.endpoint);
     await converge(engine);
-    const old = await liveNat(ec2, spec.name, 'ap-northeast-1c');
-    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [old.InstanceId!] }));
+    const old = await liveNat(emu.ec2, spec.name, 'ap-northeast-1c');
+    await emu.ec2.send(new TerminateInstancesCommand({ InstanceIds: [old.InstanceId!] }));
     const plan = await engine.plan();
     const nat = plan.changes.find((c) => c.id === 'nat/ap-northeast-1c')!;
     assert.equal(nat.action, 'replace');
     assert.match(nat.attributes[0]!.reason!, /terminated/);
 
     const io = new RecordingHost();
-    assertApplied(await makeEngine(spec, moto.endpoint, { io }).apply(plan));
+    assertApplied(await makeEngine(spec, emu.moto.endpoint, { io }).apply(plan));
     const order = io.events.flatMap((e) => (e.type === 'step-done' ? [`${e.operation}:${e.id}`] : []));
     const at = (key: string) => order.indexOf(key);
     assert.ok(at('create:nat/ap-northeast-1c') >= 0);
@@ -56,37 +48,37 @@ describe('healing', () => {
     assert.ok(at('update:route/private/ap-northeast-1c/0.0.0.0/0') < at('delete:nat/ap-northeast-1c'));
     assert.ok(at('update:route/public/ap-northeast-1a/8.8.8.8/32') < at('delete:nat/ap-northeast-1c'));
 
-    const fresh = await liveNat(ec2, spec.name, 'ap-northeast-1c');
+    const fresh = await liveNat(emu.ec2, spec.name, 'ap-northeast-1c');
     assert.notEqual(fresh.InstanceId, old.InstanceId);
-    assert.equal(await privateRouteTarget({ ec2, spec }, 0), fresh.InstanceId);
+    assert.equal(await privateRouteTarget({ ec2: emu.ec2, spec }, 0), fresh.InstanceId);
     assertNoChanges(await engine.plan());
   });
 
   it('leaves a failed-over private route alone while it targets a running NAT of the stack', async () => {
     const spec = makeSpec();
-    const world = { ec2, spec };
-    const engine = makeEngine(spec, moto.endpoint);
+    const world = { ec2: emu.ec2, spec };
+    const engine = makeEngine(spec, emu.moto.endpoint);
     await converge(engine);
     const peer = await failOver(world, 0);
     assertNoChanges(await engine.plan(), 'a failover is not drift');
     assert.equal(await privateRouteTarget(world, 0), peer);
 
     // Once the NAT it failed over to stops, the route is repaired back to its own NAT.
-    await ec2.send(new StopInstancesCommand({ InstanceIds: [peer] }));
+    await emu.ec2.send(new StopInstancesCommand({ InstanceIds: [peer] }));
     const plan = await engine.plan();
     const repaired = plan.changes.find((c) => c.id === 'route/private/ap-northeast-1c/0.0.0.0/0');
     assert.equal(repaired?.action, 'update');
     assertApplied(await engine.apply(plan));
     assertNoChanges(await engine.plan());
-    assert.equal(await privateRouteTarget(world, 0), (await liveNat(ec2, spec.name, 'ap-northeast-1c')).InstanceId);
+    assert.equal(await privateRouteTarget(world, 0), (await liveNat(emu.ec2, spec.name, 'ap-northeast-1c')).InstanceId);
   });
 
   it('terminates a duplicate NAT that carries the stack tags, and keeps the healthy one', async () => {
     const spec = makeSpec();
-    const engine = makeEngine(spec, moto.endpoint);
+    const engine = makeEngine(spec, emu.moto.endpoint);
     await converge(engine);
-    const nat = await liveNat(ec2, spec.name, 'ap-northeast-1c');
-    await ec2.send(
+    const nat = await liveNat(emu.ec2, spec.name, 'ap-northeast-1c');
+    await emu.ec2.send(
       new RunInstancesCommand({
         ImageId: 'ami-12c6146b',
         MinCount: 1,
@@ -102,7 +94,7 @@ describe('healing', () => {
     assert.match(extra[0]!.reason!, /duplicate of nat\/ap-northeast-1c/);
     assertApplied(await engine.apply(plan));
     assertNoChanges(await engine.plan());
-    const live = await instancesOf(ec2, [
+    const live = await instancesOf(emu.ec2, [
       { Name: 'tag:dupsworks:stack', Values: [spec.name] },
       { Name: 'instance-state-name', Values: ['running'] },
     ]);
@@ -111,8 +103,8 @@ describe('healing', () => {
 
   it('heals several kinds of damage at once, in one apply', async () => {
     const spec = makeSpec({ zones: 3 });
-    const world = { ec2, spec };
-    const engine = makeEngine(spec, moto.endpoint);
+    const world = { ec2: emu.ec2, spec };
+    const engine = makeEngine(spec, emu.moto.endpoint);
     await converge(engine);
     for (const [i, damage] of damages.entries()) await damage.apply(world, i);
     await converge(engine);

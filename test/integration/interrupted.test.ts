@@ -4,40 +4,23 @@
 // that are still pending.
 
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
-import { DescribeSubnetsCommand, DescribeVpcsCommand, TerminateInstancesCommand, type EC2Client } from '@aws-sdk/client-ec2';
-import { startAwsProxy, type AwsProxy } from '../support/aws-proxy.js';
+import { describe, it } from 'node:test';
+import { DescribeSubnetsCommand, DescribeVpcsCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { runCli, startCli, tempFile } from '../support/cli.js';
-import { startMoto, type Moto } from '../support/moto.js';
 import {
   assertApplied,
   assertNoChanges,
   converge,
-  ec2Client,
   instancesOf,
   liveNat,
   makeEngine,
   makeSpec,
   specYaml,
+  useEmulator,
 } from '../support/stack.js';
 
 describe('interrupted and unreliable applies', () => {
-  let moto: Moto;
-  let proxy: AwsProxy;
-  let ec2: EC2Client;
-  before(async () => {
-    moto = await startMoto();
-    proxy = await startAwsProxy({ target: moto.endpoint });
-    ec2 = ec2Client(moto.endpoint);
-  });
-  after(async () => {
-    await proxy?.stop();
-    await moto?.stop();
-  });
-  beforeEach(async () => {
-    await moto.reset();
-    proxy.setOptions({ throttleRate: 0, serverErrorRate: 0, pendingInstanceMs: 0 });
-  });
+  const emu = useEmulator();
 
   // Kill after the n-th resource is done: early (VPC), midway (subnets, tables), late (NATs launching).
   for (const killAfter of [1, 6, 12]) {
@@ -45,8 +28,8 @@ describe('interrupted and unreliable applies', () => {
       const spec = makeSpec({ name: `killed-${killAfter}` });
       const file = await tempFile('spec.yaml', specYaml(spec));
       // NATs stay "pending" for a while, so the run is still busy when it is killed.
-      proxy.setOptions({ pendingInstanceMs: 1500 });
-      const child = startCli(['apply', '-f', file, '--endpoint-url', proxy.endpoint, '--auto-approve']);
+      emu.proxy.setOptions({ pendingInstanceMs: 1500 });
+      const child = startCli(['apply', '-f', file, '--endpoint-url', emu.proxy.endpoint, '--auto-approve']);
       let completed = 0;
       let stderr = '';
       await new Promise<void>((resolve, reject) => {
@@ -62,34 +45,34 @@ describe('interrupted and unreliable applies', () => {
         );
       });
 
-      const rerun = await runCli(['apply', '-f', file, '--endpoint-url', proxy.endpoint, '--auto-approve']);
+      const rerun = await runCli(['apply', '-f', file, '--endpoint-url', emu.proxy.endpoint, '--auto-approve']);
       assert.equal(rerun.code, 0, rerun.stdout + rerun.stderr);
-      const plan = await runCli(['plan', '-f', file, '--endpoint-url', proxy.endpoint, '--detailed-exitcode']);
+      const plan = await runCli(['plan', '-f', file, '--endpoint-url', emu.proxy.endpoint, '--detailed-exitcode']);
       assert.equal(plan.code, 0, plan.stdout);
 
       const filter = [{ Name: 'tag:dupsworks:stack', Values: [spec.name] }];
-      assert.equal((await ec2.send(new DescribeVpcsCommand({ Filters: filter }))).Vpcs!.length, 1, 'one VPC');
-      assert.equal((await ec2.send(new DescribeSubnetsCommand({ Filters: filter }))).Subnets!.length, 4, 'four subnets');
-      const instances = await instancesOf(ec2, filter);
+      assert.equal((await emu.ec2.send(new DescribeVpcsCommand({ Filters: filter }))).Vpcs!.length, 1, 'one VPC');
+      assert.equal((await emu.ec2.send(new DescribeSubnetsCommand({ Filters: filter }))).Subnets!.length, 4, 'four subnets');
+      const instances = await instancesOf(emu.ec2, filter);
       assert.equal(instances.length, 2, `two instances, found ${instances.map((i) => i.InstanceId).join(', ')}`);
     });
   }
 
   it('converges through throttling, 5xx and pending instances, building and healing', async () => {
-    proxy.setOptions({ seed: 7, throttleRate: 0.15, serverErrorRate: 0.1, pendingInstanceMs: 1500 });
-    proxy.resetCounts();
+    emu.proxy.setOptions({ seed: 7, throttleRate: 0.15, serverErrorRate: 0.1, pendingInstanceMs: 1500 });
+    emu.proxy.resetCounts();
     const spec = makeSpec({ zones: 3 });
-    const engine = makeEngine(spec, proxy.endpoint, { retryTimeoutSeconds: 60 });
+    const engine = makeEngine(spec, emu.proxy.endpoint, { retryTimeoutSeconds: 60 });
     await converge(engine);
 
-    const nat = await liveNat(ec2, spec.name, 'ap-northeast-1a');
-    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [nat.InstanceId!] }));
+    const nat = await liveNat(emu.ec2, spec.name, 'ap-northeast-1a');
+    await emu.ec2.send(new TerminateInstancesCommand({ InstanceIds: [nat.InstanceId!] }));
     const plan = await engine.plan();
     assert.equal(plan.changes.find((c) => c.id === 'nat/ap-northeast-1a')?.action, 'replace');
     assertApplied(await engine.apply(plan));
     assertNoChanges(await engine.plan());
 
-    const faults = proxy.faults();
+    const faults = emu.proxy.faults();
     for (const code of ['RequestLimitExceeded', 'IncorrectInstanceState']) {
       assert.ok((faults.get(code) ?? 0) > 0, `the run met ${code} (faults: ${JSON.stringify([...faults])})`);
     }

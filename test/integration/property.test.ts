@@ -3,32 +3,25 @@
 // DUPSWORKS_PROPERTY_SEED to replay one seed (printed in the failure).
 
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { DescribeRouteTablesCommand, DescribeVpcsCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { describe, it } from 'node:test';
+import { DescribeRouteTablesCommand, DescribeVpcsCommand } from '@aws-sdk/client-ec2';
 import { damages, type World } from '../support/damage.js';
-import { startMoto, type Moto } from '../support/moto.js';
-import { converge, ec2Client, liveNat, makeEngine, makeSpec, tagValue } from '../support/stack.js';
+import { converge, liveNat, makeEngine, makeSpec, tagValue, useEmulator } from '../support/stack.js';
 import { mulberry32 } from '../support/random.js';
 
 const SEEDS = process.env.DUPSWORKS_PROPERTY_SEED ? [Number(process.env.DUPSWORKS_PROPERTY_SEED)] : [1, 2, 3, 4, 5, 6, 7, 8];
 const ROUNDS = 5;
 
 describe('random damage sequences converge', () => {
-  let moto: Moto;
-  let ec2: EC2Client;
-  before(async () => {
-    moto = await startMoto();
-    ec2 = ec2Client(moto.endpoint);
-  });
-  after(() => moto?.stop());
+  const emu = useEmulator();
 
   for (const seed of SEEDS) {
     it(`seed ${seed}`, async () => {
-      await moto.reset();
+      await emu.moto.reset();
       const random = mulberry32(seed);
       const spec = makeSpec({ zones: 2 + (seed % 2) });
-      const world: World = { ec2, spec };
-      const engine = makeEngine(spec, moto.endpoint);
+      const world: World = { ec2: emu.ec2, spec };
+      const engine = makeEngine(spec, emu.moto.endpoint);
       await converge(engine);
       const history: string[] = [];
       for (let round = 0; round < ROUNDS; round++) {

@@ -2,6 +2,7 @@
 // (apply, then a fresh plan shows no changes), and direct EC2 access to damage and inspect the world.
 
 import assert from 'node:assert/strict';
+import { after, before, beforeEach } from 'node:test';
 import { EC2Client, DescribeInstancesCommand, type Instance, type Filter, type Tag } from '@aws-sdk/client-ec2';
 import { Engine, type EngineOptions } from '../../src/engine.js';
 import { RecordingHost } from '../../src/io.js';
@@ -9,6 +10,8 @@ import type { Plan } from '../../src/planner/plan.js';
 import { renderPlan } from '../../src/planner/render.js';
 import type { ApplyResult } from '../../src/planner/apply.js';
 import type { Spec, Zone } from '../../src/spec/types.js';
+import { startAwsProxy, type AwsProxy } from './aws-proxy.js';
+import { startMoto, type Moto } from './moto.js';
 
 process.env.AWS_ACCESS_KEY_ID ??= 'testing';
 process.env.AWS_SECRET_ACCESS_KEY ??= 'testing';
@@ -36,6 +39,37 @@ const ZONES: Zone[] = [
     heartbeat: { viaPeer: '1.1.1.1', viaInternetGateway: 'google.co.jp' },
   },
 ];
+
+export interface Emulator {
+  moto: Moto;
+  /** The counting, fault-injecting proxy in front of moto (no faults unless a test sets some). */
+  proxy: AwsProxy;
+  /** A plain EC2 client straight to moto, to inspect and damage the world. */
+  ec2: EC2Client;
+}
+
+/**
+ * One moto_server for the enclosing describe block, with a proxy in front of it. Before each test:
+ * moto is reset, the proxy's counts are zeroed and its faults are off.
+ */
+export function useEmulator(): Emulator {
+  const emulator = {} as Emulator;
+  before(async () => {
+    emulator.moto = await startMoto();
+    emulator.proxy = await startAwsProxy({ target: emulator.moto.endpoint });
+    emulator.ec2 = ec2Client(emulator.moto.endpoint);
+  });
+  after(async () => {
+    await emulator.proxy?.stop();
+    await emulator.moto?.stop();
+  });
+  beforeEach(async () => {
+    await emulator.moto.reset();
+    emulator.proxy.setOptions({ throttleRate: 0, serverErrorRate: 0, pendingInstanceMs: 0 });
+    emulator.proxy.resetCounts();
+  });
+  return emulator;
+}
 
 export function makeSpec(options: { name?: string; zones?: number } = {}): Spec {
   return {
