@@ -36,10 +36,11 @@ export function isRemoval(operation: string): boolean {
 /** Why an error is worth another attempt, or undefined when it is not. */
 export function transientReason(error: unknown, operation: string): string | undefined {
   const e = error as { name?: string; code?: string; $metadata?: { httpStatusCode?: number }; $fault?: string };
-  const code = e?.name ?? e?.code ?? '';
+  // Node's socket errors are all named "Error"; their code says what happened.
+  const code = e?.name && e.name !== 'Error' ? e.name : (e?.code ?? e?.name ?? '');
   if (THROTTLING.has(code)) return code;
   if ((e?.$metadata?.httpStatusCode ?? 0) >= 500 || e?.$fault === 'server') return code || 'ServerError';
-  if (NETWORK.has(code) || NETWORK.has(e?.code ?? '')) return code;
+  if (NETWORK.has(code)) return code;
   if (isRemoval(operation)) {
     // Removals wait out things still going away (an instance terminating in the subnet).
     return code === 'DependencyViolation' ? code : undefined;

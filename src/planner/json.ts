@@ -85,13 +85,19 @@ function known(value: unknown): unknown {
   return value;
 }
 
+// A mask with nothing unknown in it: {}, or a list of only false.
+function isEmptyMask(mask: unknown): boolean {
+  if (Array.isArray(mask)) return mask.every((m) => m === false || isEmptyMask(m));
+  return typeof mask === 'object' && mask !== null && Object.keys(mask).length === 0;
+}
+
 function unknownMask(value: unknown): unknown {
   if (isUnknown(value)) return true;
   if (Array.isArray(value)) return value.map(unknownMask);
   if (typeof value === 'object' && value !== null) {
     const entries = Object.entries(value)
       .map(([k, v]) => [k, unknownMask(v)] as const)
-      .filter(([, v]) => v !== false && !(typeof v === 'object' && v !== null && Object.keys(v).length === 0));
+      .filter(([, v]) => v !== false && !isEmptyMask(v));
     return Object.fromEntries(entries);
   }
   return false;

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { forcesReplacement } from './diff.js';
 import type { AttributeChange, Desired, Observed, ResourceKind } from './resource.js';
-import { UNKNOWN, isUnknown, referencedIds, resolve, type Props, type Ref, type Resolved, type Value } from './values.js';
+import { UNKNOWN, containsUnknown, referencedIds, resolve, type Props, type Ref, type Resolved, type Value } from './values.js';
 
 export type Action = 'no-op' | 'create' | 'update' | 'replace' | 'delete';
 
@@ -79,12 +79,33 @@ export async function makePlan<C>({ desired, observed, kinds, ctx }: PlanInput<C
       const isDuplicate = index > 0 || !wanted.has(id);
       if (!isDuplicate || !extra.owned) return;
       const key = index === 0 ? id : `${id}~${extra.physicalId}`;
-      const reason = extra.note ?? (index > 0 ? `duplicate of ${id}` : 'not in the spec');
+      const reason = extra.note ?? (wanted.has(id) ? `duplicate of ${id}` : 'not in the spec');
       changes.set(key, { id: key, kind: extra.kind, action: 'delete', observed: extra, attributes: [], reason, dependsOn: [] });
     });
   }
 
+  checkClaims([...changes.values()], kinds);
   return { changes: [...changes.values()], stateHash: hashState(observed) };
+}
+
+/** A plan that cannot be carried out as asked; the message says what to do instead. */
+export class PlanError extends Error {}
+
+function checkClaims<C>(changes: readonly Change[], kinds: Kinds<C>): void {
+  const doomed = new Map<string, Change>();
+  for (const c of changes) {
+    if ((c.action === 'delete' || c.action === 'replace') && c.observed?.claim) doomed.set(`${c.kind}:${c.observed.claim}`, c);
+  }
+  for (const c of changes) {
+    if (c.action !== 'create' && c.action !== 'replace') continue;
+    const claim = kindOf(kinds, c.kind).claim?.(c.planned!);
+    const holder = claim === undefined ? undefined : doomed.get(`${c.kind}:${claim}`);
+    if (!holder) continue;
+    throw new PlanError(
+      `${c.id} needs ${claim}, which ${holder.id} holds until it is deleted, and that happens only after what replaces it is made. ` +
+        `Make this change in two applies: first without ${holder.id}, then with ${c.id}.`,
+    );
+  }
 }
 
 export function hasChanges(plan: Plan): boolean {
@@ -126,7 +147,7 @@ export function dependencyOrder(desired: readonly Desired[]): Desired[] {
 // "(known after apply)" says what, not why: name the resource being created or replaced.
 function explainUnknowns(attributes: AttributeChange[], want: Desired, planned: ReadonlyMap<string, Change>): AttributeChange[] {
   return attributes.map((a) => {
-    if (a.reason || !isUnknown(a.after)) return a;
+    if (a.reason || !containsUnknown(a.after)) return a;
     const cause = referencedIds(want.props[a.path] ?? null)
       .map((id) => planned.get(id))
       .find((c) => c?.action === 'create' || c?.action === 'replace');
@@ -152,9 +173,18 @@ function groupObserved(observed: readonly Observed[]): Map<string, Observed[]> {
   return groups;
 }
 
+// Independent of the order AWS lists things in (resources, references, keys, tags).
 function hashState(observed: readonly Observed[]): string {
   const canonical = [...observed]
-    .map((o) => ({ id: o.id, physicalId: o.physicalId, outputs: o.outputs, references: o.references, state: o.state }))
-    .sort((a, b) => (a.id + a.physicalId < b.id + b.physicalId ? -1 : 1));
-  return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
+    .map((o) => ({ id: o.id, physicalId: o.physicalId, outputs: o.outputs, references: [...o.references].sort(), state: o.state }))
+    .sort((a, b) => a.id.localeCompare(b.id) || a.physicalId.localeCompare(b.physicalId));
+  return createHash('sha256').update(canonicalJson(canonical)).digest('hex');
+}
+
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
 }

@@ -32,6 +32,8 @@ export interface Observed<S = unknown> {
   note?: string;
   /** Kind-specific state the diff needs. */
   state: S;
+  /** What this resource holds that no other of its kind may hold at the same time (see ResourceKind.claim). */
+  claim?: string;
 }
 
 export type Outputs = { readonly id: string; readonly [name: string]: string | undefined };
@@ -65,6 +67,14 @@ export interface ResourceKind<P extends Props = Props, S = unknown, C = unknown>
    * May look values up (e.g. the default machine image) so the plan shows what will be made.
    */
   preview?(desired: Resolved<P>, ctx: C): Promise<Record<string, unknown>>;
+
+  /**
+   * What a resource about to be created will hold exclusively (a subnet: its CIDR block in its
+   * VPC), in the same words as Observed.claim; undefined while not known. Replacements create
+   * before they delete, so the planner refuses a plan whose new resource needs what an old one
+   * still holds, instead of failing halfway through apply.
+   */
+  claim?(desired: Resolved<P>): string | undefined;
 
   create(desired: Known<P>, ctx: C & CreateContext): Promise<Outputs>;
 

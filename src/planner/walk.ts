@@ -23,7 +23,7 @@ export async function walk<N extends Node>(nodes: readonly N[], concurrency: num
   const result: WalkResult = { done: [], failed: [], skipped: [] };
   const waitingOn = new Map(nodes.map((n) => [n.key, new Set(n.after)]));
   const dependents = new Map<string, N[]>();
-  for (const n of nodes) for (const dep of n.after) dependents.set(dep, [...(dependents.get(dep) ?? []), n]);
+  for (const n of nodes) for (const dep of new Set(n.after)) dependents.set(dep, [...(dependents.get(dep) ?? []), n]);
 
   const ready: N[] = nodes.filter((n) => n.after.length === 0);
   const settled = new Set<string>();
@@ -44,8 +44,9 @@ export async function walk<N extends Node>(nodes: readonly N[], concurrency: num
         const node = ready.shift()!;
         if (settled.has(node.key)) continue;
         running++;
-        hooks
-          .run(node)
+        // Through a promise, so a hook that throws instead of rejecting cannot stall the walk.
+        Promise.resolve()
+          .then(() => hooks.run(node))
           .then(
             () => {
               settled.add(node.key);

@@ -43,8 +43,12 @@ export const internetGateway: ResourceKind<InternetGatewayProps, InternetGateway
     });
   },
 
+  // A detached gateway is attached again in place. One attached to another VPC (the old one,
+  // when the VPC is being replaced) is replaced: it cannot be detached while instances with
+  // public addresses still use it, and the old NATs go only after the new network works.
   diff(desired, observed) {
-    return [...compareAttributes(desired, observed.state, { vpcId: {} }), ...compareTags(desired.tags, observed.state.tags)];
+    const attachment = compareAttributes(desired, observed.state, { vpcId: { forcesReplacement: observed.state.vpcId !== undefined } });
+    return [...attachment, ...compareTags(desired.tags, observed.state.tags)];
   },
 
   async create(desired, ctx) {
@@ -60,7 +64,6 @@ export const internetGateway: ResourceKind<InternetGatewayProps, InternetGateway
 
   async update(desired, observed, changes, ctx) {
     if (changes.some((c) => c.path === 'vpcId')) {
-      if (observed.state.vpcId) await detach(ctx, observed.physicalId, observed.state.vpcId);
       await ctx.ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: observed.physicalId, VpcId: desired.vpcId }));
     }
     await applyTags(ctx, observed.physicalId, changes, desired.tags);

@@ -12,7 +12,7 @@ import { ignoreNotFound } from '../aws/errors.js';
 import { errorCode } from '../aws/retry.js';
 import { withLogicalIds } from '../aws/tags.js';
 import type { AttributeChange, Observed, ResourceKind } from '../planner/resource.js';
-import { isUnknown, type Ref } from '../planner/values.js';
+import type { Ref } from '../planner/values.js';
 
 export type RouteProps = {
   routeTableId: Ref;
@@ -77,14 +77,15 @@ export const route: ResourceKind<RouteProps, RouteState, AwsContext> = {
     if (desired.routeTableId !== state.routeTableId) {
       changes.push({ path: 'routeTableId', before: state.routeTableId, after: desired.routeTableId, forcesReplacement: true });
     }
-    const wanted = desired.gatewayId ?? desired.instanceId;
+    // Named after the prop, so the planner can say which resource an unknown target waits for.
+    const path = desired.gatewayId !== undefined ? 'gatewayId' : 'instanceId';
+    const wanted = desired[path];
     const accepted = (desired.acceptTargets ?? []).filter((t) => typeof t === 'string');
     const targetIsFine = state.target !== undefined && (state.target === wanted || accepted.includes(state.target));
     if (state.state === 'blackhole') {
-      changes.push({ path: 'target', before: state.target, after: wanted, reason: 'route is a blackhole' });
+      changes.push({ path, before: state.target, after: wanted, reason: 'route is a blackhole' });
     } else if (!targetIsFine) {
-      const reason = isUnknown(wanted) ? `${state.target ?? 'its target'} is being replaced` : undefined;
-      changes.push({ path: 'target', before: state.target, after: wanted, ...(reason ? { reason } : {}) });
+      changes.push({ path, before: state.target, after: wanted });
     }
     return changes;
   },

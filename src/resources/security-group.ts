@@ -61,12 +61,13 @@ export const securityGroup: ResourceKind<SecurityGroupProps, SecurityGroupState,
     }));
   },
 
+  // Name and description cannot change once the group exists, and both derive from the stack's
+  // name, which is the stack's identity: they are set at creation and not compared. (Comparing
+  // them would mean a replacement, and AWS refuses a second group of the same name in a VPC.)
   diff(desired, observed) {
     return [
       ...compareAttributes({ ...desired, ingress: sorted(desired.ingress), egress: sorted(desired.egress) }, observed.state, {
         vpcId: { forcesReplacement: true },
-        groupName: { forcesReplacement: true },
-        description: { forcesReplacement: true },
         ingress: {},
         egress: {},
       }),

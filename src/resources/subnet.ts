@@ -34,6 +34,7 @@ export const subnet: ResourceKind<SubnetProps, SubnetState, AwsContext> = {
       physicalId: s.SubnetId!,
       outputs: { id: s.SubnetId! },
       references: [s.VpcId!],
+      claim: claimOf(s.CidrBlock!, s.VpcId!),
       owned: true,
       state: { vpcId: s.VpcId!, cidrBlock: s.CidrBlock!, availabilityZone: s.AvailabilityZone!, tags: tagMap(s.Tags) },
     }));
@@ -48,6 +49,10 @@ export const subnet: ResourceKind<SubnetProps, SubnetState, AwsContext> = {
       }),
       ...compareTags(desired.tags, observed.state.tags),
     ];
+  },
+
+  claim(desired) {
+    return typeof desired.vpcId === 'string' ? claimOf(desired.cidrBlock, desired.vpcId) : undefined;
   },
 
   async create(desired, ctx) {
@@ -71,3 +76,8 @@ export const subnet: ResourceKind<SubnetProps, SubnetState, AwsContext> = {
     await ignoreNotFound(ctx.ec2.send(new DeleteSubnetCommand({ SubnetId: observed.physicalId })));
   },
 };
+
+// Two subnets of a VPC cannot share a CIDR block, even for a moment.
+function claimOf(cidrBlock: string, vpcId: string): string {
+  return `${cidrBlock} in ${vpcId}`;
+}

@@ -137,7 +137,11 @@ describe('building the stack', () => {
     const moved = JSON.parse(JSON.stringify(makeSpec()).replaceAll('10.0.', '10.1.'));
     const plan = await converge(makeEngine(moved, emu.moto.endpoint));
     assert.equal(plan.changes.find((c) => c.id === 'vpc')?.action, 'replace');
-    assert.equal(plan.changes.find((c) => c.id === 'internet-gateway')?.action, 'update', 'the gateway moves to the new VPC');
+    assert.equal(
+      plan.changes.find((c) => c.id === 'internet-gateway')?.action,
+      'replace',
+      'a new gateway for the new VPC; the old one goes with the old NATs',
+    );
     const vpcs = await emu.ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'tag:dupsworks:stack', Values: ['test-stack'] }] }));
     assert.deepEqual(
       vpcs.Vpcs!.map((v) => v.CidrBlock),
