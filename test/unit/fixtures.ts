@@ -1,0 +1,312 @@
+// Small fixtures shared by the planner unit tests: a fake resource kind backed by an in-memory
+// world, a helper to write Observed records by hand, and a minimal spec.
+
+import { createHash } from 'node:crypto';
+import { compareAttributes, type AttributeRule } from '../../src/planner/diff.js';
+import type { Change, Plan } from '../../src/planner/plan.js';
+import type { Desired, Observed, Outputs, ResourceKind } from '../../src/planner/resource.js';
+import { resolve, type Props, type Ref } from '../../src/planner/values.js';
+import type { Spec } from '../../src/spec/types.js';
+
+/** What the fake kinds did, in order, and what they hold. */
+export class World {
+  readonly log: string[] = [];
+  /** physical id -> the props it was made or last updated with. */
+  readonly items = new Map<string, Record<string, unknown>>();
+  /** Logical ids whose create/update fails, physical ids whose delete fails. */
+  readonly failing = new Set<string>();
+  /** Logical ids `preview` was asked about. */
+  readonly previewed: string[] = [];
+  private counter = 0;
+
+  nextId(prefix: string): string {
+    this.counter += 1;
+    return `${prefix}-${this.counter}`;
+  }
+}
+
+export interface FakeCtx {
+  world: World;
+}
+
+export interface FakeKindOptions {
+  /** Attributes whose change forces replacement. */
+  forceNew?: readonly string[];
+  /** Extra outputs of a made resource, from its physical id (e.g. a NAT's runningId). */
+  outputs?: (physicalId: string) => Partial<Outputs>;
+  /** Give the kind a `preview` that records its calls and adds `previewed: true`. */
+  withPreview?: boolean;
+  /** How long create/update/delete take. */
+  delayMs?: number;
+}
+
+/**
+ * A kind whose props are plain attributes compared one to one with the observed state (its diff is
+ * compareAttributes over every desired prop).
+ */
+export function fakeKind(kind: string, options: FakeKindOptions = {}): ResourceKind<Props, Record<string, unknown>, FakeCtx> {
+  const pause = () => new Promise((r) => setTimeout(r, options.delayMs ?? 0));
+  const rulesFor = (props: object): Record<string, AttributeRule> =>
+    Object.fromEntries(Object.keys(props).map((k) => [k, options.forceNew?.includes(k) ? { forcesReplacement: true } : {}]));
+  const made = (physicalId: string): Outputs => ({ id: physicalId, ...options.outputs?.(physicalId) }) as Outputs;
+  return {
+    kind,
+    async observe() {
+      return [];
+    },
+    diff(desired, observed) {
+      return compareAttributes(desired, observed.state, rulesFor(desired));
+    },
+    ...(options.withPreview
+      ? {
+          async preview(desired: Record<string, unknown>, ctx: FakeCtx) {
+            ctx.world.previewed.push(String(desired.name ?? '?'));
+            return { ...desired, previewed: true };
+          },
+        }
+      : {}),
+    async create(desired, ctx) {
+      ctx.world.log.push(`create ${ctx.resourceId}`);
+      await pause();
+      if (ctx.world.failing.has(ctx.resourceId)) throw new Error(`cannot create ${ctx.resourceId}`);
+      const physicalId = ctx.world.nextId(kind);
+      ctx.world.items.set(physicalId, { ...desired, $resourceId: ctx.resourceId, $replacing: ctx.replacing });
+      return made(physicalId);
+    },
+    async update(desired, observed, changes, ctx) {
+      ctx.world.log.push(`update ${observed.id} ${changes.map((c) => c.path).join(',')}`);
+      await pause();
+      if (ctx.world.failing.has(observed.id)) throw new Error(`cannot update ${observed.id}`);
+      ctx.world.items.set(observed.physicalId, { ...desired });
+      return observed.outputs;
+    },
+    async delete(observed, ctx) {
+      ctx.world.log.push(`delete ${observed.physicalId}`);
+      await pause();
+      if (ctx.world.failing.has(observed.physicalId)) throw new Error(`cannot delete ${observed.physicalId}`);
+      ctx.world.items.delete(observed.physicalId);
+    },
+  };
+}
+
+export function kindsOf(...kinds: ResourceKind<any, any, FakeCtx>[]): ReadonlyMap<string, ResourceKind<any, any, FakeCtx>> {
+  return new Map(kinds.map((k) => [k.kind, k]));
+}
+
+/** An observed resource; outputs default to `{ id: physicalId }`, owned to true. */
+export function observed<S>(
+  id: string,
+  kind: string,
+  physicalId: string,
+  state: S,
+  extra: Partial<Pick<Observed<S>, 'outputs' | 'references' | 'owned' | 'note' | 'claim'>> = {},
+): Observed<S> {
+  return {
+    id,
+    kind,
+    physicalId,
+    outputs: extra.outputs ?? { id: physicalId },
+    references: extra.references ?? [],
+    owned: extra.owned ?? true,
+    ...(extra.note ? { note: extra.note } : {}),
+    ...(extra.claim ? { claim: extra.claim } : {}),
+    state,
+  };
+}
+
+export function desired(id: string, kind: string, props: Props): Desired {
+  return { id, kind, props };
+}
+
+/** The change for `id`, failing the test when the plan has none. */
+export function changeOf(plan: Plan, id: string): Change {
+  const found = plan.changes.find((c) => c.id === id);
+  if (!found) throw new Error(`the plan has no change for ${id}; it has ${plan.changes.map((c) => c.id).join(', ')}`);
+  return found;
+}
+
+/** `{ id: action }` for every change, to compare a whole plan at once. */
+export function actions(plan: Plan): Record<string, string> {
+  return Object.fromEntries(plan.changes.map((c) => [c.id, c.action]));
+}
+
+export const ZONE_LETTERS = ['a', 'c', 'd'] as const;
+
+/** A valid spec with `zones` zones in ap-northeast-1 (a, c, d), VPC 10.0.0.0/16. */
+export function makeSpec(zones: 2 | 3, nat: Partial<Spec['nat']> = {}): Spec {
+  return {
+    name: 'test-stack',
+    region: 'ap-northeast-1',
+    vpc: { name: 'TestVPC', cidr: '10.0.0.0/16' },
+    zones: ZONE_LETTERS.slice(0, zones).map((letter, i) => ({
+      availabilityZone: `ap-northeast-1${letter}`,
+      publicSubnet: `10.0.${i}.0/24`,
+      privateSubnet: `10.0.${128 + i}.0/24`,
+      heartbeat: { viaPeer: `8.8.${i}.8`, viaInternetGateway: 'google.co.jp' },
+    })),
+    nat: { manager: 'ec2', instanceType: 't3.micro', ...nat },
+  };
+}
+
+// ---- A whole observed stack, as the real kinds would observe it --------------------------------
+
+/** The physical id this fixture gives each logical id of the topology. */
+export function physicalIdOf(logicalId: string): string {
+  const parts = logicalId.split('/');
+  switch (parts[0]) {
+    case 'vpc':
+      return 'vpc-1';
+    case 'internet-gateway':
+      return 'igw-1';
+    case 'security-group':
+      return `sg-${parts[1]}`;
+    case 'subnet':
+      return `subnet-${parts[1]}-${parts[2]}`;
+    case 'route-table':
+      return `rtb-${parts[1]}-${parts[2]}`;
+    case 'nat':
+      return `i-${parts[1]}`;
+    default:
+      throw new Error(`fixture: no physical id for ${logicalId}`);
+  }
+}
+
+/**
+ * What observing a healthy, fully built stack for `spec` would return: every resource of
+ * `desiredResources(spec)` exactly as desired (tags include the stack's own), running NATs.
+ */
+export function observedStack(resources: readonly Desired[]): Observed[] {
+  const lookup = (r: Ref): string => physicalIdOf(r.$ref);
+  return resources.map((d) => {
+    const p = resolve(d.props, lookup) as Record<string, any>;
+    const tags = { ...(p.tags ?? {}), 'dupsworks:stack': 'test-stack', 'dupsworks:resource': d.id };
+    switch (d.kind) {
+      case 'vpc':
+        return observed(
+          d.id,
+          d.kind,
+          'vpc-1',
+          { cidrBlock: p.cidrBlock, enableDnsSupport: true, enableDnsHostnames: true, tags },
+          {
+            outputs: { id: 'vpc-1', cidrBlock: p.cidrBlock },
+          },
+        );
+      case 'internet-gateway':
+        return observed(d.id, d.kind, 'igw-1', { vpcId: p.vpcId, tags }, { references: [p.vpcId] });
+      case 'security-group':
+        return observed(
+          d.id,
+          d.kind,
+          physicalIdOf(d.id),
+          { vpcId: p.vpcId, groupName: p.groupName, description: p.description, ingress: p.ingress, egress: p.egress, tags },
+          { references: [p.vpcId] },
+        );
+      case 'subnet':
+        return observed(
+          d.id,
+          d.kind,
+          physicalIdOf(d.id),
+          { vpcId: p.vpcId, cidrBlock: p.cidrBlock, availabilityZone: p.availabilityZone, tags },
+          { references: [p.vpcId], claim: `${p.cidrBlock} in ${p.vpcId}` },
+        );
+      case 'route-table': {
+        const id = physicalIdOf(d.id);
+        const associations = [{ associationId: `rtbassoc-${id}`, subnetId: p.subnetId }];
+        return observed(
+          d.id,
+          d.kind,
+          id,
+          { vpcId: p.vpcId, subnetId: p.subnetId, associations, tags },
+          { references: [p.vpcId, p.subnetId] },
+        );
+      }
+      case 'nat-instance':
+        return natObserved(d.id, {
+          state: 'running',
+          subnetId: p.subnetId,
+          securityGroupIds: p.securityGroupIds,
+          instanceType: p.instanceType,
+          imageId: p.imageId ?? 'ami-default',
+          keyName: p.keyName,
+          instanceProfileArn: p.instanceProfileArn,
+          sourceDestCheck: p.sourceDestCheck,
+          userDataSha256: sha256(p.userData),
+          tags: { ...tags, 'dupsworks:user-data-sha256': sha256(p.userData) },
+        });
+      case 'route': {
+        const target = p.gatewayId ?? p.instanceId;
+        return routeObserved(d.id, p.routeTableId, p.destinationCidrBlock, target);
+      }
+      default:
+        throw new Error(`fixture: unknown kind ${d.kind}`);
+    }
+  });
+}
+
+export interface NatStateFixture {
+  state: string;
+  impaired: boolean;
+  subnetId: string | undefined;
+  securityGroupIds: string[];
+  instanceType: string | undefined;
+  imageId: string | undefined;
+  keyName: string | undefined;
+  instanceProfileArn: string | undefined;
+  sourceDestCheck: boolean;
+  userDataSha256: string | undefined;
+  tags: Record<string, string>;
+}
+
+/** A NAT instance as nat-instance.ts observes it (outputs and references follow its state). */
+export function natObserved(id: string, state: Partial<NatStateFixture>, physicalId = physicalIdOf(id)): Observed<NatStateFixture> {
+  const full: NatStateFixture = {
+    state: 'running',
+    impaired: false,
+    subnetId: undefined,
+    securityGroupIds: [],
+    instanceType: 't3.micro',
+    imageId: 'ami-default',
+    keyName: undefined,
+    instanceProfileArn: undefined,
+    sourceDestCheck: false,
+    userDataSha256: undefined,
+    tags: {},
+    ...state,
+  };
+  const dead = full.state === 'terminated' || full.state === 'shutting-down';
+  const runs = full.state === 'running' || full.state === 'pending';
+  return observed(id, 'nat-instance', physicalId, full, {
+    outputs: { id: physicalId, ...(runs ? { runningId: physicalId } : {}) },
+    references: dead ? [] : [full.subnetId, ...full.securityGroupIds].filter((x): x is string => !!x),
+    owned: !dead,
+  });
+}
+
+export interface RouteStateFixture {
+  routeTableId: string;
+  destinationCidrBlock: string;
+  target: string | undefined;
+  state: string;
+}
+
+/** A route as route.ts observes it. */
+export function routeObserved(
+  id: string,
+  routeTableId: string,
+  destinationCidrBlock: string,
+  target: string | undefined,
+  state = 'active',
+): Observed<RouteStateFixture> {
+  const physicalId = `${routeTableId}:${destinationCidrBlock}`;
+  return observed(
+    id,
+    'route',
+    physicalId,
+    { routeTableId, destinationCidrBlock, target, state },
+    { references: [routeTableId, ...(target ? [target] : [])] },
+  );
+}
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}

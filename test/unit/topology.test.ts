@@ -1,0 +1,197 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AwsContext } from '../../src/aws/context.js';
+import { buildSteps } from '../../src/planner/graph.js';
+import { countActions, dependencyOrder, makePlan } from '../../src/planner/plan.js';
+import type { Desired } from '../../src/planner/resource.js';
+import { ref, referencedIds } from '../../src/planner/values.js';
+import { walk } from '../../src/planner/walk.js';
+import { kinds } from '../../src/resources/index.js';
+import { desiredResources, ids } from '../../src/topology.js';
+import { makeSpec } from './fixtures.js';
+
+const byId = (resources: Desired[]) => new Map(resources.map((r) => [r.id, r]));
+const props = (resources: Desired[], id: string): Record<string, any> => {
+  const found = byId(resources).get(id);
+  assert.ok(found, `no resource ${id}`);
+  return found.props as Record<string, any>;
+};
+
+describe('desiredResources', () => {
+  it('lists the shared resources, then per zone two subnets, two route tables, a NAT and three routes (2 zones)', () => {
+    const resources = desiredResources(makeSpec(2));
+    assert.deepEqual(
+      resources.map((r) => [r.id, r.kind]),
+      [
+        ['vpc', 'vpc'],
+        ['internet-gateway', 'internet-gateway'],
+        ['security-group/nat', 'security-group'],
+        ...['ap-northeast-1a', 'ap-northeast-1c'].flatMap((az, i) => [
+          [`subnet/public/${az}`, 'subnet'],
+          [`route-table/public/${az}`, 'route-table'],
+          [`subnet/private/${az}`, 'subnet'],
+          [`route-table/private/${az}`, 'route-table'],
+          [`nat/${az}`, 'nat-instance'],
+          [`route/public/${az}/0.0.0.0/0`, 'route'],
+          [`route/public/${az}/8.8.${i}.8/32`, 'route'],
+          [`route/private/${az}/0.0.0.0/0`, 'route'],
+        ]),
+      ],
+    );
+  });
+
+  it('gives every resource a unique id and uses the ids helper', () => {
+    const resources = desiredResources(makeSpec(3));
+    assert.equal(resources.length, 3 + 3 * 8);
+    assert.equal(new Set(resources.map((r) => r.id)).size, resources.length);
+    assert.equal(ids.nat('ap-northeast-1d'), 'nat/ap-northeast-1d');
+    assert.equal(ids.subnet('private', 'ap-northeast-1d'), 'subnet/private/ap-northeast-1d');
+    assert.ok(byId(resources).has(ids.routeTable('private', 'ap-northeast-1d')));
+  });
+
+  for (const zones of [2, 3] as const) {
+    it(`wires the heartbeat ring: zone i's /32 route goes through the NAT of zone (i+1) mod ${zones}`, () => {
+      const spec = makeSpec(zones);
+      const resources = desiredResources(spec);
+      spec.zones.forEach((zone, i) => {
+        const az = zone.availabilityZone;
+        const next = spec.zones[(i + 1) % zones]!.availabilityZone;
+        assert.deepEqual(props(resources, `route/public/${az}/${zone.heartbeat.viaPeer}/32`), {
+          routeTableId: ref(`route-table/public/${az}`),
+          destinationCidrBlock: `${zone.heartbeat.viaPeer}/32`,
+          instanceId: ref(`nat/${next}`),
+        });
+      });
+    });
+
+    it(`sends each private zone out through its own NAT, accepting any running NAT (${zones} zones)`, () => {
+      const spec = makeSpec(zones);
+      const resources = desiredResources(spec);
+      const everyNat = spec.zones.map((z) => ({ $ref: `nat/${z.availabilityZone}`, output: 'runningId', optional: true }));
+      for (const zone of spec.zones) {
+        const az = zone.availabilityZone;
+        assert.deepEqual(props(resources, `route/private/${az}/0.0.0.0/0`), {
+          routeTableId: ref(`route-table/private/${az}`),
+          destinationCidrBlock: '0.0.0.0/0',
+          instanceId: ref(`nat/${az}`),
+          acceptTargets: everyNat,
+        });
+        assert.deepEqual(props(resources, `route/public/${az}/0.0.0.0/0`), {
+          routeTableId: ref(`route-table/public/${az}`),
+          destinationCidrBlock: '0.0.0.0/0',
+          gatewayId: ref('internet-gateway'),
+        });
+      }
+    });
+  }
+
+  it('puts each NAT in its public subnet with the NAT group, checks off, and the zone in its user data', () => {
+    const spec = makeSpec(3);
+    const resources = desiredResources(spec);
+    spec.zones.forEach((zone, i) => {
+      const az = zone.availabilityZone;
+      const nat = props(resources, `nat/${az}`);
+      assert.deepEqual(nat.subnetId, ref(`subnet/public/${az}`));
+      assert.deepEqual(nat.securityGroupIds, [ref('security-group/nat')]);
+      assert.equal(nat.sourceDestCheck, false);
+      assert.equal(nat.instanceType, 't3.micro');
+      assert.equal('imageId' in nat, false, 'no image: the latest default AMI');
+      assert.equal('keyName' in nat, false);
+      assert.match(nat.userData, new RegExp(`^#!/bin/bash\n# dupsworks NAT instance: stack test-stack, zone ${az}\n`));
+      assert.deepEqual(props(resources, `subnet/public/${az}`), {
+        vpcId: ref('vpc'),
+        cidrBlock: `10.0.${i}.0/24`,
+        availabilityZone: az,
+        tags: { Name: `TestVPC-public-${az}` },
+      });
+      assert.deepEqual(props(resources, `route-table/private/${az}`), {
+        vpcId: ref('vpc'),
+        subnetId: ref(`subnet/private/${az}`),
+        tags: { Name: `TestVPC-private-rt-${az}` },
+      });
+    });
+  });
+
+  it('passes the optional NAT settings through when the spec has them', () => {
+    const resources = desiredResources(
+      makeSpec(2, { imageId: 'ami-123', keyName: 'ops', instanceProfileArn: 'arn:aws:iam::1:instance-profile/n' }),
+    );
+    const nat = props(resources, 'nat/ap-northeast-1a');
+    assert.equal(nat.imageId, 'ami-123');
+    assert.equal(nat.keyName, 'ops');
+    assert.equal(nat.instanceProfileArn, 'arn:aws:iam::1:instance-profile/n');
+  });
+
+  it('makes NATs forward and masquerade only what comes from the VPC', () => {
+    const userData: string = props(desiredResources(makeSpec(2)), 'nat/ap-northeast-1c').userData;
+    assert.ok(userData.includes('net.ipv4.ip_forward = 1'));
+    assert.ok(userData.includes('iptables -t nat -A POSTROUTING -s 10.0.0.0/16 ! -d 10.0.0.0/16 -j MASQUERADE'));
+    assert.ok(userData.includes('set -euo pipefail'));
+  });
+
+  it('lets the NAT group in from the VPC only and out anywhere', () => {
+    assert.deepEqual(props(desiredResources(makeSpec(2)), 'security-group/nat'), {
+      vpcId: ref('vpc'),
+      groupName: 'test-stack-nat',
+      description: 'dupsworks NAT instances of stack test-stack',
+      ingress: ['all 10.0.0.0/16'],
+      egress: ['all 0.0.0.0/0'],
+      tags: { Name: 'TestVPC-nat' },
+    });
+  });
+
+  it('gives every resource that can carry tags a unique Name tag (routes carry none)', () => {
+    const resources = desiredResources(makeSpec(3));
+    const names: string[] = [];
+    for (const r of resources) {
+      const tags = (r.props as { tags?: Record<string, string> }).tags;
+      if (r.kind === 'route') {
+        assert.equal(tags, undefined, r.id);
+        continue;
+      }
+      assert.equal(typeof tags?.Name, 'string', `${r.id} has no Name tag`);
+      assert.ok(tags!.Name!.length > 0);
+      names.push(tags!.Name!);
+    }
+    assert.equal(names.length, 3 + 3 * 5);
+    assert.equal(new Set(names).size, names.length, 'Name tags are unique');
+  });
+
+  for (const zones of [2, 3] as const) {
+    it(`has no dependency cycle and refers only to resources it defines (${zones} zones)`, () => {
+      const resources = desiredResources(makeSpec(zones));
+      const order = dependencyOrder(resources).map((r) => r.id);
+      assert.equal(order.length, resources.length);
+      for (const r of resources) {
+        for (const dep of referencedIds(r.props)) {
+          assert.ok(order.indexOf(dep) < order.indexOf(r.id), `${dep} comes before ${r.id}`);
+        }
+      }
+      assert.equal(order[0], 'vpc');
+    });
+  }
+
+  it('builds from nothing: everything is created, each after what it needs', async () => {
+    const resources = desiredResources(makeSpec(3));
+    const ctx = { snapshot: { parameter: async () => 'ami-latest' } } as unknown as AwsContext;
+    const plan = await makePlan({ desired: resources, observed: [], kinds, ctx });
+    assert.deepEqual(countActions(plan), { add: 27, change: 0, destroy: 0 });
+    const nat = plan.changes.find((c) => c.id === 'nat/ap-northeast-1a')!;
+    assert.equal(nat.preview!.imageId, 'ami-latest');
+    assert.equal('userData' in nat.preview!, false, 'the plan shows its hash instead');
+
+    const finished = new Set<string>();
+    const late: string[] = [];
+    const result = await walk(buildSteps(plan), 4, {
+      run: async (step) => {
+        for (const dep of step.change.dependsOn) if (!finished.has(dep)) late.push(`${step.change.id} before ${dep}`);
+        finished.add(step.change.id);
+      },
+    });
+    assert.deepEqual(late, []);
+    assert.equal(result.done.length, 27);
+    // The private routes do not wait for the other zones' NATs (they only accept them if running).
+    const privateRoute = plan.changes.find((c) => c.id === 'route/private/ap-northeast-1a/0.0.0.0/0')!;
+    assert.deepEqual(privateRoute.dependsOn, ['route-table/private/ap-northeast-1a', 'nat/ap-northeast-1a']);
+  });
+});
