@@ -76,8 +76,8 @@ export async function makePlan<C>({ desired, observed, kinds, ctx }: PlanInput<C
   const wanted = new Set(desired.map((d) => d.id));
   for (const [id, found] of observedById) {
     found.forEach((extra, index) => {
-      const isDuplicate = index > 0 || !wanted.has(id);
-      if (!isDuplicate || !extra.owned) return;
+      const unwanted = index > 0 || !wanted.has(id);
+      if (!unwanted || !extra.owned) return;
       const key = index === 0 ? id : `${id}~${extra.physicalId}`;
       const reason = extra.note ?? (wanted.has(id) ? `duplicate of ${id}` : 'not in the spec');
       changes.set(key, { id: key, kind: extra.kind, action: 'delete', observed: extra, attributes: [], reason, dependsOn: [] });
