@@ -7,8 +7,9 @@
 //   2. Structure: the JSON Schema in schemas/dupsworks.schema.json, run by ajv. Its errors are
 //      turned into sentences here, using the schema's own titles, examples and
 //      patternErrorMessage (the same annotation editors show through yaml-language-server).
-//   3. Meaning: rules.ts (CIDR arithmetic, zones in the region, heartbeat targets), only on fields
-//      that passed the schema.
+//   3. Meaning: rules.ts (CIDR arithmetic, zones in the region, heartbeat targets, the settings of
+//      each NAT manager, repeats), only on fields that passed the schema.
+// A spec that passes all three comes back with its defaults filled in (defaults.ts).
 
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -16,6 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { isAlias, isCollection, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
+import { withDefaults, type SpecInput } from './defaults.js';
 import { checkRules, formatPath, type Path } from './rules.js';
 import type { Spec } from './types.js';
 
@@ -75,7 +77,7 @@ export function parseSpec(text: string, file: string, options: LoadOptions = {})
   const nonEmpty = documents.filter(holdsSomething);
   const [document, second] = nonEmpty;
   if (!document?.contents) {
-    at(0, [], `the file holds no spec; write a mapping with the keys ${rootKeys()}`);
+    at(0, [], `the file holds no spec; write a mapping with ${rootKeys()}`);
     return done();
   }
   if (second?.contents) {
@@ -83,7 +85,7 @@ export function parseSpec(text: string, file: string, options: LoadOptions = {})
   }
   const root = document.contents;
   if (!isMap(root)) {
-    at(root.range[0], [], `the document is ${describeNode(root)}; a spec is a mapping with the keys ${rootKeys()}`);
+    at(root.range[0], [], `the document is ${describeNode(root)}; a spec is a mapping with ${rootKeys()}`);
     return done();
   }
   for (const duplicate of findDuplicateKeys(root, [])) {
@@ -99,13 +101,14 @@ export function parseSpec(text: string, file: string, options: LoadOptions = {})
     return done();
   }
   const locate = (path: Path, target: 'value' | 'key' = 'value'): number => locateNode(document, path, target);
+  const source = (path: Path): string | undefined => scalarSource(document, text, path);
 
   // ---- Stage 2: structure ----
   const validate = specValidator();
   const failedPaths = new Set<string>();
   if (!validate(data)) {
-    for (const error of dropMissingMisspelt(keepOnePerValue(validate.errors ?? []))) {
-      const problem = describeSchemaError(error, data);
+    for (const error of dropMissingMisspelt(keepOnePerValue(withoutRuleChecks(validate.errors ?? [])))) {
+      const problem = describeSchemaError(error, data, source);
       if (problem.taints) failedPaths.add(formatPath(problem.path));
       at(locate(problem.locateAt, problem.target), problem.path, problem.message);
     }
@@ -120,11 +123,11 @@ export function parseSpec(text: string, file: string, options: LoadOptions = {})
     passedSchema,
     sourceOffset: (path) => locate(path),
   });
-  for (const problem of ruleProblems) at(locate(problem.path), problem.path, problem.message);
+  for (const problem of ruleProblems) at(locate(problem.path, problem.target), problem.path, problem.message);
 
   if (problems.length > 0) return done();
-  // Everything passed, so the data has exactly the Spec shape and `region` is set.
-  return { ok: true, spec: { ...(data as Spec), region: region as string } };
+  // Everything passed, so the data has the Spec shape but for defaults, and `region` is set.
+  return { ok: true, spec: withDefaults({ ...(data as SpecInput), region: region as string }) };
 }
 
 /** A document holding nothing, or only a null (`---` alone, `~`), holds no spec. */
@@ -205,8 +208,9 @@ function schemaAt(path: string[]): SchemaNode {
   return isRecord(node) ? node : {};
 }
 
+/** "the keys name, region, vpc, zones, nat (optional: opsworks)" */
 function rootKeys(): string {
-  return listKeys(Object.keys(schemaAt(['properties'])));
+  return mappingKeys(loadSchema().schema);
 }
 
 // ---- Schema errors as sentences -------------------------------------------------------------------
@@ -227,6 +231,14 @@ interface SchemaProblem {
  * problem, from the first keyword in this list it breaks.
  */
 const VALUE_KEYWORDS = ['type', 'enum', 'minLength', 'pattern', 'maxLength', 'minItems'];
+
+/**
+ * uniqueItems (layer packages) is in the schema for editors; rules.ts reports each repeated item at
+ * its own position instead, naming the first.
+ */
+function withoutRuleChecks(errors: ErrorObject[]): ErrorObject[] {
+  return errors.filter((error) => error.keyword !== 'uniqueItems');
+}
 
 function keepOnePerValue(errors: ErrorObject[]): ErrorObject[] {
   const rank = (error: ErrorObject): number => VALUE_KEYWORDS.indexOf(error.keyword);
@@ -256,7 +268,11 @@ function dropMissingMisspelt(errors: ErrorObject[]): ErrorObject[] {
   );
 }
 
-function describeSchemaError(error: ErrorObject, data: unknown): SchemaProblem {
+/**
+ * `source` gives the text of the scalar at a path as written in the YAML, to tell a user whose
+ * version 11.10 YAML read as the number 11.1 to quote it.
+ */
+function describeSchemaError(error: ErrorObject, data: unknown, source: (path: Path) => string | undefined): SchemaProblem {
   const path = pointerToPath(error.instancePath, data);
   const value: unknown = error.data;
   const schema = isRecord(error.parentSchema) ? error.parentSchema : {};
@@ -289,8 +305,15 @@ function describeSchemaError(error: ErrorObject, data: unknown): SchemaProblem {
         taints: false,
       };
     }
-    case 'type':
+    case 'type': {
+      const written = typeof value === 'number' || typeof value === 'boolean' ? source(path) : undefined;
+      if (schema.type === 'string' && written !== undefined && wouldPassQuoted(written, schema)) {
+        return valueProblem(
+          `is ${describeValue(value)}, because YAML reads ${written} unquoted as a ${typeof value}; write it quoted: "${written}"`,
+        );
+      }
       return valueProblem(`${value === null ? 'has no value' : `is ${describeValue(value)}`}; expected ${expected(schema)}`);
+    }
     case 'enum': {
       const allowed = (error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v));
       const guess = typeof value === 'string' ? closest(value, (error.params.allowedValues as unknown[]).map(String)) : undefined;
@@ -322,6 +345,14 @@ function describeSchemaError(error: ErrorObject, data: unknown): SchemaProblem {
   }
 }
 
+/** True when the text, as a string, would meet the string schema's pattern and length limits. */
+function wouldPassQuoted(text: string, schema: SchemaNode): boolean {
+  if (typeof schema.pattern === 'string' && !new RegExp(schema.pattern, 'u').test(text)) return false;
+  if (typeof schema.minLength === 'number' && text.length < schema.minLength) return false;
+  if (typeof schema.maxLength === 'number' && text.length > schema.maxLength) return false;
+  return !Array.isArray(schema.enum) || schema.enum.includes(text);
+}
+
 /** "add it, such as cidr: 10.0.0.0/16" and the like, from the missing field's subschema. */
 function howToAdd(key: string, field: SchemaNode): string {
   if (field.type === 'object') return `add "${key}:" as a mapping with ${mappingKeys(field)}`;
@@ -345,6 +376,8 @@ function expected(schema: SchemaNode): string {
       const example = Array.isArray(schema.examples) ? schema.examples[0] : undefined;
       return example === undefined ? 'a string' : `a string, such as ${String(example)}`;
     }
+    case 'boolean':
+      return 'true or false';
     default:
       return `a value of type ${String(schema.type)}`;
   }
@@ -360,11 +393,15 @@ function hintOf(schema: SchemaNode): string {
   return example === undefined ? 'give a value' : `give a value such as ${String(example)}`;
 }
 
-/** A schema's title as a noun inside a sentence: "Stack name" -> "stack name", "AWS region" stays. */
+/**
+ * A schema's title as a noun inside a sentence: "Stack name" -> "stack name"; a first word with a
+ * capital after its first letter stays ("AWS region", "OpsWorks service role ARN").
+ */
 function noun(schema: SchemaNode): string {
   const title = typeof schema.title === 'string' ? schema.title : 'value';
   const firstWord = title.split(' ')[0] ?? '';
-  return firstWord.length > 1 && firstWord === firstWord.toUpperCase() ? title : title.charAt(0).toLowerCase() + title.slice(1);
+  const keep = (firstWord.length > 1 && firstWord === firstWord.toUpperCase()) || /^.+[A-Z]/.test(firstWord);
+  return keep ? title : title.charAt(0).toLowerCase() + title.slice(1);
 }
 
 function plural(word: string, count: number): string {
@@ -398,19 +435,24 @@ function mappingKeys(schema: SchemaNode): string {
 
 /**
  * The candidate closest to `word`, ignoring case, if it is within edit distance 2 (1 for words of
- * up to 3 characters, so that "a" does not suggest "nat").
+ * up to 3 characters, so that "a" does not suggest "nat"). Failing that, the one candidate that
+ * starts with `word` (at least 3 characters): a long name typed in part, such as "Ubuntu 12.04"
+ * for "Ubuntu 12.04 LTS".
  */
 export function closest(word: string, candidates: readonly string[]): string | undefined {
+  const lower = word.toLowerCase();
   let best: string | undefined;
   let bestDistance = (word.length <= 3 ? 1 : 2) + 1;
   for (const candidate of candidates) {
-    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    const distance = editDistance(lower, candidate.toLowerCase());
     if (distance < bestDistance) {
       best = candidate;
       bestDistance = distance;
     }
   }
-  return best;
+  if (best !== undefined || word.length < 3) return best;
+  const starting = candidates.filter((candidate) => candidate.toLowerCase().startsWith(lower));
+  return starting.length === 1 ? starting[0] : undefined;
 }
 
 /**
@@ -477,6 +519,23 @@ function locateNode(document: Document, path: Path, target: 'value' | 'key'): nu
     offset = rangeStart(node) ?? offset;
   }
   return offset;
+}
+
+/**
+ * The text of the scalar at `path` as written (such as 11.10 for a value YAML read as 11.1), when
+ * it is a plain scalar; undefined otherwise. Follows aliases and takes the last of duplicate keys.
+ */
+function scalarSource(document: Document, text: string, path: Path): string | undefined {
+  let node: unknown = document.contents;
+  for (const segment of path) {
+    if (isAlias(node)) node = node.resolve(document);
+    if (isMap(node)) node = node.items.findLast((item) => keyText(item.key) === String(segment))?.value;
+    else if (isSeq(node) && typeof segment === 'number') node = node.items[segment];
+    else return undefined;
+  }
+  if (isAlias(node)) node = node.resolve(document);
+  if (!isScalar(node) || node.type !== 'PLAIN' || !node.range) return undefined;
+  return text.slice(node.range[0], node.range[1]);
 }
 
 function rangeStart(node: unknown): number | undefined {

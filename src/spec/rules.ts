@@ -1,5 +1,7 @@
 // Semantic checks that JSON Schema cannot express: CIDR arithmetic, subnets inside the VPC and not
-// overlapping, availability zones in the region and distinct, heartbeat targets that can work.
+// overlapping, availability zones in the region and distinct, heartbeat targets that can work, and
+// the settings that belong to one NAT manager (the opsworks section, nat.imageId) and repeats in the
+// opsworks section.
 //
 // The rules see the plain data parsed from YAML, which may still be malformed elsewhere, so they
 // only look at a field when it is a string that already passed the schema (`ctx.passedSchema`).
@@ -25,6 +27,8 @@ export type Path = readonly (string | number)[];
 export interface RuleProblem {
   path: Path;
   message: string;
+  /** Where to point: at the value (the default) or, for a field that should not be there, at its key. */
+  target?: 'value' | 'key';
 }
 
 export interface RuleContext {
@@ -55,8 +59,8 @@ export function formatPath(path: Path): string {
 
 export function checkRules(data: unknown, ctx: RuleContext): RuleProblem[] {
   const problems: RuleProblem[] = [];
-  const report = (path: Path, message: string): void => {
-    problems.push({ path, message });
+  const report: Report = (path, message, target) => {
+    problems.push(target === undefined ? { path, message } : { path, message, target });
   };
   /** The string at `path`, when there is one and the schema accepted it. */
   const read = (path: Path): string | undefined => {
@@ -78,11 +82,14 @@ export function checkRules(data: unknown, ctx: RuleContext): RuleProblem[] {
   checkSubnets(subnetPaths, read, vpc, report);
   checkAvailabilityZones(zonePaths(['availabilityZone']), read, ctx, report);
   checkHeartbeats(zonePaths(['heartbeat', 'viaPeer']), zonePaths(['heartbeat', 'viaInternetGateway']), read, vpc, report);
+  checkManager(data, read, ctx, report);
+  checkPermissions(data, read, report);
+  for (const layer of OPSWORKS_LAYERS) checkPackages(data, ['opsworks', 'layers', layer, 'packages'], read, report);
   return problems;
 }
 
 type Read = (path: Path) => string | undefined;
-type Report = (path: Path, message: string) => void;
+type Report = (path: Path, message: string, target?: 'value' | 'key') => void;
 interface Block {
   path: Path;
   text: string;
@@ -267,6 +274,104 @@ function checkHost(text: string, vpc: Block | undefined, why: string, report: (m
     return undefined;
   }
   return parsed.value;
+}
+
+// ---- The NAT manager and the opsworks section -----------------------------------------------------
+
+/** The nat fields that only nat.manager ec2 uses. */
+const EC2_ONLY_FIELDS = ['imageId', 'instanceProfileArn'] as const;
+const OPSWORKS_LAYERS = ['admin', 'nat'] as const;
+
+/**
+ * The opsworks section is there exactly when nat.manager is opsworks, and the ec2-only nat fields
+ * are not used with opsworks. Nothing is said when nat.manager itself is missing or malformed.
+ */
+function checkManager(data: unknown, read: Read, ctx: RuleContext, report: Report): void {
+  const manager = read(['nat', 'manager']);
+  const hasSection = isRecord(data) && Object.hasOwn(data, 'opsworks');
+  if (manager === 'opsworks') {
+    if (!hasSection) {
+      report(
+        ['nat', 'manager'],
+        // The line already starts "nat.manager: ", so the sentence starts at the verb.
+        'is "opsworks" but the spec has no opsworks section; ' +
+          'add one with at least serviceRoleArn, defaultInstanceProfileArn and customCookbooks.url',
+      );
+    }
+    const nat = valueAt(data, ['nat']);
+    for (const field of EC2_ONLY_FIELDS) {
+      if (!isRecord(nat) || !Object.hasOwn(nat, field) || !ctx.passedSchema(['nat', field])) continue;
+      report(
+        ['nat', field],
+        "applies to nat.manager ec2 only; OpsWorks picks the image from the layer's os, " +
+          'and the instances use opsworks.defaultInstanceProfileArn',
+        'key',
+      );
+    }
+  } else if (manager === 'ec2' && hasSection && ctx.passedSchema(['opsworks'])) {
+    report(['opsworks'], 'applies only with nat.manager: opsworks; remove it or set nat.manager to opsworks', 'key');
+  }
+}
+
+/**
+ * One entry per IAM user. IAM user names are unique in an account whatever their case or path, so
+ * arn:aws:iam::123456789012:user/Alice and arn:aws:iam::123456789012:user/team/alice are one user.
+ */
+function checkPermissions(data: unknown, read: Read, report: Report): void {
+  const count = arrayLength(valueAt(data, ['opsworks', 'permissions']));
+  const seen = new Map<string, { path: Path; arn: string }>();
+  for (let i = 0; i < count; i++) {
+    const path: Path = ['opsworks', 'permissions', i, 'iamUserArn'];
+    const entry = valueAt(data, ['opsworks', 'permissions', i]);
+    // OpsWorks cannot delete a permission, only set it to nothing; one that grants nothing reads
+    // back as absent, so it could never be seen as done.
+    if (
+      isRecord(entry) &&
+      entry.allowSsh === false &&
+      entry.allowSudo === false &&
+      read(['opsworks', 'permissions', i, 'level']) === 'deny'
+    ) {
+      report(['opsworks', 'permissions', i], 'grants nothing (no SSH, no sudo, level deny), which is the same as no entry; remove it');
+    }
+    const arn = read(path);
+    if (arn === undefined) continue;
+    const key = iamUserKey(arn);
+    const first = seen.get(key);
+    if (!first) {
+      seen.set(key, { path, arn });
+      continue;
+    }
+    const fix = 'give each IAM user a single entry, with its allowSsh, allowSudo and level';
+    if (first.arn === arn) {
+      report(path, `${arn} is already ${formatPath(first.path)}; ${fix}`);
+    } else {
+      report(
+        path,
+        `${arn} is the same IAM user as ${formatPath(first.path)} (${first.arn}), since IAM user names are unique ` +
+          `in an account whatever their case or path; ${fix}`,
+      );
+    }
+  }
+}
+
+/** The account and user name of an IAM user ARN (the schema checked its form), the name in lower case. */
+function iamUserKey(arn: string): string {
+  const match = /^arn:([^:]*):iam::([0-9]{12}):user\/(?:.*\/)?([^/]+)$/.exec(arn);
+  return match ? `${match[1]}:${match[2]}:${match[3]!.toLowerCase()}` : arn;
+}
+
+/** Each package listed once in a layer (the later repeat is reported, naming the first). */
+function checkPackages(data: unknown, listPath: Path, read: Read, report: Report): void {
+  const count = arrayLength(valueAt(data, listPath));
+  const seen = new Map<string, Path>();
+  for (let i = 0; i < count; i++) {
+    const path: Path = [...listPath, i];
+    const name = read(path);
+    if (name === undefined) continue;
+    const first = seen.get(name);
+    if (first) report(path, `${name} is already ${formatPath(first)}; list each package once`);
+    else seen.set(name, path);
+  }
 }
 
 // ---- Reading loosely typed data ---------------------------------------------------------------------

@@ -1,4 +1,5 @@
-// The spec a user writes, after validation. Field names are the user-facing YAML names.
+// The spec a user writes, after validation (and with defaults filled in, see defaults.ts). Field
+// names are the user-facing YAML names.
 
 export interface Spec {
   /** Names the stack; every resource is tagged `dupsworks:stack=<name>`. */
@@ -8,6 +9,8 @@ export interface Spec {
   /** Two or more; zone i's NAT watches zone (i+1) mod N. */
   zones: Zone[];
   nat: NatSpec;
+  /** Present exactly when nat.manager is "opsworks". */
+  opsworks?: OpsWorksSpec;
 }
 
 export interface Zone {
@@ -23,10 +26,44 @@ export interface Zone {
 }
 
 export interface NatSpec {
-  manager: 'ec2';
+  /** ec2: NAT instances are EC2 instances with user data; opsworks: instances of an OpsWorks stack (the original design). */
+  manager: 'ec2' | 'opsworks';
   instanceType: string;
-  /** When absent, the latest Amazon Linux 2023 AMI at the time the NAT is launched. */
+  /** ec2 only. When absent, the latest Amazon Linux 2023 AMI at the time the NAT is launched. */
   imageId?: string;
+  /** The SSH key pair of the NATs (opsworks: of every instance of the stack). */
   keyName?: string;
+  /** ec2 only (opsworks uses opsworks.defaultInstanceProfileArn). */
   instanceProfileArn?: string;
+}
+
+/** Every setting the original dupsworks had for its OpsWorks stack (settings.cfg). */
+export interface OpsWorksSpec {
+  serviceRoleArn: string;
+  defaultInstanceProfileArn: string;
+  /** The stack's default OS; OpsWorks checks every layer's packages against it. */
+  defaultOs: string;
+  /** "ebs" or "instance-store". */
+  defaultRootDeviceType: 'ebs' | 'instance-store';
+  chef: { version: string; manageBerkshelf: boolean; berkshelfVersion: string };
+  /** The git repository holding the vpcnat cookbook. */
+  customCookbooks: { url: string; revision: string };
+  layers: { admin: LayerSpec; nat: LayerSpec };
+  admin: { instanceType: string; /** The original created the admin instance without starting it. */ start: boolean };
+  permissions: Permission[];
+  /** Written beside vpcnat in the custom JSON, as the original did: "awscli": {"region", "version"}. */
+  awscliVersion?: string;
+}
+
+export interface LayerSpec {
+  packages: string[];
+  /** The OS of the layer's instances. */
+  os: string;
+}
+
+export interface Permission {
+  iamUserArn: string;
+  allowSsh: boolean;
+  allowSudo: boolean;
+  level: 'deny' | 'show' | 'deploy' | 'manage' | 'iam_only';
 }

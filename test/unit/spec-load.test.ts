@@ -154,7 +154,7 @@ describe('YAML problems', () => {
   });
 
   it('reports an empty document', () => {
-    const expected = 'x.yaml:1:1: the file holds no spec; write a mapping with the keys name, region, vpc, zones, nat';
+    const expected = 'x.yaml:1:1: the file holds no spec; write a mapping with the keys name, region, vpc, zones, nat (optional: opsworks)';
     onlyProblem('', expected);
     onlyProblem('# just a comment\n', expected);
     onlyProblem('---\n', expected);
@@ -162,10 +162,13 @@ describe('YAML problems', () => {
   });
 
   it('reports a document that is not a mapping', () => {
-    onlyProblem('- a\n- b\n', 'x.yaml:1:1: the document is a list; a spec is a mapping with the keys name, region, vpc, zones, nat');
+    onlyProblem(
+      '- a\n- b\n',
+      'x.yaml:1:1: the document is a list; a spec is a mapping with the keys name, region, vpc, zones, nat (optional: opsworks)',
+    );
     onlyProblem(
       'just text\n',
-      'x.yaml:1:1: the document is a single string ("just text"); a spec is a mapping with the keys name, region, vpc, zones, nat',
+      'x.yaml:1:1: the document is a single string ("just text"); a spec is a mapping with the keys name, region, vpc, zones, nat (optional: opsworks)',
     );
   });
 
@@ -185,7 +188,7 @@ describe('structure (JSON Schema)', () => {
     );
     onlyProblem(
       spec({ 3: 'vcp:' }),
-      'x.yaml:3:1: vcp: "vcp" is not a known key; did you mean "vpc"? (allowed at the top level: name, region, vpc, zones, nat)',
+      'x.yaml:3:1: vcp: "vcp" is not a known key; did you mean "vpc"? (allowed at the top level: name, region, vpc, zones, nat, opsworks)',
     );
     onlyProblem(
       spec({}, '  keyname: my-key'),
@@ -202,7 +205,7 @@ describe('structure (JSON Schema)', () => {
     );
     onlyProblem(
       'x: 1\n' + spec(),
-      'x.yaml:1:1: x: "x" is not a known key; remove it (allowed at the top level: name, region, vpc, zones, nat)',
+      'x.yaml:1:1: x: "x" is not a known key; remove it (allowed at the top level: name, region, vpc, zones, nat, opsworks)',
     );
   });
 
@@ -228,7 +231,10 @@ describe('structure (JSON Schema)', () => {
   });
 
   it('reports a value outside an enum', () => {
-    onlyProblem(spec({ 20: '  manager: opsworks' }), 'x.yaml:20:12: nat.manager: "opsworks" is not a supported NAT manager; use "ec2"');
+    onlyProblem(
+      spec({ 20: '  manager: lambda' }),
+      'x.yaml:20:12: nat.manager: "lambda" is not a supported NAT manager; use one of "ec2", "opsworks"',
+    );
     onlyProblem(spec({ 20: '  manager: EC2' }), 'x.yaml:20:12: nat.manager: "EC2" is not a supported NAT manager; did you mean "ec2"?');
   });
 
@@ -554,7 +560,7 @@ describe('reporting', () => {
       'x.yaml:13:23: zones[1].availabilityZone: ap-northeast-1c is already used by zones[0]; give each zone a different availability zone',
       'x.yaml:14:19: zones[1].publicSubnet: 10.1.0.0/24 is outside the VPC CIDR 10.0.0.0/16; choose a block inside it, such as 10.0.0.0/24',
       "x.yaml:17:16: zones[1].heartbeat.viaPeer: 8.8.4.4 is already zones[0].heartbeat.viaPeer; give each zone a different address, since each zone's address gets its own /32 route through its peer",
-      'x.yaml:20:12: nat.manager: "opsworks" is not a supported NAT manager; use "ec2"',
+      'x.yaml:20:12: nat.manager: is "opsworks" but the spec has no opsworks section; add one with at least serviceRoleArn, defaultInstanceProfileArn and customCookbooks.url',
       'x.yaml:22:3: nat.colour: "colour" is not a known key; remove it (allowed in nat: manager, instanceType, imageId, keyName, instanceProfileArn)',
     ]);
   });

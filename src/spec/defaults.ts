@@ -1,0 +1,77 @@
+// The defaults of the spec's optional fields, in one place. parseSpec fills them in after
+// validation, so the rest of the code sees src/spec/types.ts's required fields always present.
+// The schema's `default` annotations (shown by editors) repeat these values; a unit test checks
+// that the two agree.
+
+import type { LayerSpec, OpsWorksSpec, Permission, Spec } from './types.js';
+
+/** The opsworks section as a user may write it: everything but the required fields is optional. */
+export interface OpsWorksInput {
+  serviceRoleArn: string;
+  defaultInstanceProfileArn: string;
+  defaultOs?: string;
+  defaultRootDeviceType?: OpsWorksSpec['defaultRootDeviceType'];
+  chef?: Partial<OpsWorksSpec['chef']>;
+  customCookbooks: { url: string; revision?: string };
+  layers?: { admin?: Partial<LayerSpec>; nat?: Partial<LayerSpec> };
+  admin?: Partial<OpsWorksSpec['admin']>;
+  permissions?: Permission[];
+  awscliVersion?: string;
+}
+
+/** A spec that passed validation, before defaults. A Spec is one too (withDefaults is idempotent). */
+export type SpecInput = Omit<Spec, 'opsworks'> & { opsworks?: OpsWorksInput };
+
+/** The values the original dupsworks used (settings.cfg), for every optional opsworks field with a fixed default. */
+export const OPSWORKS_DEFAULTS = deepFreeze({
+  defaultOs: 'Amazon Linux 2018.03',
+  defaultRootDeviceType: 'ebs',
+  chef: { version: '11.10', manageBerkshelf: true, berkshelfVersion: '2.0.18' },
+  customCookbooks: { revision: 'master' },
+  layers: {
+    admin: { packages: ['traceroute'], os: 'Ubuntu 12.04 LTS' },
+    nat: { packages: ['traceroute', 'jq'], os: 'Amazon Linux 2018.03' },
+  },
+  admin: { start: false },
+  permissions: [],
+} as const);
+
+/**
+ * The spec with every optional opsworks field filled in: the values of OPSWORKS_DEFAULTS, and
+ * admin.instanceType from nat.instanceType. Pure: the input is not changed and shares no array
+ * with the result's defaults. A spec without an opsworks section (nat.manager ec2) comes back as is.
+ */
+export function withDefaults(spec: SpecInput): Spec {
+  const input = spec.opsworks;
+  if (input === undefined) return spec as Spec;
+  const d = OPSWORKS_DEFAULTS;
+  const layer = (given: Partial<LayerSpec> | undefined, fallback: { packages: readonly string[]; os: string }): LayerSpec => ({
+    packages: [...(given?.packages ?? fallback.packages)],
+    os: given?.os ?? fallback.os,
+  });
+  const opsworks: OpsWorksSpec = {
+    serviceRoleArn: input.serviceRoleArn,
+    defaultInstanceProfileArn: input.defaultInstanceProfileArn,
+    defaultOs: input.defaultOs ?? d.defaultOs,
+    defaultRootDeviceType: input.defaultRootDeviceType ?? d.defaultRootDeviceType,
+    chef: {
+      version: input.chef?.version ?? d.chef.version,
+      manageBerkshelf: input.chef?.manageBerkshelf ?? d.chef.manageBerkshelf,
+      berkshelfVersion: input.chef?.berkshelfVersion ?? d.chef.berkshelfVersion,
+    },
+    customCookbooks: { url: input.customCookbooks.url, revision: input.customCookbooks.revision ?? d.customCookbooks.revision },
+    layers: { admin: layer(input.layers?.admin, d.layers.admin), nat: layer(input.layers?.nat, d.layers.nat) },
+    admin: { instanceType: input.admin?.instanceType ?? spec.nat.instanceType, start: input.admin?.start ?? d.admin.start },
+    permissions: (input.permissions ?? d.permissions).map((permission) => ({ ...permission })),
+    ...(input.awscliVersion === undefined ? {} : { awscliVersion: input.awscliVersion }),
+  };
+  return { ...spec, opsworks };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
