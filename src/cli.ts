@@ -3,6 +3,7 @@
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { Engine } from './engine.js';
+import { httpUrl, serveOpsWorksEmulator, wholeNumber, type OpsWorksCommandOptions } from './emulator/opsworks/command.js';
 import { savePlan, loadPlan, staleReason, withSavedPreviews } from './planfile.js';
 import { describeError, type ApplyResult } from './planner/apply.js';
 import { planToJson } from './planner/json.js';
@@ -16,6 +17,7 @@ interface GlobalOptions {
   region?: string;
   profile?: string;
   endpointUrl?: string;
+  opsworksEndpointUrl?: string;
   color: boolean;
   debug?: boolean;
   retryTimeout?: number;
@@ -32,6 +34,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--region <region>', 'AWS region (overrides the spec)')
     .option('--profile <name>', 'named profile from the AWS shared config and credentials files')
     .option('--endpoint-url <url>', 'send AWS calls to this endpoint (e.g. a local emulator); AWS_ENDPOINT_URL works too')
+    .option('--opsworks-endpoint-url <url>', 'send OpsWorks calls here (the OpsWorks emulator); AWS_ENDPOINT_URL_OPSWORKS works too')
     .option('--no-color', 'plain output (NO_COLOR works too)')
     .option('--debug', 'show retries, timings and stack traces')
     .addOption(
@@ -130,6 +133,19 @@ export async function main(argv: string[]): Promise<number> {
       }),
     );
 
+  program
+    .command('emulator')
+    .description('run a local emulator of an AWS service that AWS no longer offers (for tests and demos)')
+    .command('opsworks')
+    .description('AWS OpsWorks Stacks, launching its instances in an EC2 emulator such as moto_server; runs until SIGINT/SIGTERM')
+    .requiredOption('--port <port>', 'port to listen on (0: any free port)', wholeNumber)
+    .requiredOption('--ec2-endpoint <url>', 'the EC2 emulator to launch instances in', httpUrl)
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--step-delay-ms <n>', 'time between two instance statuses (default 1000)', wholeNumber)
+    .option('--security-group-delay-ms <n>', "time until a new stack's security groups exist (default 2000)", wholeNumber)
+    .option('--deployment-delay-ms <n>', 'time a deployment runs (default 1000)', wholeNumber)
+    .action(run(async (globals, options: OpsWorksCommandOptions) => serveOpsWorksEmulator(options, globals.debug ?? false)));
+
   try {
     await program.parseAsync(argv);
     return exitCode;
@@ -155,6 +171,7 @@ function engineFor(spec: Spec, globals: GlobalOptions, concurrency?: number): En
     io: new TerminalHost({ style: styleFor(globals, process.stderr), debug: globals.debug ?? false }),
     profile: globals.profile,
     endpointUrl: globals.endpointUrl,
+    opsworksEndpointUrl: globals.opsworksEndpointUrl,
     concurrency,
     retryTimeoutSeconds: globals.retryTimeout,
   });

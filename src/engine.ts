@@ -7,28 +7,34 @@ import { sequenced, type EngineEvent, type IoHost } from './io.js';
 import { applyPlan, type ApplyResult } from './planner/apply.js';
 import { makePlan, type Plan } from './planner/plan.js';
 import type { Desired, Observed } from './planner/resource.js';
-import { kinds } from './resources/index.js';
+import { kindsFor } from './resources/index.js';
 import type { Spec } from './spec/types.js';
-import { desiredResources } from './topology.js';
+import { desiredResources } from './topology/index.js';
 
 export interface EngineOptions {
   spec: Spec;
   io: IoHost;
   profile?: string;
   endpointUrl?: string;
+  /** The OpsWorks endpoint (the service is shut down: an emulator's). */
+  opsworksEndpointUrl?: string;
   /** Steps run at once during apply and destroy. */
   concurrency?: number;
   /** How long transient AWS errors are retried before a step fails. */
   retryTimeoutSeconds?: number;
   /** How long to wait for an instance to start or terminate. */
   instanceWaitSeconds?: number;
+  /** How often to look again while waiting on OpsWorks (instances coming online, deployments). */
+  pollIntervalMs?: number;
 }
 
 export class Engine {
   private readonly ctx: AwsContext;
+  private readonly kinds: ReturnType<typeof kindsFor>;
   private readonly notify: (event: EngineEvent) => void;
 
   constructor(private readonly options: EngineOptions) {
+    this.kinds = kindsFor(options.spec);
     const io = sequenced(options.io);
     this.notify = io.notify;
     this.ctx = connect({
@@ -36,6 +42,8 @@ export class Engine {
       region: options.spec.region,
       profile: options.profile,
       endpointUrl: options.endpointUrl,
+      opsworksEndpointUrl: options.opsworksEndpointUrl,
+      pollIntervalMs: options.pollIntervalMs,
       instanceWaitSeconds: options.instanceWaitSeconds,
       retry: {
         ...defaultRetryPolicy,
@@ -56,7 +64,12 @@ export class Engine {
   }
 
   apply(plan: Plan): Promise<ApplyResult> {
-    return applyPlan(plan, { kinds, ctx: this.ctx, concurrency: this.options.concurrency ?? 10, notify: this.notify });
+    return applyPlan(plan, {
+      kinds: this.kinds,
+      ctx: refreshed(this.ctx),
+      concurrency: this.options.concurrency ?? 10,
+      notify: this.notify,
+    });
   }
 
   /** Everything of the stack as it is now, read afresh. */
@@ -64,13 +77,13 @@ export class Engine {
     const ctx = refreshed(this.ctx);
     const started = Date.now();
     this.notify({ type: 'observe-start', stack: ctx.stack, region: ctx.region });
-    const observed = (await Promise.all([...kinds.values()].map((k) => k.observe(ctx)))).flat();
+    const observed = (await Promise.all([...this.kinds.values()].map((k) => k.observe(ctx)))).flat();
     this.notify({ type: 'observe-done', resources: observed.length, elapsedMs: Date.now() - started });
     return { observed, ctx };
   }
 
   private async planFor(desired: Desired[]): Promise<Plan> {
     const { observed, ctx } = await this.observe();
-    return makePlan({ desired, observed, kinds, ctx });
+    return makePlan({ desired, observed, kinds: this.kinds, ctx });
   }
 }

@@ -54,7 +54,7 @@ export function errorCode(error: unknown): string {
 }
 
 export function isNotFound(error: unknown): boolean {
-  return /NotFound$/.test(errorCode(error));
+  return /NotFound(Exception)?$/.test(errorCode(error));
 }
 
 export async function retrying<T>(operation: string, attempt: () => Promise<T>, policy: RetryPolicy): Promise<T> {

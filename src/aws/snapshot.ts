@@ -22,9 +22,10 @@ import {
 } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { STACK_TAG } from './tags.js';
+import { Memo } from './memo.js';
 
 export class Snapshot {
-  private readonly cache = new Map<string, Promise<unknown>>();
+  private readonly memo = new Memo();
 
   constructor(
     private readonly ec2: EC2Client,
@@ -33,45 +34,66 @@ export class Snapshot {
   ) {}
 
   vpcs(): Promise<Vpc[]> {
-    return this.once('vpcs', () => collect(paginateDescribeVpcs({ client: this.ec2 }, { Filters: this.stackFilter() }), (p) => p.Vpcs));
+    return this.memo.once('vpcs', () =>
+      collect(paginateDescribeVpcs({ client: this.ec2 }, { Filters: this.stackFilter() }), (p) => p.Vpcs),
+    );
   }
 
   internetGateways(): Promise<InternetGateway[]> {
-    return this.once('igws', () =>
+    return this.memo.once('igws', () =>
       collect(paginateDescribeInternetGateways({ client: this.ec2 }, { Filters: this.stackFilter() }), (p) => p.InternetGateways),
     );
   }
 
   subnets(): Promise<Subnet[]> {
-    return this.once('subnets', () =>
+    return this.memo.once('subnets', () =>
       collect(paginateDescribeSubnets({ client: this.ec2 }, { Filters: this.stackFilter() }), (p) => p.Subnets),
     );
   }
 
   routeTables(): Promise<RouteTable[]> {
-    return this.once('route-tables', () =>
+    return this.memo.once('route-tables', () =>
       collect(paginateDescribeRouteTables({ client: this.ec2 }, { Filters: this.stackFilter() }), (p) => p.RouteTables),
     );
   }
 
   securityGroups(): Promise<SecurityGroup[]> {
-    return this.once('security-groups', () =>
+    return this.memo.once('security-groups', () =>
       collect(paginateDescribeSecurityGroups({ client: this.ec2 }, { Filters: this.stackFilter() }), (p) => p.SecurityGroups),
     );
   }
 
   /** Every instance of the stack, in any state (terminated ones linger for about an hour). */
   instances(): Promise<Instance[]> {
-    return this.once('instances', () =>
+    return this.memo.once('instances', () =>
       collect(paginateDescribeInstances({ client: this.ec2 }, { Filters: this.stackFilter() }), (p) =>
         (p.Reservations ?? []).flatMap((r) => r.Instances ?? []),
       ),
     );
   }
 
+  /**
+   * Instances by id, whatever their tags (OpsWorks launches the stack's instances itself): those
+   * the stack-tag listing has, plus one filtered call for the rest. A filter, not InstanceIds, so
+   * an id AWS has forgotten is simply absent rather than an error.
+   */
+  instancesByIds(ids: readonly string[]): Promise<Instance[]> {
+    const wanted = [...new Set(ids)].sort();
+    return this.memo.once(`instances:${wanted.join(',')}`, async () => {
+      const tagged = (await this.instances()).filter((i) => wanted.includes(i.InstanceId!));
+      const missing = wanted.filter((id) => !tagged.some((i) => i.InstanceId === id));
+      if (missing.length === 0) return tagged;
+      const rest = await collect(
+        paginateDescribeInstances({ client: this.ec2 }, { Filters: [{ Name: 'instance-id', Values: missing }] }),
+        (p) => (p.Reservations ?? []).flatMap((r) => r.Instances ?? []),
+      );
+      return [...tagged, ...rest];
+    });
+  }
+
   /** Status checks of the stack's running instances (one call, by id). */
   instanceStatuses(): Promise<InstanceStatus[]> {
-    return this.once('instance-statuses', async () => {
+    return this.memo.once('instance-statuses', async () => {
       const running = (await this.instances()).filter((i) => i.State?.Name === 'running').map((i) => i.InstanceId!);
       if (running.length === 0) return [];
       return collect(paginateDescribeInstanceStatus({ client: this.ec2 }, { InstanceIds: running }), (p) => p.InstanceStatuses);
@@ -80,7 +102,7 @@ export class Snapshot {
 
   /** A public SSM parameter, such as the latest Amazon Linux AMI id. */
   parameter(name: string): Promise<string> {
-    return this.once(`ssm:${name}`, async () => {
+    return this.memo.once(`ssm:${name}`, async () => {
       const out = await this.ssm.send(new GetParameterCommand({ Name: name }));
       const value = out.Parameter?.Value;
       if (!value) throw new Error(`SSM parameter ${name} has no value`);
@@ -90,15 +112,6 @@ export class Snapshot {
 
   private stackFilter(): Filter[] {
     return [{ Name: `tag:${STACK_TAG}`, Values: [this.stack] }];
-  }
-
-  private once<T>(key: string, load: () => Promise<T>): Promise<T> {
-    let hit = this.cache.get(key) as Promise<T> | undefined;
-    if (!hit) {
-      hit = load();
-      this.cache.set(key, hit);
-    }
-    return hit;
   }
 }
 

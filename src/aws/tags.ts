@@ -17,12 +17,26 @@ export function logicalIdOf(tags: readonly Tag[] | undefined, stack: string): st
   return map[STACK_TAG] === stack ? map[RESOURCE_TAG] : undefined;
 }
 
-/** The resources of `stack` among `items`, each with its logical id; others are not ours to manage. */
-export function withLogicalIds<T extends { Tags?: Tag[] }>(items: readonly T[], stack: string): { id: string; item: T }[] {
+/**
+ * The resources of `stack` among `items` whose logical id lies in `namespace` ("subnet" holds
+ * "subnet/public/ap-northeast-1c"), each with its logical id. A kind claims only its own
+ * namespace: other kinds' resources, and resources that carry the stack tag without a logical id
+ * (instances OpsWorks launched for the stack), are not its to manage.
+ */
+export function withLogicalIds<T extends { Tags?: Tag[] }>(
+  items: readonly T[],
+  stack: string,
+  namespace: string,
+): { id: string; item: T }[] {
   return items.flatMap((item) => {
     const id = logicalIdOf(item.Tags, stack);
-    return id ? [{ id, item }] : [];
+    return id !== undefined && (id === namespace || id.startsWith(`${namespace}/`)) ? [{ id, item }] : [];
   });
+}
+
+/** Whether `tags` say the resource belongs to `stack` (with or without a logical id). */
+export function ofStack(tags: readonly Tag[] | undefined, stack: string): boolean {
+  return tagMap(tags)[STACK_TAG] === stack;
 }
 
 /** The tags a new resource gets: the desired ones plus the stack's identity. */

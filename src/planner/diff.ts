@@ -3,7 +3,7 @@
 
 import equal from 'fast-deep-equal';
 import type { AttributeChange } from './resource.js';
-import { isUnknown } from './values.js';
+import { containsUnknown, isUnknown } from './values.js';
 
 export interface AttributeRule {
   /** Changing it in place is impossible; the resource must be replaced. */
@@ -36,6 +36,24 @@ export function compareTags(desired: Readonly<Record<string, string>>, observed:
     if (observed[key] !== after) changes.push({ path: `tags.${key}`, before: observed[key], after });
   }
   return changes;
+}
+
+/**
+ * One change per leaf that differs between two nested values, mappings compared key by key
+ * ("customJson.vpcnat.az.ap-northeast-1a.opposite_primary_nat_id"), so a large document shows
+ * only what changed in it.
+ */
+export function compareNested(path: string, desired: unknown, observed: unknown): AttributeChange[] {
+  if (isMapping(desired) && isMapping(observed)) {
+    const keys = [...new Set([...Object.keys(desired), ...Object.keys(observed)])];
+    return keys.flatMap((key) => compareNested(`${path}.${key}`, desired[key], observed[key]));
+  }
+  if (!containsUnknown(desired) && equal(desired, observed)) return [];
+  return [{ path, before: observed, after: desired }];
+}
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !isUnknown(value);
 }
 
 // An absent optional attribute and an empty one mean the same thing to AWS.

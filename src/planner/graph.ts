@@ -45,9 +45,9 @@ export function buildSteps(plan: Plan): Step[] {
       continue;
     }
     if (change.action === 'replace') step.after.push(applyKey.get(change.id)!);
-    const doomed = change.observed!.physicalId;
+    const doomed = [change.observed!.physicalId, ...(change.observed!.alsoKnownAs ?? [])];
     for (const user of plan.changes) {
-      if (user === change || !user.observed?.references.includes(doomed)) continue;
+      if (user === change || !user.observed?.references.some((r) => doomed.includes(r))) continue;
       // An update moves the user off the doomed resource; a replacement or delete removes it.
       const key = user.action === 'update' ? applyKey.get(user.id) : deleteKey.get(user.id);
       if (key) step.after.push(key);

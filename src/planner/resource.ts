@@ -23,6 +23,11 @@ export interface Observed<S = unknown> {
   /** Physical ids of the resources this one uses; deleting those must wait for this one. */
   references: string[];
   /**
+   * Other ids others may know it by (an OpsWorks instance's EC2 instance id): what refers to any of
+   * them uses this resource too.
+   */
+  alsoKnownAs?: string[];
+  /**
    * true: carries this stack's tag, so it may be deleted when the spec no longer wants it.
    * false: found inside one of ours without our tag (e.g. a route someone added); it is changed
    * only when the spec names it, and never deleted.

@@ -29,7 +29,7 @@ export const internetGateway: ResourceKind<InternetGatewayProps, InternetGateway
   kind: 'internet-gateway',
 
   async observe(ctx) {
-    return withLogicalIds(await ctx.snapshot.internetGateways(), ctx.stack).map(({ id, item: g }) => {
+    return withLogicalIds(await ctx.snapshot.internetGateways(), ctx.stack, 'internet-gateway').map(({ id, item: g }) => {
       const vpcId = g.Attachments?.find((a) => ['available', 'attached', 'attaching'].includes(String(a.State)))?.VpcId;
       return {
         id,

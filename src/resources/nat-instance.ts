@@ -75,7 +75,7 @@ export const natInstance: ResourceKind<NatInstanceProps, NatInstanceState, AwsCo
     );
     const routed = new Set(tables.flatMap((t) => t.Routes ?? []).map((r) => r.InstanceId));
     const byId = new Map<string, Candidate[]>();
-    for (const { id, item: instance } of withLogicalIds(instances, ctx.stack)) {
+    for (const { id, item: instance } of withLogicalIds(instances, ctx.stack, 'nat')) {
       const candidate = {
         observed: observed(id, instance, impaired.has(instance.InstanceId!)),
         routed: routed.has(instance.InstanceId),

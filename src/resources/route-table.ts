@@ -37,7 +37,7 @@ export const routeTable: ResourceKind<RouteTableProps, RouteTableState, AwsConte
   kind: 'route-table',
 
   async observe(ctx) {
-    return withLogicalIds(await ctx.snapshot.routeTables(), ctx.stack).map(({ id, item: t }) => {
+    return withLogicalIds(await ctx.snapshot.routeTables(), ctx.stack, 'route-table').map(({ id, item: t }) => {
       const associations = (t.Associations ?? [])
         .filter((a) => a.SubnetId && !a.Main && (a.AssociationState?.State ?? 'associated') === 'associated')
         .map((a) => ({ associationId: a.RouteTableAssociationId!, subnetId: a.SubnetId! }));

@@ -10,7 +10,7 @@ import { CreateRouteCommand, DeleteRouteCommand, ReplaceRouteCommand, type Route
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { errorCode } from '../aws/retry.js';
-import { withLogicalIds } from '../aws/tags.js';
+import { ofStack, withLogicalIds } from '../aws/tags.js';
 import type { AttributeChange, Observed, ResourceKind } from '../planner/resource.js';
 import type { Ref } from '../planner/values.js';
 
@@ -49,11 +49,11 @@ export const route: ResourceKind<RouteProps, RouteState, AwsContext> = {
     ]);
     // Targets made by this stack: a route to one of them was made by this stack too.
     const ours = new Set([
-      ...withLogicalIds(instances, ctx.stack).map(({ item }) => item.InstanceId!),
-      ...withLogicalIds(gateways, ctx.stack).map(({ item }) => item.InternetGatewayId!),
+      ...instances.filter((i) => ofStack(i.Tags, ctx.stack)).map((i) => i.InstanceId!),
+      ...gateways.filter((g) => ofStack(g.Tags, ctx.stack)).map((g) => g.InternetGatewayId!),
     ]);
     const found: Observed<RouteState>[] = [];
-    for (const { id: tableId, item: table } of withLogicalIds(tables, ctx.stack)) {
+    for (const { id: tableId, item: table } of withLogicalIds(tables, ctx.stack, 'route-table')) {
       for (const r of table.Routes ?? []) {
         if (r.Origin !== 'CreateRoute' || !r.DestinationCidrBlock) continue; // the local route and propagated ones are not ours to manage
         const target = targetOf(r);

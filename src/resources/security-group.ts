@@ -43,7 +43,7 @@ export const securityGroup: ResourceKind<SecurityGroupProps, SecurityGroupState,
   kind: 'security-group',
 
   async observe(ctx) {
-    return withLogicalIds(await ctx.snapshot.securityGroups(), ctx.stack).map(({ id, item: g }) => ({
+    return withLogicalIds(await ctx.snapshot.securityGroups(), ctx.stack, 'security-group').map(({ id, item: g }) => ({
       id,
       kind: 'security-group',
       physicalId: g.GroupId!,

@@ -28,7 +28,7 @@ export const subnet: ResourceKind<SubnetProps, SubnetState, AwsContext> = {
   kind: 'subnet',
 
   async observe(ctx) {
-    return withLogicalIds(await ctx.snapshot.subnets(), ctx.stack).map(({ id, item: s }) => ({
+    return withLogicalIds(await ctx.snapshot.subnets(), ctx.stack, 'subnet').map(({ id, item: s }) => ({
       id,
       kind: 'subnet',
       physicalId: s.SubnetId!,

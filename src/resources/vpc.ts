@@ -27,7 +27,7 @@ export const vpc: ResourceKind<VpcProps, VpcState, AwsContext> = {
 
   async observe(ctx) {
     return Promise.all(
-      withLogicalIds(await ctx.snapshot.vpcs(), ctx.stack).map(async ({ id, item: v }): Promise<Observed<VpcState>> => {
+      withLogicalIds(await ctx.snapshot.vpcs(), ctx.stack, 'vpc').map(async ({ id, item: v }): Promise<Observed<VpcState>> => {
         const [support, hostnames] = await Promise.all([
           ctx.ec2.send(new DescribeVpcAttributeCommand({ VpcId: v.VpcId!, Attribute: 'enableDnsSupport' })),
           ctx.ec2.send(new DescribeVpcAttributeCommand({ VpcId: v.VpcId!, Attribute: 'enableDnsHostnames' })),

@@ -6,8 +6,8 @@ import { countActions, dependencyOrder, makePlan } from '../../src/planner/plan.
 import type { Desired } from '../../src/planner/resource.js';
 import { ref, referencedIds } from '../../src/planner/values.js';
 import { walk } from '../../src/planner/walk.js';
-import { kinds } from '../../src/resources/index.js';
-import { desiredResources, ids } from '../../src/topology.js';
+import { kindsFor } from '../../src/resources/index.js';
+import { desiredResources, ids } from '../../src/topology/index.js';
 import { makeSpec } from './fixtures.js';
 
 const byId = (resources: Desired[]) => new Map(resources.map((r) => [r.id, r]));
@@ -18,21 +18,24 @@ const props = (resources: Desired[], id: string): Record<string, any> => {
 };
 
 describe('desiredResources', () => {
-  it('lists the shared resources, then per zone two subnets, two route tables, a NAT and three routes (2 zones)', () => {
+  it('lists the shared network per zone, then the NATs, then the routes through them (2 zones)', () => {
     const resources = desiredResources(makeSpec(2));
+    const zones = ['ap-northeast-1a', 'ap-northeast-1c'];
     assert.deepEqual(
       resources.map((r) => [r.id, r.kind]),
       [
         ['vpc', 'vpc'],
         ['internet-gateway', 'internet-gateway'],
         ['security-group/nat', 'security-group'],
-        ...['ap-northeast-1a', 'ap-northeast-1c'].flatMap((az, i) => [
+        ...zones.flatMap((az) => [
           [`subnet/public/${az}`, 'subnet'],
           [`route-table/public/${az}`, 'route-table'],
           [`subnet/private/${az}`, 'subnet'],
           [`route-table/private/${az}`, 'route-table'],
-          [`nat/${az}`, 'nat-instance'],
           [`route/public/${az}/0.0.0.0/0`, 'route'],
+        ]),
+        ...zones.map((az) => [`nat/${az}`, 'nat-instance']),
+        ...zones.flatMap((az, i) => [
           [`route/public/${az}/8.8.${i}.8/32`, 'route'],
           [`route/private/${az}/0.0.0.0/0`, 'route'],
         ]),
@@ -174,7 +177,7 @@ describe('desiredResources', () => {
   it('builds from nothing: everything is created, each after what it needs', async () => {
     const resources = desiredResources(makeSpec(3));
     const ctx = { snapshot: { parameter: async () => 'ami-latest' } } as unknown as AwsContext;
-    const plan = await makePlan({ desired: resources, observed: [], kinds, ctx });
+    const plan = await makePlan({ desired: resources, observed: [], kinds: kindsFor(makeSpec(3)), ctx });
     assert.deepEqual(countActions(plan), { add: 27, change: 0, destroy: 0 });
     const nat = plan.changes.find((c) => c.id === 'nat/ap-northeast-1a')!;
     assert.equal(nat.preview!.imageId, 'ami-latest');

@@ -1,0 +1,135 @@
+// The OpsWorks stack, as the original made it: in the VPC, its default subnet the first zone's
+// private subnet, Chef with Berkshelf, custom cookbooks from git. Its custom JSON is a resource of
+// its own (opsworks-custom-json.ts): it names EC2 ids that exist only once the stack's instances
+// run, so it must come after them.
+//
+// OpsWorks has no tag-on-create: the stack is tagged `dupsworks:stack` right after CreateStack,
+// and found by name and that tag.
+
+import {
+  CreateStackCommand,
+  DeleteStackCommand,
+  DescribeStacksCommand,
+  TagResourceCommand,
+  UpdateStackCommand,
+  type Stack,
+} from '@aws-sdk/client-opsworks';
+import type { AwsContext } from '../aws/context.js';
+import { ignoreNotFound } from '../aws/errors.js';
+import { STACK_TAG } from '../aws/tags.js';
+import { compareAttributes } from '../planner/diff.js';
+import type { Known, Ref } from '../planner/values.js';
+import type { Observed, ResourceKind } from '../planner/resource.js';
+
+export type OpsWorksStackProps = {
+  name: string;
+  region: string;
+  vpcId: Ref;
+  defaultSubnetId: Ref;
+  serviceRoleArn: string;
+  defaultInstanceProfileArn: string;
+  defaultOs: string;
+  defaultRootDeviceType: string;
+  defaultSshKeyName?: string;
+  configurationManager: { name: string; version: string };
+  chefConfiguration: { manageBerkshelf: boolean; berkshelfVersion: string };
+  customCookbooksSource: { type: string; url: string; revision: string };
+};
+
+type OpsWorksStackState = Omit<Known<OpsWorksStackProps>, 'name'>;
+
+export const opsworksStack: ResourceKind<OpsWorksStackProps, OpsWorksStackState, AwsContext> = {
+  kind: 'opsworks-stack',
+
+  async observe(ctx) {
+    return (await ctx.opsworksSnapshot.stacks()).map((s): Observed<OpsWorksStackState> => ({
+      id: 'opsworks/stack',
+      kind: 'opsworks-stack',
+      physicalId: s.StackId!,
+      outputs: { id: s.StackId!, arn: s.Arn },
+      references: [s.VpcId, s.DefaultSubnetId].filter((x): x is string => !!x),
+      owned: true,
+      state: stateOf(s),
+    }));
+  },
+
+  diff(desired, observed) {
+    return compareAttributes(desired, observed.state, {
+      region: { forcesReplacement: true },
+      vpcId: { forcesReplacement: true },
+      defaultSubnetId: {},
+      serviceRoleArn: {},
+      defaultInstanceProfileArn: {},
+      defaultOs: {},
+      defaultRootDeviceType: {},
+      defaultSshKeyName: {},
+      configurationManager: {},
+      chefConfiguration: {},
+      customCookbooksSource: {},
+    });
+  },
+
+  async create(desired, ctx) {
+    const { StackId } = await ctx.opsworks.send(
+      new CreateStackCommand({ Name: desired.name, Region: desired.region, VpcId: desired.vpcId, ...settings(desired) }),
+    );
+    const [stack] = (await ctx.opsworks.send(new DescribeStacksCommand({ StackIds: [StackId!] }))).Stacks ?? [];
+    await ctx.opsworks.send(new TagResourceCommand({ ResourceArn: stack!.Arn!, Tags: { [STACK_TAG]: ctx.stack } }));
+    return { id: StackId!, arn: stack!.Arn };
+  },
+
+  async update(desired, observed, _changes, ctx) {
+    await ctx.opsworks.send(new UpdateStackCommand({ StackId: observed.physicalId, ...settings(desired) }));
+    return observed.outputs;
+  },
+
+  async delete(observed, ctx) {
+    await ignoreNotFound(ctx.opsworks.send(new DeleteStackCommand({ StackId: observed.physicalId })));
+  },
+};
+
+// What CreateStack and UpdateStack share: everything but the name, region and VPC.
+function settings(desired: Known<OpsWorksStackProps>) {
+  return {
+    DefaultSubnetId: desired.defaultSubnetId,
+    ServiceRoleArn: desired.serviceRoleArn,
+    DefaultInstanceProfileArn: desired.defaultInstanceProfileArn,
+    DefaultOs: desired.defaultOs,
+    DefaultRootDeviceType: desired.defaultRootDeviceType as 'ebs' | 'instance-store',
+    ...(desired.defaultSshKeyName ? { DefaultSshKeyName: desired.defaultSshKeyName } : {}),
+    ConfigurationManager: { Name: desired.configurationManager.name, Version: desired.configurationManager.version },
+    ChefConfiguration: {
+      ManageBerkshelf: desired.chefConfiguration.manageBerkshelf,
+      BerkshelfVersion: desired.chefConfiguration.berkshelfVersion,
+    },
+    UseCustomCookbooks: true,
+    CustomCookbooksSource: {
+      Type: desired.customCookbooksSource.type as 'git',
+      Url: desired.customCookbooksSource.url,
+      Revision: desired.customCookbooksSource.revision,
+    },
+  };
+}
+
+function stateOf(s: Stack): OpsWorksStackState {
+  return {
+    region: s.Region ?? '',
+    vpcId: s.VpcId ?? '',
+    defaultSubnetId: s.DefaultSubnetId ?? '',
+    serviceRoleArn: s.ServiceRoleArn ?? '',
+    defaultInstanceProfileArn: s.DefaultInstanceProfileArn ?? '',
+    defaultOs: s.DefaultOs ?? '',
+    defaultRootDeviceType: s.DefaultRootDeviceType ?? '',
+    ...(s.DefaultSshKeyName ? { defaultSshKeyName: s.DefaultSshKeyName } : {}),
+    configurationManager: { name: s.ConfigurationManager?.Name ?? '', version: s.ConfigurationManager?.Version ?? '' },
+    chefConfiguration: {
+      manageBerkshelf: s.ChefConfiguration?.ManageBerkshelf ?? false,
+      berkshelfVersion: s.ChefConfiguration?.BerkshelfVersion ?? '',
+    },
+    customCookbooksSource: {
+      type: s.CustomCookbooksSource?.Type ?? '',
+      url: s.CustomCookbooksSource?.Url ?? '',
+      revision: s.CustomCookbooksSource?.Revision ?? '',
+    },
+  };
+}
