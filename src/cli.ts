@@ -21,6 +21,7 @@ interface GlobalOptions {
   color: boolean;
   debug?: boolean;
   retryTimeout?: number;
+  waitTimeout?: number;
 }
 
 /** Thrown for a failure already explained to the user: exit 1, no stack trace. */
@@ -39,6 +40,11 @@ export async function main(argv: string[]): Promise<number> {
     .option('--debug', 'show retries, timings and stack traces')
     .addOption(
       new Option('--retry-timeout <seconds>', 'how long to keep retrying transient AWS errors').argParser(positiveNumber).default(300),
+    )
+    .addOption(
+      new Option('--wait-timeout <seconds>', 'how long to wait for an instance to run, come online or terminate')
+        .argParser(positiveNumber)
+        .default(1800),
     )
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text) });
@@ -174,6 +180,7 @@ function engineFor(spec: Spec, globals: GlobalOptions, concurrency?: number): En
     opsworksEndpointUrl: globals.opsworksEndpointUrl,
     concurrency,
     retryTimeoutSeconds: globals.retryTimeout,
+    instanceWaitSeconds: globals.waitTimeout,
   });
 }
 

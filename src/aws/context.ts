@@ -57,7 +57,8 @@ export function connect(options: ConnectOptions): AwsContext {
     opsworks,
     snapshot: new Snapshot(ec2, ssm, options.stack),
     opsworksSnapshot: new OpsWorksSnapshot(opsworks, options.stack),
-    instanceWaitSeconds: options.instanceWaitSeconds ?? 600,
+    // An OpsWorks instance runs its Chef setup before it is online: that took the original minutes.
+    instanceWaitSeconds: options.instanceWaitSeconds ?? 1800,
     pollIntervalMs: options.pollIntervalMs ?? 2000,
   };
 }
