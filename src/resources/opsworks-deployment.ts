@@ -47,7 +47,8 @@ export const opsworksDeployment: ResourceKind<OpsWorksDeploymentProps, OpsWorksD
         kind: 'opsworks-deployment',
         physicalId: last.DeploymentId!,
         outputs: { id: last.DeploymentId! },
-        references: [last.StackId!, ...(last.InstanceIds ?? [])],
+        // A past deployment holds nothing in use: its instances may go while the next one runs.
+        references: [last.StackId!],
         owned: false,
         state: stateOf(last),
       },
