@@ -1,31 +1,122 @@
 // `npm run demo`: the product working end to end against a local AWS emulator (moto_server).
 // Builds examples/ha-nat.yaml from nothing, kills a NAT behind dupsworks's back, shows the plan
 // that heals it, applies it, and shows that a fresh plan is empty. Every step is the real CLI.
+//
+// `npm run demo -- --manager opsworks`: the same with the NATs managed by OpsWorks
+// (examples/ha-nat-opsworks.yaml), against the OpsWorks emulator started as the real CLI's
+// `dupsworks emulator opsworks` in a child process; the disaster is the EC2 instance of a NAT
+// terminated behind OpsWorks's back.
 
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { parseArgs } from 'node:util';
 import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { DescribeInstancesCommand, DescribeStacksCommand, OpsWorksClient } from '@aws-sdk/client-opsworks';
 import { BIN, ROOT, cliEnv } from '../test/support/cli.js';
-import { startMoto } from '../test/support/moto.js';
-import { ec2Client, liveNat } from '../test/support/stack.js';
+import { freePort, startMoto } from '../test/support/moto.js';
+import { REGION, ec2Client, liveNat } from '../test/support/stack.js';
 
-const SPEC = 'examples/ha-nat.yaml';
-const STACK = 'my-stack';
+type Manager = 'ec2' | 'opsworks';
 
-async function main(): Promise<number> {
+const MANAGERS: readonly Manager[] = ['ec2', 'opsworks'];
+const ZONE = 'ap-northeast-1c';
+
+/** The spec and its stack name, per NAT manager. */
+const DEMOS: Record<Manager, { spec: string; stack: string }> = {
+  ec2: { spec: 'examples/ha-nat.yaml', stack: 'my-stack' },
+  opsworks: { spec: 'examples/ha-nat-opsworks.yaml', stack: 'my-opsworks-stack' },
+};
+
+/**
+ * The OpsWorks emulator's delays: long enough that the apply shows an instance walking to online
+ * and a deployment running, short enough that the whole demo takes well under a minute.
+ */
+const OPSWORKS_DELAYS = ['--step-delay-ms', '300', '--security-group-delay-ms', '800', '--deployment-delay-ms', '300'];
+const EMULATOR_READY_TIMEOUT_MS = 20_000;
+const EMULATOR_STOP_GRACE_MS = 5_000;
+
+/** The children running now (the OpsWorks emulator, the CLI), for a signal to take down with the demo. */
+const children = new Set<ChildProcess>();
+
+/**
+ * Killed by a signal, the demo takes its children down with it: the emulator and the CLI run
+ * (moto's own hook, on exit, kills moto). A terminal's Ctrl-C reaches them all anyway; a signal
+ * sent to the demo alone would otherwise leave them running.
+ */
+function exitOnSignal(): void {
+  const codes: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
+  for (const [signal, code] of Object.entries(codes) as [NodeJS.Signals, number][]) {
+    process.once(signal, () => {
+      console.error(`demo: ${signal}: stopping the emulators`);
+      for (const child of children) child.kill('SIGTERM');
+      process.exit(code);
+    });
+  }
+}
+
+/** A bad command line: said in one line, exit 1. */
+class UsageError extends Error {}
+
+function parseManager(argv: string[]): Manager {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { manager: { type: 'string', default: 'ec2' } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}; usage: npm run demo [-- --manager ec2|opsworks]`);
+  }
+  const manager = values.manager!;
+  if (!(MANAGERS as readonly string[]).includes(manager)) {
+    throw new UsageError(`--manager must be ec2 or opsworks, not "${manager}"; usage: npm run demo [-- --manager ec2|opsworks]`);
+  }
+  return manager as Manager;
+}
+
+async function main(manager: Manager): Promise<number> {
+  const { spec: SPEC, stack: STACK } = DEMOS[manager];
   banner('Starting a local AWS emulator (moto_server)');
   const moto = await startMoto();
   console.log(`moto_server is listening on ${moto.endpoint}`);
-  const env = cliEnv({ AWS_ENDPOINT_URL: moto.endpoint });
+  let opsworks: OpsWorksEmulatorProcess | undefined;
   try {
+    let env = cliEnv({ AWS_ENDPOINT_URL: moto.endpoint });
+    if (manager === 'opsworks') {
+      const port = await freePort();
+      const args = ['emulator', 'opsworks', '--port', String(port), '--ec2-endpoint', moto.endpoint, ...OPSWORKS_DELAYS];
+      banner(`Starting the OpsWorks emulator: dupsworks ${args.join(' ')}`);
+      opsworks = await startOpsWorksEmulatorProcess(args);
+      console.log(opsworks.line);
+      env = cliEnv({ AWS_ENDPOINT_URL: moto.endpoint, AWS_ENDPOINT_URL_OPSWORKS: opsworks.endpoint });
+      console.log(`dupsworks runs with AWS_ENDPOINT_URL=${moto.endpoint} AWS_ENDPOINT_URL_OPSWORKS=${opsworks.endpoint}`);
+    }
+
     banner(`1. Build the stack from nothing: dupsworks apply -f ${SPEC} --auto-approve`);
     await dupsworks(['apply', '-f', SPEC, '--auto-approve'], env);
 
-    const nat = await liveNat(ec2Client(moto.endpoint), STACK, 'ap-northeast-1c');
-    banner(`2. Disaster: the NAT of ap-northeast-1c (${nat.InstanceId}) is terminated behind dupsworks's back`);
-    await ec2Client(moto.endpoint).send(new TerminateInstancesCommand({ InstanceIds: [nat.InstanceId!] }));
-    console.log(`aws ec2 terminate-instances --instance-ids ${nat.InstanceId}  # done`);
+    if (manager === 'ec2') {
+      const nat = await liveNat(ec2Client(moto.endpoint), STACK, ZONE);
+      banner(`2. Disaster: the NAT of ${ZONE} (${nat.InstanceId}) is terminated behind dupsworks's back`);
+      await ec2Client(moto.endpoint).send(new TerminateInstancesCommand({ InstanceIds: [nat.InstanceId!] }));
+      console.log(`aws ec2 terminate-instances --instance-ids ${nat.InstanceId}  # done`);
+    } else {
+      const nat = await opsWorksNat(opsworks!.endpoint, STACK, `nat-${ZONE}`);
+      banner(
+        `2. Disaster: the EC2 instance of the NAT of ${ZONE} (OpsWorks instance ${nat.hostname}, EC2 ${nat.ec2InstanceId}) ` +
+          `is terminated behind OpsWorks's back`,
+      );
+      console.log(`aws opsworks describe-instances --stack-id ${nat.stackId}  # ${nat.hostname}: Ec2InstanceId ${nat.ec2InstanceId}`);
+      await ec2Client(moto.endpoint).send(new TerminateInstancesCommand({ InstanceIds: [nat.ec2InstanceId] }));
+      console.log(`aws ec2 terminate-instances --instance-ids ${nat.ec2InstanceId}  # done`);
+    }
 
-    banner(`3. The plan that heals it: dupsworks plan -f ${SPEC}`);
+    banner(
+      manager === 'ec2'
+        ? `3. The plan that heals it: dupsworks plan -f ${SPEC}`
+        : `3. The plan that heals it (a new OpsWorks instance; the routes, the custom JSON and a deployment follow it): dupsworks plan -f ${SPEC}`,
+    );
     await dupsworks(['plan', '-f', SPEC], env);
 
     banner(`4. One command heals it: dupsworks apply -f ${SPEC} --auto-approve`);
@@ -36,9 +127,105 @@ async function main(): Promise<number> {
     console.log(`exit code ${code}: no changes`);
     return 0;
   } finally {
-    banner('Stopping the emulator');
-    await moto.stop();
+    if (opsworks) {
+      banner('Stopping the emulators (the OpsWorks emulator, then moto_server)');
+      try {
+        await opsworks.stop();
+      } finally {
+        await moto.stop();
+      }
+    } else {
+      banner('Stopping the emulator');
+      await moto.stop();
+    }
   }
+}
+
+/** The NAT of a zone as OpsWorks knows it: found by the stack's name and the instance's hostname. */
+async function opsWorksNat(
+  endpoint: string,
+  stackName: string,
+  hostname: string,
+): Promise<{ stackId: string; hostname: string; ec2InstanceId: string }> {
+  const client = new OpsWorksClient({ region: REGION, endpoint });
+  try {
+    const stack = ((await client.send(new DescribeStacksCommand({}))).Stacks ?? []).find((s) => s.Name === stackName);
+    if (!stack) throw new Error(`OpsWorks has no stack named ${stackName}`);
+    const instance = ((await client.send(new DescribeInstancesCommand({ StackId: stack.StackId! }))).Instances ?? []).find(
+      (i) => i.Hostname === hostname,
+    );
+    if (!instance?.Ec2InstanceId) {
+      throw new Error(`OpsWorks stack ${stackName} has no instance ${hostname} with an EC2 instance (${instance?.Status ?? 'absent'})`);
+    }
+    return { stackId: stack.StackId!, hostname, ec2InstanceId: instance.Ec2InstanceId };
+  } finally {
+    client.destroy();
+  }
+}
+
+interface OpsWorksEmulatorProcess {
+  endpoint: string;
+  /** What it printed once listening. */
+  line: string;
+  /** SIGTERM, and wait for it to exit (SIGKILL if it takes too long). Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** `dupsworks emulator opsworks …` as a child process; resolves once it says it is listening. */
+async function startOpsWorksEmulatorProcess(args: string[]): Promise<OpsWorksEmulatorProcess> {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  // Should the demo die without reaching its finally, the emulator must not outlive it.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.on('exit', killOnExit);
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-4000)));
+  const exited = new Promise<string>((resolve) => {
+    child.once('error', (error) => resolve(error.message));
+    child.once('close', (code, signal) => {
+      children.delete(child);
+      process.off('exit', killOnExit);
+      resolve(signal ? `signal ${signal}` : `exit code ${code}`);
+    });
+  });
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), EMULATOR_STOP_GRACE_MS);
+      await exited;
+      clearTimeout(timer);
+    })());
+  try {
+    const line = await firstLine(child, /listening on (\S+)/, exited);
+    const endpoint = /listening on (\S+)/.exec(line)![1]!;
+    return { endpoint, line, stop };
+  } catch (error) {
+    await stop();
+    throw new Error(`the OpsWorks emulator did not start: ${(error as Error).message}${stderr.trim() ? `\n${stderr.trim()}` : ''}`);
+  }
+}
+
+function firstLine(child: ChildProcess, pattern: RegExp, exited: Promise<string>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    const timer = setTimeout(
+      () => reject(new Error(`no "listening" line within ${EMULATOR_READY_TIMEOUT_MS / 1000}s`)),
+      EMULATOR_READY_TIMEOUT_MS,
+    );
+    child.stdout!.on('data', (d: Buffer) => {
+      stdout += d.toString('utf8');
+      const line = stdout.split('\n').find((l) => pattern.test(l));
+      if (line !== undefined) {
+        clearTimeout(timer);
+        resolve(line.trim());
+      }
+    });
+    void exited.then((how) => {
+      clearTimeout(timer);
+      reject(new Error(`it exited (${how})`));
+    });
+  });
 }
 
 function banner(text: string): void {
@@ -50,13 +237,25 @@ function banner(text: string): void {
 function dupsworks(args: string[], env: NodeJS.ProcessEnv, expected = [0]): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
-    child.on('close', (code) =>
-      code !== null && expected.includes(code) ? resolve(code) : reject(new Error(`dupsworks ${args.join(' ')} exited with ${code}`)),
-    );
+    children.add(child);
+    child.on('close', (code) => {
+      children.delete(child);
+      if (code !== null && expected.includes(code)) resolve(code);
+      else reject(new Error(`dupsworks ${args.join(' ')} exited with ${code}`));
+    });
   });
 }
 
-main().then(
+let manager: Manager;
+try {
+  manager = parseManager(process.argv.slice(2));
+} catch (error) {
+  console.error(`demo: ${(error as Error).message}`);
+  process.exit(1);
+}
+
+exitOnSignal();
+main(manager).then(
   (code) => (process.exitCode = code),
   (error: Error) => {
     console.error(`demo failed: ${error.message}`);
