@@ -4,7 +4,8 @@
 // run, so it must come after them.
 //
 // OpsWorks has no tag-on-create: the stack is tagged `dupsworks:stack` right after CreateStack,
-// and found by name and that tag.
+// and found by name and that tag. It is created with a mark in its custom JSON, so a stack whose
+// tagging an interruption prevented is still recognised, and tagged by the next apply.
 
 import {
   CreateStackCommand,
@@ -16,10 +17,11 @@ import {
 } from '@aws-sdk/client-opsworks';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
+import { stackMark } from '../aws/opsworks-snapshot.js';
 import { STACK_TAG } from '../aws/tags.js';
 import { compareAttributes } from '../planner/diff.js';
 import type { Known, Ref } from '../planner/values.js';
-import type { Observed, ResourceKind } from '../planner/resource.js';
+import type { AttributeChange, Observed, ResourceKind } from '../planner/resource.js';
 
 export type OpsWorksStackProps = {
   name: string;
@@ -36,25 +38,35 @@ export type OpsWorksStackProps = {
   customCookbooksSource: { type: string; url: string; revision: string };
 };
 
-type OpsWorksStackState = Omit<Known<OpsWorksStackProps>, 'name'>;
+type OpsWorksStackState = Omit<Known<OpsWorksStackProps>, 'name'> & { tagged: boolean };
 
 export const opsworksStack: ResourceKind<OpsWorksStackProps, OpsWorksStackState, AwsContext> = {
   kind: 'opsworks-stack',
 
   async observe(ctx) {
-    return (await ctx.opsworksSnapshot.stacks()).map((s): Observed<OpsWorksStackState> => ({
+    return (await ctx.opsworksSnapshot.ourStacks()).map(({ stack: s, tagged }): Observed<OpsWorksStackState> => ({
       id: 'opsworks/stack',
       kind: 'opsworks-stack',
       physicalId: s.StackId!,
       outputs: { id: s.StackId!, arn: s.Arn },
       references: [s.VpcId, s.DefaultSubnetId].filter((x): x is string => !!x),
       owned: true,
-      state: stateOf(s),
+      state: { ...stateOf(s), tagged },
     }));
   },
 
   diff(desired, observed) {
-    return compareAttributes(desired, observed.state, {
+    const tag: AttributeChange[] = observed.state.tagged
+      ? []
+      : [
+          {
+            path: `tags.${STACK_TAG}`,
+            before: undefined,
+            after: desired.name,
+            reason: 'an interrupted apply created it but did not tag it',
+          },
+        ];
+    const settings = compareAttributes(desired, observed.state, {
       region: { forcesReplacement: true },
       vpcId: { forcesReplacement: true },
       defaultSubnetId: {},
@@ -67,19 +79,29 @@ export const opsworksStack: ResourceKind<OpsWorksStackProps, OpsWorksStackState,
       chefConfiguration: {},
       customCookbooksSource: {},
     });
+    return [...tag, ...settings];
   },
 
   async create(desired, ctx) {
     const { StackId } = await ctx.opsworks.send(
-      new CreateStackCommand({ Name: desired.name, Region: desired.region, VpcId: desired.vpcId, ...settings(desired) }),
+      new CreateStackCommand({
+        Name: desired.name,
+        Region: desired.region,
+        VpcId: desired.vpcId,
+        CustomJson: JSON.stringify(stackMark(ctx.stack)),
+        ...settings(desired),
+      }),
     );
     const [stack] = (await ctx.opsworks.send(new DescribeStacksCommand({ StackIds: [StackId!] }))).Stacks ?? [];
-    await ctx.opsworks.send(new TagResourceCommand({ ResourceArn: stack!.Arn!, Tags: { [STACK_TAG]: ctx.stack } }));
+    await tag(ctx, stack!.Arn!);
     return { id: StackId!, arn: stack!.Arn };
   },
 
-  async update(desired, observed, _changes, ctx) {
-    await ctx.opsworks.send(new UpdateStackCommand({ StackId: observed.physicalId, ...settings(desired) }));
+  async update(desired, observed, changes, ctx) {
+    if (!observed.state.tagged) await tag(ctx, observed.outputs.arn!);
+    if (changes.some((c) => !c.path.startsWith('tags.'))) {
+      await ctx.opsworks.send(new UpdateStackCommand({ StackId: observed.physicalId, ...settings(desired) }));
+    }
     return observed.outputs;
   },
 
@@ -87,6 +109,10 @@ export const opsworksStack: ResourceKind<OpsWorksStackProps, OpsWorksStackState,
     await ignoreNotFound(ctx.opsworks.send(new DeleteStackCommand({ StackId: observed.physicalId })));
   },
 };
+
+async function tag(ctx: AwsContext, arn: string) {
+  await ctx.opsworks.send(new TagResourceCommand({ ResourceArn: arn, Tags: { [STACK_TAG]: ctx.stack } }));
+}
 
 // What CreateStack and UpdateStack share: everything but the name, region and VPC.
 function settings(desired: Known<OpsWorksStackProps>) {
@@ -111,7 +137,7 @@ function settings(desired: Known<OpsWorksStackProps>) {
   };
 }
 
-function stateOf(s: Stack): OpsWorksStackState {
+function stateOf(s: Stack): Omit<OpsWorksStackState, 'tagged'> {
   return {
     region: s.Region ?? '',
     vpcId: s.VpcId ?? '',

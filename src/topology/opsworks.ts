@@ -7,6 +7,7 @@
 // ids (known once the instances are online), the routes name them too, and the deployment runs
 // only once the stack holds the new custom JSON.
 
+import { stackMark } from '../aws/opsworks-snapshot.js';
 import type { Desired } from '../planner/resource.js';
 import { ref, type Value } from '../planner/values.js';
 import type { OpsWorksCustomJsonProps } from '../resources/opsworks-custom-json.js';
@@ -162,5 +163,6 @@ export function vpcnatCustomJson(spec: Spec): Value {
     }),
   );
   const awscli = { region: spec.region, ...(spec.opsworks!.awscliVersion ? { version: spec.opsworks!.awscliVersion } : {}) };
-  return { vpcnat: { ipmasq_src: spec.vpc.cidr, az }, awscli };
+  // The stack's mark stays beside what the cookbook reads (see opsworks-stack.ts).
+  return { vpcnat: { ipmasq_src: spec.vpc.cidr, az }, awscli, ...stackMark(spec.name) };
 }
