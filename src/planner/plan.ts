@@ -51,7 +51,10 @@ export async function makePlan<C>({ desired, observed, kinds, ctx }: PlanInput<C
     const target = changes.get(r.$ref);
     if (!target) throw new Error(`internal: ${r.$ref} is referenced before it was planned`);
     if (target.action === 'create' || target.action === 'replace') return UNKNOWN;
-    return target.observed?.outputs[r.output];
+    const value = target.observed?.outputs[r.output];
+    // An update can bring a required output into being (an instance still starting gets its EC2 id).
+    if (value === undefined && !r.optional && target.action === 'update') return UNKNOWN;
+    return value;
   };
 
   for (const want of dependencyOrder(desired)) {

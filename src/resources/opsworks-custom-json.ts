@@ -32,9 +32,9 @@ export const opsworksCustomJson: ResourceKind<OpsWorksCustomJsonProps, OpsWorksC
       physicalId: `${s.StackId}/custom-json`,
       outputs: { id: `${s.StackId}/custom-json` },
       // It names the NATs' EC2 instances and route tables: they go only once it no longer does.
-      references: [s.StackId!, ...stringsIn(parse(s.CustomJson))],
+      references: [s.StackId!, ...stringsIn(parseCustomJson(s.CustomJson))],
       owned: true,
-      state: { stackId: s.StackId!, customJson: parse(s.CustomJson) },
+      state: { stackId: s.StackId!, customJson: parseCustomJson(s.CustomJson) },
     }));
   },
 
@@ -77,7 +77,8 @@ function stringsIn(value: unknown): string[] {
   return [];
 }
 
-function parse(text: string | undefined): unknown {
+/** A stack's custom JSON as data; undefined when empty or not JSON. */
+export function parseCustomJson(text: string | undefined): unknown {
   if (!text) return undefined;
   try {
     return JSON.parse(text);

@@ -7,12 +7,13 @@
 // Deployments are history: never deleted.
 
 import { CreateDeploymentCommand, DescribeDeploymentsCommand, type Deployment } from '@aws-sdk/client-opsworks';
+import equal from 'fast-deep-equal';
 import type { AwsContext } from '../aws/context.js';
 import { pollUntil } from '../aws/wait.js';
 import { compareAttributes } from '../planner/diff.js';
 import type { AttributeChange, ResourceKind } from '../planner/resource.js';
 import { containsUnknown, UNKNOWN, type Ref, type Value } from '../planner/values.js';
-import { customJsonDigest } from './opsworks-custom-json.js';
+import { customJsonDigest, parseCustomJson } from './opsworks-custom-json.js';
 
 export type OpsWorksDeploymentProps = {
   stackId: Ref;
@@ -30,6 +31,8 @@ interface OpsWorksDeploymentState {
   recipes: string[];
   customJsonSha256: string | undefined;
   status: string;
+  /** What the stack holds now (the NATs read it whenever a recipe runs). */
+  stackCustomJson: unknown;
 }
 
 const COMMENT = 'dupsworks: execute_recipes with custom JSON sha256:';
@@ -38,9 +41,11 @@ export const opsworksDeployment: ResourceKind<OpsWorksDeploymentProps, OpsWorksD
   kind: 'opsworks-deployment',
 
   async observe(ctx) {
-    const ours = (await ctx.opsworksSnapshot.deployments()).filter((d) => d.Comment?.startsWith(COMMENT));
+    const [deployments, stacks] = await Promise.all([ctx.opsworksSnapshot.deployments(), ctx.opsworksSnapshot.stacks()]);
+    const ours = deployments.filter((d) => d.Comment?.startsWith(COMMENT));
     const last = ours.sort((a, b) => (b.CreatedAt ?? '').localeCompare(a.CreatedAt ?? ''))[0];
     if (!last) return [];
+    const stack = stacks.find((s) => s.StackId === last.StackId);
     return [
       {
         id: 'opsworks/deployment',
@@ -50,7 +55,7 @@ export const opsworksDeployment: ResourceKind<OpsWorksDeploymentProps, OpsWorksD
         // A past deployment holds nothing in use: its instances may go while the next one runs.
         references: [last.StackId!],
         owned: false,
-        state: stateOf(last),
+        state: { ...stateOf(last), stackCustomJson: parseCustomJson(stack?.CustomJson) },
       },
     ];
   },
@@ -66,10 +71,25 @@ export const opsworksDeployment: ResourceKind<OpsWorksDeploymentProps, OpsWorksD
       recipes: {},
       customJsonSha256: {},
     });
-    if (changes.length === 0 && observed.state.status === 'failed') {
-      changes.push({ path: 'status', before: 'failed', after: 'successful', reason: 'the last deployment failed' });
+    if (changes.length > 0) return changes;
+    if (observed.state.status === 'failed') {
+      return [{ path: 'status', before: 'failed', after: 'successful', reason: 'the last deployment failed' }];
     }
-    return changes;
+    // Edited by hand since: the custom JSON resource writes it back, and the NATs must read it again
+    // (anything that ran vpcnat meanwhile, a NAT's reboot for one, took the edited one).
+    const { stackCustomJson } = observed.state;
+    if (!containsUnknown(desired.customJson) && !equal(desired.customJson, stackCustomJson)) {
+      const before = stackCustomJson === undefined ? undefined : customJsonDigest(stackCustomJson);
+      return [
+        {
+          path: 'customJsonSha256',
+          before,
+          after: comparable.customJsonSha256,
+          reason: "the stack's custom JSON was edited since the last deployment",
+        },
+      ];
+    }
+    return [];
   },
 
   async preview(desired) {
@@ -107,7 +127,7 @@ async function deploy(desired: { stackId: string; instanceIds: string[]; recipes
   return { id: DeploymentId! };
 }
 
-function stateOf(d: Deployment): OpsWorksDeploymentState {
+function stateOf(d: Deployment): Omit<OpsWorksDeploymentState, 'stackCustomJson'> {
   return {
     instanceIds: [...(d.InstanceIds ?? [])].sort(),
     recipes: d.Command?.Args?.recipes ?? [],

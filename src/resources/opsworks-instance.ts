@@ -178,7 +178,7 @@ export const opsworksInstance: ResourceKind<OpsWorksInstanceProps, OpsWorksInsta
     const id = observed.physicalId;
     const changed = new Set(changes.map((c) => c.path));
     if (changed.has('status')) {
-      if (desired.running) return start(ctx, id, desired);
+      if (desired.running) return start(ctx, id, desired, observed.state.status);
       await stop(ctx, id);
       return { id };
     }
@@ -207,11 +207,15 @@ function health(running: boolean, state: OpsWorksInstanceState): AttributeChange
     return change('online', 'its EC2 instance is gone', true);
   }
   if (state.impaired) return change('online', 'its EC2 instance fails its status checks', true);
+  // Routes and the custom JSON need it online (with an EC2 id): an apply interrupted while it
+  // started must wait for it again.
+  if (state.status !== 'online') return change('online', `instance is ${state.status}; it will be awaited until online`);
   return [];
 }
 
-async function start(ctx: AwsContext, id: string, desired: Known<OpsWorksInstanceProps>): Promise<Outputs> {
-  await ctx.opsworks.send(new StartInstanceCommand({ InstanceId: id }));
+/** Starts it unless it is already on its way up, then waits until it is online. */
+async function start(ctx: AwsContext, id: string, desired: Known<OpsWorksInstanceProps>, status = 'stopped'): Promise<Outputs> {
+  if (!COMING_UP.has(status)) await ctx.opsworks.send(new StartInstanceCommand({ InstanceId: id }));
   const online = await waitFor(ctx, id, 'online');
   if (desired.sourceDestCheck !== undefined) await setSourceDestCheck(ctx, online.Ec2InstanceId!, desired.sourceDestCheck);
   return outputsOf(online, 'running');
