@@ -4,11 +4,13 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach } from 'node:test';
 import { EC2Client, DescribeInstancesCommand, type Instance, type Filter, type Tag } from '@aws-sdk/client-ec2';
+import { stringify as toYaml } from 'yaml';
 import { Engine, type EngineOptions } from '../../src/engine.js';
 import { RecordingHost } from '../../src/io.js';
 import type { Plan } from '../../src/planner/plan.js';
 import { renderPlan } from '../../src/planner/render.js';
 import type { ApplyResult } from '../../src/planner/apply.js';
+import { withDefaults, type OpsWorksInput } from '../../src/spec/defaults.js';
 import type { Spec, Zone } from '../../src/spec/types.js';
 import { startAwsProxy, type AwsProxy } from './aws-proxy.js';
 import { startMoto, type Moto } from './moto.js';
@@ -71,14 +73,34 @@ export function useEmulator(): Emulator {
   return emulator;
 }
 
-export function makeSpec(options: { name?: string; zones?: number } = {}): Spec {
-  return {
+/** The opsworks section of the test specs (nat.manager opsworks): the example's settings, one IAM user. */
+export const OPSWORKS_INPUT: OpsWorksInput = {
+  serviceRoleArn: 'arn:aws:iam::123456789012:role/aws-opsworks-service-role',
+  defaultInstanceProfileArn: 'arn:aws:iam::123456789012:instance-profile/aws-opsworks-ec2-role',
+  customCookbooks: { url: 'https://github.com/example/dupsworks-cookbooks.git', revision: 'master' },
+  permissions: [{ iamUserArn: 'arn:aws:iam::123456789012:user/alice', allowSsh: true, allowSudo: true, level: 'manage' }],
+  awscliVersion: '1.5.1',
+};
+
+export interface SpecOptions {
+  name?: string;
+  zones?: number;
+  /** Default ec2. opsworks fills the opsworks section from OPSWORKS_INPUT (and `opsworks`) through withDefaults. */
+  manager?: 'ec2' | 'opsworks';
+  /** Overrides of OPSWORKS_INPUT (manager opsworks only). */
+  opsworks?: Partial<OpsWorksInput>;
+}
+
+export function makeSpec(options: SpecOptions = {}): Spec {
+  const spec: Spec = {
     name: options.name ?? 'test-stack',
     region: REGION,
     vpc: { name: 'TestVPC', cidr: '10.0.0.0/16' },
     zones: ZONES.slice(0, options.zones ?? 2),
-    nat: { manager: 'ec2', instanceType: 't3.micro' },
+    nat: { manager: options.manager ?? 'ec2', instanceType: 't3.micro' },
   };
+  if (spec.nat.manager !== 'opsworks') return spec;
+  return withDefaults({ ...spec, opsworks: { ...OPSWORKS_INPUT, ...options.opsworks } });
 }
 
 /** The spec as YAML, for tests that run the CLI. */
@@ -103,7 +125,7 @@ ${zones}
 nat:
   manager: ${spec.nat.manager}
   instanceType: ${spec.nat.instanceType}
-`;
+${spec.opsworks ? toYaml({ opsworks: spec.opsworks }) : ''}`;
 }
 
 export function makeEngine(spec: Spec, endpoint: string, options: Partial<EngineOptions> = {}): Engine {
