@@ -56,6 +56,18 @@ describe('makePlan', () => {
     assert.deepEqual(changeOf(p, 'label').planned, { target: 'box-1' });
   });
 
+  it('treats a required output that an update will bring into being as unknown, not as null', async () => {
+    // The box is being updated and has no "address" yet (an instance still starting has no EC2 id).
+    const addressed = desired('label', 'label', { target: ref('box', 'address') });
+    const p = await plan([net(), box('large'), addressed], [netSeen(), boxSeen('small'), labelSeen()]);
+    assert.equal(changeOf(p, 'box').action, 'update');
+    assert.deepEqual(changeOf(p, 'label').planned, { target: UNKNOWN });
+    // An optional output stays absent: it is read when present, never waited for.
+    const optional = desired('label', 'label', { target: ref('box', 'address', { optional: true }) });
+    const q = await plan([net(), box('large'), optional], [netSeen(), boxSeen('small'), labelSeen()]);
+    assert.deepEqual(changeOf(q, 'label').planned, { target: undefined });
+  });
+
   it('updates in place when only attributes without forcesReplacement differ', async () => {
     const p = await plan([net(), box('large')], [netSeen(), boxSeen('small')]);
     const c = changeOf(p, 'box');
