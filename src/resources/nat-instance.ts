@@ -43,7 +43,7 @@ export type NatInstanceProps = {
   tags: Record<string, string>;
 };
 
-interface NatInstanceState {
+export interface NatInstanceState {
   /** pending | running | stopping | stopped | shutting-down | terminated */
   state: string;
   /** Instance or system status check says "impaired". */

@@ -7,6 +7,7 @@ import type { Change, Plan } from '../../src/planner/plan.js';
 import type { Desired, Observed, Outputs, ResourceKind } from '../../src/planner/resource.js';
 import { resolve, type Props, type Ref } from '../../src/planner/values.js';
 import type { Spec } from '../../src/spec/types.js';
+import type { NatInstanceState } from '../../src/resources/nat-instance.js';
 
 /** What the fake kinds did, in order, and what they hold. */
 export class World {
@@ -243,19 +244,8 @@ export function observedStack(resources: readonly Desired[]): Observed[] {
   });
 }
 
-export interface NatStateFixture {
-  state: string;
-  impaired: boolean;
-  subnetId: string | undefined;
-  securityGroupIds: string[];
-  instanceType: string | undefined;
-  imageId: string | undefined;
-  keyName: string | undefined;
-  instanceProfileArn: string | undefined;
-  sourceDestCheck: boolean;
-  userDataSha256: string | undefined;
-  tags: Record<string, string>;
-}
+/** What nat-instance.ts observes of an instance. */
+export type NatStateFixture = NatInstanceState;
 
 /** A NAT instance as nat-instance.ts observes it (outputs and references follow its state). */
 export function natObserved(id: string, state: Partial<NatStateFixture>, physicalId = physicalIdOf(id)): Observed<NatStateFixture> {
