@@ -13,7 +13,6 @@ import {
   type EC2Client,
   type Filter,
   type Instance,
-  type InstanceStatus,
   type InternetGateway,
   type RouteTable,
   type SecurityGroup,
@@ -91,13 +90,24 @@ export class Snapshot {
     });
   }
 
-  /** Status checks of the stack's running instances (one call, by id). */
-  instanceStatuses(): Promise<InstanceStatus[]> {
-    return this.memo.once('instance-statuses', async () => {
+  /** The stack's running instances whose instance or system status check says "impaired" (one call, by id). */
+  impairedInstanceIds(): Promise<Set<string>> {
+    return this.memo.once('impaired', async () => {
       const running = (await this.instances()).filter((i) => i.State?.Name === 'running').map((i) => i.InstanceId!);
-      if (running.length === 0) return [];
-      return collect(paginateDescribeInstanceStatus({ client: this.ec2 }, { InstanceIds: running }), (p) => p.InstanceStatuses);
+      if (running.length === 0) return new Set<string>();
+      const statuses = await collect(
+        paginateDescribeInstanceStatus({ client: this.ec2 }, { InstanceIds: running }),
+        (p) => p.InstanceStatuses,
+      );
+      return new Set(
+        statuses.filter((s) => s.InstanceStatus?.Status === 'impaired' || s.SystemStatus?.Status === 'impaired').map((s) => s.InstanceId!),
+      );
     });
+  }
+
+  /** Instances some route of the stack's route tables points at (of several candidates, the one in use). */
+  async routedInstanceIds(): Promise<Set<string | undefined>> {
+    return new Set((await this.routeTables()).flatMap((t) => t.Routes ?? []).map((r) => r.InstanceId));
   }
 
   /** A public SSM parameter, such as the latest Amazon Linux AMI id. */
@@ -119,4 +129,10 @@ async function collect<P, T>(pages: AsyncIterable<P>, items: (page: P) => T[] | 
   const all: T[] = [];
   for await (const page of pages) all.push(...(items(page) ?? []));
   return all;
+}
+
+/** The security groups an instance uses: those of its primary network interface. */
+export function instanceGroupIds(instance: Instance): string[] {
+  const groups = instance.NetworkInterfaces?.find((n) => n.Attachment?.DeviceIndex === 0)?.Groups ?? instance.SecurityGroups ?? [];
+  return groups.map((g) => g.GroupId!);
 }

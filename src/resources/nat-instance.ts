@@ -23,6 +23,7 @@ import { compareAttributes, compareTags } from '../planner/diff.js';
 import type { AttributeChange, Observed, Outputs, ResourceKind } from '../planner/resource.js';
 import type { Ref } from '../planner/values.js';
 import { applyTags } from './tagging.js';
+import { instanceGroupIds } from '../aws/snapshot.js';
 
 /** Public SSM parameter naming the latest Amazon Linux 2023 AMI. */
 export const DEFAULT_IMAGE_PARAMETER = '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64';
@@ -65,15 +66,11 @@ export const natInstance: ResourceKind<NatInstanceProps, NatInstanceState, AwsCo
   kind: 'nat-instance',
 
   async observe(ctx) {
-    const [instances, statuses, tables] = await Promise.all([
+    const [instances, impaired, routed] = await Promise.all([
       ctx.snapshot.instances(),
-      ctx.snapshot.instanceStatuses(),
-      ctx.snapshot.routeTables(),
+      ctx.snapshot.impairedInstanceIds(),
+      ctx.snapshot.routedInstanceIds(),
     ]);
-    const impaired = new Set(
-      statuses.filter((s) => s.InstanceStatus?.Status === 'impaired' || s.SystemStatus?.Status === 'impaired').map((s) => s.InstanceId!),
-    );
-    const routed = new Set(tables.flatMap((t) => t.Routes ?? []).map((r) => r.InstanceId));
     const byId = new Map<string, Candidate[]>();
     for (const { id, item: instance } of withLogicalIds(instances, ctx.stack, 'nat')) {
       const candidate = {
@@ -185,22 +182,21 @@ export const natInstance: ResourceKind<NatInstanceProps, NatInstanceState, AwsCo
 
 function observed(id: string, i: Instance, impaired: boolean): Observed<NatInstanceState> {
   const state = i.State?.Name ?? 'pending';
-  // The primary interface's groups: what the instance is launched with and what it uses.
-  const groups = i.NetworkInterfaces?.find((n) => n.Attachment?.DeviceIndex === 0)?.Groups ?? i.SecurityGroups ?? [];
+  const groups = instanceGroupIds(i);
   const tags = tagMap(i.Tags);
   return {
     id,
     kind: 'nat-instance',
     physicalId: i.InstanceId!,
     outputs: outputsOf(i.InstanceId!, state),
-    references: DEAD.has(state) ? [] : [i.SubnetId, ...groups.map((g) => g.GroupId)].filter((x): x is string => !!x),
+    references: DEAD.has(state) ? [] : [i.SubnetId, ...groups].filter((x): x is string => !!x),
     // A terminated instance is listed for a while but is already gone: never anything to delete.
     owned: !DEAD.has(state),
     state: {
       state,
       impaired,
       subnetId: i.SubnetId,
-      securityGroupIds: groups.map((g) => g.GroupId!).sort(),
+      securityGroupIds: [...groups].sort(),
       instanceType: i.InstanceType,
       imageId: i.ImageId,
       keyName: i.KeyName,

@@ -23,6 +23,7 @@ import { pollUntil } from '../aws/wait.js';
 import { compareAttributes } from '../planner/diff.js';
 import type { AttributeChange, Observed, Outputs, ResourceKind } from '../planner/resource.js';
 import type { Known, Ref } from '../planner/values.js';
+import { instanceGroupIds } from '../aws/snapshot.js';
 
 export type OpsWorksInstanceProps = {
   stackId: Ref;
@@ -75,27 +76,22 @@ export const opsworksInstance: ResourceKind<OpsWorksInstanceProps, OpsWorksInsta
   kind: 'opsworks-instance',
 
   async observe(ctx) {
-    const [instances, statuses, tables] = await Promise.all([
+    const [instances, impaired, routed] = await Promise.all([
       ctx.opsworksSnapshot.instances(),
-      ctx.snapshot.instanceStatuses(),
-      ctx.snapshot.routeTables(),
+      ctx.snapshot.impairedInstanceIds(),
+      ctx.snapshot.routedInstanceIds(),
     ]);
     const ec2 = new Map(
       (await ctx.snapshot.instancesByIds(instances.flatMap((i) => i.Ec2InstanceId ?? []))).map((e) => [e.InstanceId!, e]),
     );
-    const impaired = new Set(
-      statuses.filter((s) => s.InstanceStatus?.Status === 'impaired' || s.SystemStatus?.Status === 'impaired').map((s) => s.InstanceId),
-    );
-    const routed = new Set(tables.flatMap((t) => t.Routes ?? []).map((r) => r.InstanceId));
     const byId = new Map<string, Candidate[]>();
     for (const i of instances) {
       const e = i.Ec2InstanceId ? ec2.get(i.Ec2InstanceId) : undefined;
-      const groups = e?.NetworkInterfaces?.find((n) => n.Attachment?.DeviceIndex === 0)?.Groups ?? e?.SecurityGroups;
       const state: OpsWorksInstanceState = {
         status: i.Status ?? 'unknown',
         hostname: i.Hostname!,
         ec2State: e?.State?.Name,
-        impaired: impaired.has(i.Ec2InstanceId),
+        impaired: i.Ec2InstanceId !== undefined && impaired.has(i.Ec2InstanceId),
         stackId: i.StackId!,
         layerIds: [...(i.LayerIds ?? [])].sort(),
         instanceType: i.InstanceType ?? '',
@@ -103,7 +99,7 @@ export const opsworksInstance: ResourceKind<OpsWorksInstanceProps, OpsWorksInsta
         subnetId: i.SubnetId ?? '',
         rootDeviceType: i.RootDeviceType ?? '',
         sshKeyName: i.SshKeyName,
-        securityGroupIds: groups?.map((g) => g.GroupId!).sort(),
+        securityGroupIds: e ? instanceGroupIds(e).sort() : undefined,
         sourceDestCheck: e?.SourceDestCheck,
       };
       const id = instanceId(baseHostname(i.Hostname!));
