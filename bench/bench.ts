@@ -32,6 +32,7 @@
 //   --build-reps N        timed runs of builds and heals (default 3)
 //   --zones 2,3           the zone counts to measure (default 2,3)
 //   --managers ec2,opsworks  the NAT modes to measure (default both)
+//   --spec-reps N         timed runs of `dupsworks validate` on each hostile spec (default 3; see spec-input.ts)
 //
 // Exit status: 0 measured (goals met or not), 1 a goal missed under --check, 2 the bench failed.
 
@@ -68,6 +69,8 @@ import { STACK_TAG } from '../src/aws/tags.js';
 import { startOpsWorksEmulator, type OpsWorksEmulator } from '../src/emulator/opsworks/index.js';
 import { hasChanges, type Plan } from '../src/planner/plan.js';
 import { renderPlan } from '../src/planner/render.js';
+import { benchSpecInput, specInputReport } from './spec-input.js';
+import { median, percentile, table } from './stats.js';
 import { loadSpecFile } from '../src/spec/load.js';
 import type { Spec } from '../src/spec/types.js';
 import { startAwsProxy, type AwsProxy } from '../test/support/aws-proxy.js';
@@ -101,6 +104,7 @@ interface Options {
   buildReps: number;
   zones: number[];
   managers: Manager[];
+  specReps: number;
 }
 
 type Scenario = 'no-op plan' | 'floor' | 'build' | 'heal';
@@ -156,6 +160,7 @@ function parseOptions(): Options {
         'build-reps': { type: 'string', default: '3' },
         zones: { type: 'string', default: '2,3' },
         managers: { type: 'string', default: MANAGERS.join(',') },
+        'spec-reps': { type: 'string', default: '3' },
       },
       strict: true,
       allowPositionals: false,
@@ -192,20 +197,11 @@ function parseOptions(): Options {
     buildReps: count('build-reps', values['build-reps']!, 1),
     zones: values.zones!.split(',').map((z) => count('zones', z.trim(), 1, 3)),
     managers: MANAGERS.filter((m) => managers.includes(m)),
+    specReps: count('spec-reps', values['spec-reps']!, 1),
   };
 }
 
 const progress = (line: string) => process.stderr.write(`${line}\n`);
-
-function median(sorted: number[]): number {
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-/** Nearest-rank percentile (with 3 runs, p90 is the slowest). */
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
 
 const sum = (calls: Map<string, number>) => [...calls.values()].reduce((a, b) => a + b, 0);
 
@@ -531,13 +527,6 @@ function goals(figures: Figures[], managers: Manager[], zones: number[]): Goal[]
   );
 }
 
-/** Left-aligns the first `text` columns, right-aligns the rest. */
-function table(rows: string[][], text: number): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  const line = (r: string[]) => r.map((cell, c) => (c < text ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
-  return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
-}
-
 const zonesText = (z: number) => `${z} zone${z === 1 ? '' : 's'}`;
 
 function report(figures: Figures[], results: Goal[], options: Options, elapsedMs: number): string {
@@ -642,15 +631,16 @@ async function main(): Promise<number> {
     const figures: Figures[] = [];
     for (const rig of rigs) for (const zones of options.zones) figures.push(...(await benchZones(rig, zones, options)));
     const results = goals(figures, options.managers, options.zones);
+    const specInput = await benchSpecInput(options.specReps, progress);
     const elapsedMs = Math.round(performance.now() - started);
     const pass = results.every((g) => g.pass);
     if (options.json) {
       const opsworks = wantsOpsWorks ? { opsworks: { emulatorDelaysMs: OPSWORKS_DELAYS, pollIntervalMs: OPSWORKS_POLL_INTERVAL_MS } } : {};
       process.stdout.write(
-        `${JSON.stringify({ node: process.version, elapsedMs, ...opsworks, figures, goals: results, pass }, null, 2)}\n`,
+        `${JSON.stringify({ node: process.version, elapsedMs, ...opsworks, figures, goals: results, specInput, pass }, null, 2)}\n`,
       );
     } else {
-      process.stdout.write(`${report(figures, results, options, elapsedMs)}\n`);
+      process.stdout.write(`${report(figures, results, options, elapsedMs)}\n\n${specInputReport(specInput)}\n`);
     }
     return options.check && !pass ? 1 : 0;
   } finally {

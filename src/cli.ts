@@ -9,7 +9,7 @@ import { describeError, type ApplyResult } from './planner/apply.js';
 import { planToJson } from './planner/json.js';
 import { hasChanges } from './planner/plan.js';
 import { colorStyle, plainStyle, renderPlan, type Style } from './planner/render.js';
-import { formatProblem, loadSpecFile } from './spec/load.js';
+import { formatProblems, loadSpecFile } from './spec/load.js';
 import type { Spec } from './spec/types.js';
 import { TerminalHost } from './terminal.js';
 
@@ -166,7 +166,7 @@ export async function main(argv: string[]): Promise<number> {
 async function loadSpec(file: string, globals: GlobalOptions): Promise<Spec> {
   const loaded = await loadSpecFile(file, globals.region ? { region: globals.region } : {});
   if (loaded.ok) return loaded.spec;
-  for (const problem of loaded.problems) process.stderr.write(`${formatProblem(problem)}\n`);
+  for (const line of formatProblems(loaded.problems)) process.stderr.write(`${line}\n`);
   const n = loaded.problems.length;
   throw new Failure(`${file}: ${n} problem${n === 1 ? '' : 's'}; nothing was sent to AWS`);
 }

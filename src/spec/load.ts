@@ -12,11 +12,23 @@
 // A spec that passes all three comes back with its defaults filled in (defaults.ts).
 
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { isAlias, isCollection, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
+import {
+  isAlias,
+  isCollection,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseAllDocuments,
+  type Document,
+  type Node,
+  type Pair,
+  type YAMLMap,
+} from 'yaml';
 import { withDefaults, type SpecInput } from './defaults.js';
 import { checkRules, formatPath, type Path } from './rules.js';
 import type { Spec } from './types.js';
@@ -39,22 +51,73 @@ export interface LoadOptions {
   region?: string;
 }
 
+/**
+ * The largest spec read. A spec of six zones with every OpsWorks setting is about 3 KB; anything near
+ * this is the wrong file, and reading and parsing it whole would only cost time and memory.
+ */
+export const MAX_SPEC_BYTES = 1024 * 1024;
+
+/** How many problems are shown; past that, one line says how many more there are. */
+export const MAX_PROBLEMS_SHOWN = 50;
+
 /** "examples/x.yaml:12:7: zones[1].publicSubnet: <what is wrong>; <what would be right>" */
 export function formatProblem(p: Problem): string {
-  return `${p.file}:${p.line}:${p.column}: ${p.path === '' ? '' : `${p.path}: `}${p.message}`;
+  return `${p.file}:${p.line}:${p.column}: ${p.path === '' ? '' : `${shorten(p.path)}: `}${p.message}`;
+}
+
+/** The problem lines to show: the first MAX_PROBLEMS_SHOWN, then how many more there are. */
+export function formatProblems(problems: readonly Problem[]): string[] {
+  const shown = problems.slice(0, MAX_PROBLEMS_SHOWN).map(formatProblem);
+  const more = problems.length - shown.length;
+  if (more > 0) shown.push(`... and ${more} more problem${more === 1 ? '' : 's'} not shown; fix those above and validate again`);
+  return shown;
 }
 
 export async function loadSpecFile(file: string, options: LoadOptions = {}): Promise<LoadResult> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readBounded(file);
   } catch (error) {
-    return { ok: false, problems: [{ file, line: 1, column: 1, path: '', message: unreadable(error) }] };
+    const message = error instanceof TooLarge ? error.message : unreadable(error);
+    return { ok: false, problems: [{ file, line: 1, column: 1, path: '', message }] };
   }
   return parseSpec(text, file, options);
 }
 
+class TooLarge extends Error {}
+
+/** The file's text, read no further than MAX_SPEC_BYTES (a pipe or device has no size to check first). */
+async function readBounded(file: string): Promise<string> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    if (size > MAX_SPEC_BYTES) throw new TooLarge(tooLarge(size));
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.alloc(64 * 1024);
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      if (total > MAX_SPEC_BYTES) throw new TooLarge(tooLarge(undefined));
+      chunks.push(chunk.subarray(0, bytesRead));
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
+/** `bytes` undefined: a stream found to be longer than the bound, of a length not known. */
+function tooLarge(bytes: number | undefined): string {
+  const limit = `${MAX_SPEC_BYTES / (1024 * 1024)} MiB`;
+  const size = bytes === undefined ? `over ${limit}` : `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+  return `the file is ${size}; a spec is at most ${limit} (one of six zones is about 3 KB): check that this is the spec file`;
+}
+
 export function parseSpec(text: string, file: string, options: LoadOptions = {}): LoadResult {
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > MAX_SPEC_BYTES) return { ok: false, problems: [{ file, line: 1, column: 1, path: '', message: tooLarge(bytes) }] };
   const lineCounter = new LineCounter();
   const problems: Problem[] = [];
   const at = (offset: number, path: Path, message: string): void => {
@@ -151,7 +214,7 @@ function effectiveRegion(
   }
   const rule = schemaAt(['properties', 'region']);
   if (new RegExp(String(rule.pattern), 'u').test(override)) return override;
-  report(`the region override ${JSON.stringify(override)} is not a valid AWS region; ${hintOf(rule)}`);
+  report(`the region override ${quote(override)} is not a valid AWS region; ${hintOf(rule)}`);
   return undefined;
 }
 
@@ -289,7 +352,7 @@ function describeSchemaError(error: ErrorObject, data: unknown, source: (path: P
         path: [...path, key],
         locateAt: [...path, key],
         target: 'key',
-        message: `"${key}" is not a known key; ${fix} (allowed ${where}: ${listKeys(allowed)})`,
+        message: `${quote(key)} is not a known key; ${fix} (allowed ${where}: ${listKeys(allowed)})`,
         taints: true,
       };
     }
@@ -323,10 +386,10 @@ function describeSchemaError(error: ErrorObject, data: unknown, source: (path: P
           : allowed.length === 1
             ? `use ${allowed[0]}`
             : `use one of ${allowed.join(', ')}`;
-      return valueProblem(`${JSON.stringify(value)} is not a supported ${noun(schema)}; ${fix}`);
+      return valueProblem(`${quote(value)} is not a supported ${noun(schema)}; ${fix}`);
     }
     case 'pattern':
-      return valueProblem(`${JSON.stringify(value)} is not a valid ${noun(schema)}; ${hintOf(schema)}`);
+      return valueProblem(`${quote(value)} is not a valid ${noun(schema)}; ${hintOf(schema)}`);
     case 'minLength':
       return valueProblem(`is empty; ${hintOf(schema)}`);
     case 'maxLength':
@@ -411,13 +474,13 @@ function plural(word: string, count: number): string {
 function describeValue(value: unknown): string {
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object' && value !== null) return 'a mapping';
-  if (typeof value === 'string') return `a string (${JSON.stringify(value)})`;
-  return `a ${typeof value} (${String(value)})`;
+  if (typeof value === 'string') return `a string (${quote(value)})`;
+  return `a ${typeof value} (${shorten(String(value))})`;
 }
 
 function describeNode(node: Node): string {
   if (isSeq(node)) return 'a list';
-  if (isScalar(node)) return `a single ${typeof node.value} (${JSON.stringify(node.value)})`;
+  if (isScalar(node)) return `a single ${typeof node.value} (${quote(node.value)})`;
   return 'not a mapping';
 }
 
@@ -444,6 +507,8 @@ export function closest(word: string, candidates: readonly string[]): string | u
   let best: string | undefined;
   let bestDistance = (word.length <= 3 ? 1 : 2) + 1;
   for (const candidate of candidates) {
+    // The distance is at least the difference in length: a long word is not compared at all.
+    if (Math.abs(candidate.length - lower.length) >= bestDistance) continue;
     const distance = editDistance(lower, candidate.toLowerCase());
     if (distance < bestDistance) {
       best = candidate;
@@ -460,17 +525,22 @@ export function closest(word: string, candidates: readonly string[]): string | u
  * neighbours ("vcp" -> "vpc" is 1) that turn a into b.
  */
 export function editDistance(a: string, b: string): number {
-  // d[i][j] is the distance between the first i characters of a and the first j of b.
-  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  // Rows i-2, i-1 and i of the table whose cell j is the distance between the first i characters
+  // of a and the first j of b; three rows are all a swap needs, and they are reused.
+  let older = new Int32Array(b.length + 1);
+  let previous = Int32Array.from({ length: b.length + 1 }, (_, j) => j);
+  let current = new Int32Array(b.length + 1);
   for (let i = 1; i <= a.length; i++) {
+    current[0] = i;
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, d[i - 2]![j - 2]! + 1);
-      d[i]![j] = best;
+      let best = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, older[j - 2]! + 1);
+      current[j] = best;
     }
+    [older, previous, current] = [previous, current, older];
   }
-  return d[a.length]![b.length]!;
+  return previous[b.length]!;
 }
 
 // ---- Positions --------------------------------------------------------------------------------------
@@ -505,7 +575,7 @@ function locateNode(document: Document, path: Path, target: 'value' | 'key'): nu
     if (isAlias(node)) node = node.resolve(document);
     const last = i === path.length - 1;
     if (isMap(node)) {
-      const pair = node.items.findLast((item) => keyText(item.key) === String(segment));
+      const pair = pairOf(node, segment);
       if (!pair) return offset;
       const keyOffset = rangeStart(pair.key) ?? offset;
       const empty = pair.value === null || (isScalar(pair.value) && pair.value.source === '' && pair.value.value === null);
@@ -529,13 +599,29 @@ function scalarSource(document: Document, text: string, path: Path): string | un
   let node: unknown = document.contents;
   for (const segment of path) {
     if (isAlias(node)) node = node.resolve(document);
-    if (isMap(node)) node = node.items.findLast((item) => keyText(item.key) === String(segment))?.value;
+    if (isMap(node)) node = pairOf(node, segment)?.value;
     else if (isSeq(node) && typeof segment === 'number') node = node.items[segment];
     else return undefined;
   }
   if (isAlias(node)) node = node.resolve(document);
   if (!isScalar(node) || node.type !== 'PLAIN' || !node.range) return undefined;
   return text.slice(node.range[0], node.range[1]);
+}
+
+const pairsByKey = new WeakMap<YAMLMap, Map<string, Pair>>();
+
+/**
+ * The pair of `map` whose key is `key` (with duplicate keys, the last, as toJS() reads it). Indexed
+ * once per mapping: a spec with thousands of unknown keys is located in linear time.
+ */
+function pairOf(map: YAMLMap, key: string | number): Pair | undefined {
+  let index = pairsByKey.get(map);
+  if (!index) {
+    index = new Map();
+    for (const pair of map.items) index.set(keyText(pair.key) ?? '', pair);
+    pairsByKey.set(map, index);
+  }
+  return index.get(String(key));
 }
 
 function rangeStart(node: unknown): number | undefined {
@@ -589,6 +675,18 @@ function unreadable(error: unknown): string {
       return `cannot read the file: ${error instanceof Error ? error.message : String(error)}; check the path`;
   }
 }
+
+/** A value as a message shows it: JSON, cut short past a line's worth of characters. */
+function quote(value: unknown): string {
+  return shorten(JSON.stringify(value) ?? String(value));
+}
+
+/** Text the user wrote (a path with an unknown key), cut short the same way. */
+function shorten(text: string): string {
+  return text.length <= SHOWN_CHARS ? text : `${text.slice(0, SHOWN_CHARS)}... (${text.length} characters)`;
+}
+
+const SHOWN_CHARS = 60;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -1,9 +1,18 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatProblem, loadSpecFile, parseSpec, type LoadResult } from '../../src/spec/load.js';
+import {
+  formatProblem,
+  formatProblems,
+  loadSpecFile,
+  MAX_PROBLEMS_SHOWN,
+  MAX_SPEC_BYTES,
+  parseSpec,
+  type LoadResult,
+} from '../../src/spec/load.js';
 
 // A valid spec; tests change whole lines so that line numbers stay put. Value columns:
 //   name/region 7/9, vpc name/cidr 9, availabilityZone 23, publicSubnet 19, privateSubnet 20,
@@ -590,5 +599,75 @@ describe('reporting', () => {
       assert.notEqual(problem.path, '');
       assert.doesNotMatch(problem.message, /must NOT|must have|must be|must match/, 'no ajv wording');
     }
+  });
+});
+
+describe('huge or hostile input', () => {
+  const withTempDir = async (run: (dir: string) => Promise<void>) => {
+    const dir = mkdtempSync(join(tmpdir(), 'dupsworks-spec-'));
+    try {
+      await run(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('refuses a file over the size bound without parsing it, naming its size', async () => {
+    await withTempDir(async (dir) => {
+      const file = join(dir, 'big.yaml');
+      writeFileSync(file, spec({}, `extra: ${'a'.repeat(3 * 1024 * 1024)}`));
+      const result = await loadSpecFile(file);
+      assert.deepEqual(result.ok ? [] : result.problems.map(formatProblem), [
+        `${file}:1:1: the file is 3.0 MiB; a spec is at most 1 MiB (one of six zones is about 3 KB): check that this is the spec file`,
+      ]);
+    });
+  });
+
+  it('reads a stream with no size (a device, a pipe) no further than the bound', async () => {
+    const result = await loadSpecFile('/dev/zero');
+    assert.equal(result.ok, false);
+    assert.match(result.ok ? '' : result.problems[0]!.message, /^the file is over 1 MiB; a spec is at most 1 MiB/);
+  });
+
+  it('applies the same bound to text given directly', () => {
+    const text = spec({}, `extra: ${'a'.repeat(MAX_SPEC_BYTES)}`);
+    assert.match(problems(text)[0] ?? '', /^x\.yaml:1:1: the file is 1\.0 MiB; a spec is at most 1 MiB/);
+  });
+
+  it('cuts a long value short where a message echoes it', () => {
+    const long = 'x'.repeat(5000);
+    const [region, document] = [problems(spec({ 2: `region: ${long}` })), problems(long)];
+    assert.equal(region.length, 1);
+    assert.match(region[0]!, /^x\.yaml:2:9: region: "x{59}\.\.\. \(5002 characters\) is not a valid AWS region;/);
+    assert.match(document[0]!, /^x\.yaml:1:1: the document is a single string \("x{59}\.\.\. \(5002 characters\)\); a spec is a mapping/);
+    for (const line of [...region, ...document]) assert.ok(line.length < 400, line);
+  });
+
+  it('cuts a long unknown key short in the field and in the message', () => {
+    const key = 'k'.repeat(1000); // YAML itself allows an implicit key of at most 1024 characters
+    const [line, ...rest] = problems(spec({}, `${key}: 1`));
+    assert.deepEqual(rest, []);
+    assert.match(line!, /^x\.yaml:22:1: k{60}\.\.\. \(1000 characters\): "k{59}\.\.\. \(1002 characters\) is not a known key; remove it/);
+  });
+
+  it('shows the first problems and says how many more there are', () => {
+    const unknown = Array.from({ length: 120 }, (_, i) => `extra${i}: 1`);
+    const result = parseSpec(spec({}, ...unknown), 'x.yaml');
+    assert.equal(result.ok ? 0 : result.problems.length, 120, 'every problem is found');
+    const lines = formatProblems(result.ok ? [] : result.problems);
+    assert.equal(lines.length, MAX_PROBLEMS_SHOWN + 1);
+    assert.match(lines[0]!, /^x\.yaml:22:1: extra0: "extra0" is not a known key/);
+    assert.equal(lines[MAX_PROBLEMS_SHOWN], '... and 70 more problems not shown; fix those above and validate again');
+    assert.deepEqual(formatProblems(result.ok ? [] : result.problems.slice(0, 3)).length, 3, 'no summary line when all are shown');
+  });
+
+  it('locates thousands of unknown keys, each at its own line', () => {
+    const unknown = Array.from({ length: 5000 }, (_, i) => `extra${i}: 1`);
+    const result = parseSpec(spec({}, ...unknown), 'x.yaml');
+    const lines = result.ok ? [] : result.problems.map((p) => p.line);
+    assert.deepEqual(
+      lines,
+      unknown.map((_, i) => 22 + i),
+    );
   });
 });

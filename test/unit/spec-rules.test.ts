@@ -84,6 +84,10 @@ describe('did-you-mean', () => {
     assert.equal(editDistance('vcp', 'vpc'), 1);
     assert.equal(editDistance('cidr', 'cdir'), 1);
     assert.equal(editDistance('kitten', 'sitting'), 3);
+    assert.equal(editDistance('', 'abc'), 3);
+    assert.equal(editDistance('abc', ''), 3);
+    assert.equal(editDistance('abcd', 'badc'), 2, 'two swaps');
+    assert.equal(editDistance('ca', 'abc'), 3, 'a swap never edits a substring twice');
   });
 
   it('suggests only close keys, ignoring case', () => {
