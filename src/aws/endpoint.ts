@@ -66,7 +66,7 @@ export function guardEndpoint<T extends { middlewareStack: MiddlewareStack }>(cl
       if (/text\/html/i.test(header(response.headers, 'content-type'))) {
         // A load balancer's error page after real answers: a server error like any other.
         if (answered && status >= 500) return out;
-        throw notTheProtocol(where, setting, `it answered an HTML page, HTTP ${status}`);
+        throw notTheProtocol(where, setting, `it answered with an HTML page, HTTP ${status}`);
       }
       answered = true;
       return out;
@@ -111,7 +111,7 @@ function notTheProtocol(where: string, setting: EndpointSetting, what: string): 
   return new DupsworksError(
     'NotAwsProtocol',
     'user',
-    `${where} is not a ${setting.service} endpoint: ${what}; set ${setting.setBy} to the ${setting.service} endpoint`,
+    `${where} does not speak the ${setting.service} API (${what}); set ${setting.setBy} to the ${setting.service} endpoint`,
   );
 }
 
