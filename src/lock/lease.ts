@@ -162,17 +162,7 @@ export class StackLock {
         `the lock of stack ${this.stack} is held under ID ${holder.id} (by ${who(holder)} since ${holder.since}), not ${id}; nothing was unlocked`,
       );
     }
-    try {
-      await this.dynamodb.send(
-        new DeleteItemCommand({
-          TableName: this.table,
-          Key: { LockID: { S: this.stack } },
-          ConditionExpression: 'LeaseId = :id',
-          ExpressionAttributeValues: { ':id': { S: id } },
-        }),
-      );
-    } catch (error) {
-      if (errorCode(error) !== 'ConditionalCheckFailedException') throw error;
+    if (!(await deleteIfHeldBy(this.dynamodb, holder))) {
       throw new DupsworksError(
         'LockIdMismatch',
         'user',
@@ -242,19 +232,8 @@ export class Lease {
     clearInterval(this.timer);
     await this.renewing;
     if (this.lost.signal.aborted) return;
-    try {
-      await this.dynamodb.send(
-        new DeleteItemCommand({
-          TableName: this.current.table,
-          Key: { LockID: { S: this.current.stack } },
-          ConditionExpression: 'LeaseId = :id',
-          ExpressionAttributeValues: { ':id': { S: this.current.id } },
-        }),
-      );
-    } catch (error) {
-      // Someone took it over (ours had expired) or broke it: theirs now, not ours to delete.
-      if (errorCode(error) !== 'ConditionalCheckFailedException') throw error;
-    }
+    // Not deleted: someone took it over (ours had expired) or broke it; theirs now, not ours to delete.
+    await deleteIfHeldBy(this.dynamodb, this.current);
   }
 
   private async renew(): Promise<void> {
@@ -284,6 +263,24 @@ export class Lease {
   private lose(message: string): void {
     clearInterval(this.timer);
     this.lost.abort(new DupsworksError('LockLost', 'aws', message));
+  }
+}
+
+/** Deletes the lock item if it still holds `lease`; false when it holds another lease or none. */
+async function deleteIfHeldBy(dynamodb: DynamoDBClient, lease: LockInfo): Promise<boolean> {
+  try {
+    await dynamodb.send(
+      new DeleteItemCommand({
+        TableName: lease.table,
+        Key: { LockID: { S: lease.stack } },
+        ConditionExpression: 'LeaseId = :id',
+        ExpressionAttributeValues: { ':id': { S: lease.id } },
+      }),
+    );
+    return true;
+  } catch (error) {
+    if (errorCode(error) !== 'ConditionalCheckFailedException') throw error;
+    return false;
   }
 }
 
