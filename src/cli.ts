@@ -203,7 +203,10 @@ export async function main(argv: string[]): Promise<number> {
       write(process.stderr, `${lockHeldMessage(error, argv)}\n`);
       return 1;
     }
-    if (info.code === 'Interrupted') return exitCodeFor(info);
+    if (info.code === 'Interrupted') {
+      write(process.stderr, `Stopped before any change (${info.message}).\n`);
+      return exitCodeFor(info);
+    }
     write(process.stderr, `Error: ${info.message}\n`);
     return 1;
   }

@@ -63,11 +63,8 @@ export class TerminalHost implements IoHost {
       );
     }
     const rl = createInterface({ input: this.stdin, output: this.stderr });
-    // Ctrl-C at the prompt reaches readline, not the process: hand it on, so it stops the run like any interrupt.
-    rl.on('SIGINT', () => {
-      rl.close();
-      process.kill(process.pid, 'SIGINT');
-    });
+    // Ctrl-C at the prompt reaches readline, not the process: it answers no, as Terraform's prompt does.
+    rl.on('SIGINT', () => rl.close());
     try {
       const answer = await rl.question(
         `${this.options.style.bold(question)}\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: `,

@@ -184,6 +184,20 @@ describe('the command line and the lock', () => {
     assert.match(waited.stdout, /Apply complete!/);
   });
 
+  it('SIGINT while waiting for the lock: stops at once, exit 130, nothing changed, the holder untouched', async () => {
+    const holder = await makeEngine(spec, emu.proxy.endpoint).lock('apply', { waitSeconds: 0 });
+    const waiting = watch(startCli(['apply', '-f', file, ...aws(), '--auto-approve', '--lock-timeout', '5m']));
+    await waiting.until(/Acquiring the lock of stack cli-locked: held by .*; waiting up to 300s/);
+    const sent = Date.now();
+    waiting.child.kill('SIGINT');
+    const { code } = await waiting.exited;
+    assert.equal(code, 130, waiting.stderr);
+    assert.ok(Date.now() - sent < 3000, `stopped ${Date.now() - sent} ms after the interrupt`);
+    assert.match(waiting.stderr, /Stopped before any change \(interrupted by SIGINT\)\./);
+    assert.equal((await makeEngine(spec, emu.proxy.endpoint).lockHolder())?.id, holder.info.id, "the holder's lock stays");
+    await holder.release();
+  });
+
   it('a holder killed with SIGKILL blocks others no longer than its lease; force-unlock frees it at once', async () => {
     emu.proxy.setOptions({ pendingInstanceMs: 3000 });
     const lease = ['--lock-lease', '3'];
