@@ -14,6 +14,10 @@
 //                concurrently as the engine sends them: what a no-op plan cannot go below
 //   build        from empty: `engine.plan()` then `engine.apply(plan)`
 //   heal         a NAT's EC2 instance terminated (untimed), then plan + apply
+//   lock         taking and releasing the stack's lock (DynamoDB PutItem + DeleteItem), once per
+//                apply or destroy; measured in the ec2 mode only (it does not depend on the mode)
+//   no-op apply  `engine.run` of an apply with nothing to do (what a periodic apply costs when
+//                all is well), with the lock and with --lock=false, alternately: the lock's share
 //
 // Each measured thing runs once untimed (moto's first calls are slow), then N timed times; the
 // no-op plan and the floor are timed alternately, so a noisy machine slows both alike. Calls are
@@ -107,7 +111,7 @@ interface Options {
   specReps: number;
 }
 
-type Scenario = 'no-op plan' | 'floor' | 'build' | 'heal';
+type Scenario = 'no-op plan' | 'floor' | 'build' | 'heal' | 'lock' | 'no-op apply' | 'no-op apply, no lock';
 
 type Service = 'ec2' | 'opsworks';
 
@@ -126,6 +130,7 @@ interface Figures {
   callsRange: [number, number];
   medianMs: number;
   p90Ms: number;
+  p95Ms: number;
   samplesMs: number[];
 }
 
@@ -253,6 +258,7 @@ async function measure(manager: Manager, counters: Counter[], zones: number, rep
       callsRange: [Math.min(...totals), Math.max(...totals)],
       medianMs: round(median(sorted)),
       p90Ms: round(percentile(sorted, 90)),
+      p95Ms: round(percentile(sorted, 95)),
       samplesMs: samples[i]!.map(round),
     };
   });
@@ -486,6 +492,22 @@ async function benchZones(rig: Rig, zones: number, options: Options): Promise<Fi
       },
     ])),
   );
+
+  if (rig.manager === 'ec2') {
+    // On the stack the heal left: the lock alone, then whole no-op applies with and without it.
+    progress(`  the stack lock, ${what}: 1 + ${options.reps} runs each, alternating`);
+    const run = (lock: boolean) => async () => {
+      const report = await engine.run({ operation: 'apply', lock: lock ? { waitSeconds: 0 } : false, autoApprove: true });
+      if (report.result) throw new Error(`a no-op apply applied something:\n${renderPlan(report.plan!)}`);
+    };
+    figures.push(
+      ...(await measured(options.reps, [
+        { scenario: 'lock', run: async () => (await engine.lock('apply', { waitSeconds: 0 })).release() },
+        { scenario: 'no-op apply', run: run(true) },
+        { scenario: 'no-op apply, no lock', run: run(false) },
+      ])),
+    );
+  }
   return figures;
 }
 
@@ -530,14 +552,14 @@ function goals(figures: Figures[], managers: Manager[], zones: number[]): Goal[]
 const zonesText = (z: number) => `${z} zone${z === 1 ? '' : 's'}`;
 
 function report(figures: Figures[], results: Goal[], options: Options, elapsedMs: number): string {
-  const order: Scenario[] = ['no-op plan', 'floor', 'build', 'heal'];
+  const order: Scenario[] = ['no-op plan', 'floor', 'build', 'heal', 'lock', 'no-op apply', 'no-op apply, no lock'];
   const sorted = [...figures].sort(
     (a, b) =>
       MANAGERS.indexOf(a.manager) - MANAGERS.indexOf(b.manager) ||
       order.indexOf(a.scenario) - order.indexOf(b.scenario) ||
       a.zones - b.zones,
   );
-  const rows = [['manager', 'scenario', 'zones', 'ec2', 'opsworks', 'calls', 'median ms', 'p90 ms', 'runs']];
+  const rows = [['manager', 'scenario', 'zones', 'ec2', 'opsworks', 'calls', 'median ms', 'p90 ms', 'p95 ms', 'runs']];
   for (const f of sorted) {
     const calls = f.callsRange[0] === f.callsRange[1] ? String(f.calls) : `${f.calls} (${f.callsRange[0]}-${f.callsRange[1]})`;
     rows.push([
@@ -549,18 +571,28 @@ function report(figures: Figures[], results: Goal[], options: Options, elapsedMs
       calls,
       f.medianMs.toFixed(1),
       f.p90Ms.toFixed(1),
+      f.p95Ms.toFixed(1),
       String(f.samplesMs.length),
     ]);
   }
   const out = [table(rows, 2)];
   out.push(
     '',
-    'Calls of the first timed run: ec2 (EC2, and SSM for the default AMI), opsworks, and in all (range over the timed runs when they differ).',
+    'Calls of the first timed run: ec2 (EC2, SSM for the default AMI and DynamoDB for the lock: all sent to moto), opsworks, and in all (range over the timed runs when they differ).',
   );
   if (options.managers.includes('opsworks')) {
     out.push(
       `OpsWorks mode: emulator in-process with delays step ${OPSWORKS_DELAYS.stepMs} ms, security groups ${OPSWORKS_DELAYS.securityGroupsMs} ms, ` +
         `deployment ${OPSWORKS_DELAYS.deploymentMs} ms; the engine polls OpsWorks every ${OPSWORKS_POLL_INTERVAL_MS} ms (build and heal include these waits).`,
+    );
+  }
+  for (const z of options.managers.includes('ec2') ? options.zones : []) {
+    const find = (scenario: Scenario) => figures.find((f) => f.manager === 'ec2' && f.scenario === scenario && f.zones === z)!;
+    const [lock, locked, unlocked] = [find('lock'), find('no-op apply'), find('no-op apply, no lock')];
+    out.push(
+      `The lock, ${zonesText(z)}: ${lock.calls} calls (${Object.keys(lock.byAction).join(' + ')}), p50 ${lock.medianMs.toFixed(1)} ms, ` +
+        `p95 ${lock.p95Ms.toFixed(1)} ms per apply; a no-op apply makes ${locked.calls} calls with it, ${unlocked.calls} without, ` +
+        `and takes ${(locked.medianMs / unlocked.medianMs).toFixed(2)}x the time (p50 ${locked.medianMs.toFixed(1)} vs ${unlocked.medianMs.toFixed(1)} ms).`,
     );
   }
   if (options.verbose) {

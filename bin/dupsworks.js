@@ -6,4 +6,5 @@
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const { main } = await import('../dist/src/cli.js');
-process.exitCode = await main(process.argv);
+// Exit as soon as the work is done: a step abandoned after an interrupt may still have timers running.
+process.exit(await main(process.argv));

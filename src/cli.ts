@@ -1,17 +1,22 @@
 // The command line: parse, call the engine, print. Results go to stdout, progress and problems to
-// stderr. Exit codes: 0 success (plan: no changes), 1 error, 2 plan with changes (--detailed-exitcode).
+// stderr. Exit codes: 0 success (plan: no changes), 1 error, 2 plan with changes (--detailed-exitcode),
+// 130 / 143 stopped by SIGINT / SIGTERM.
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { Engine } from './engine.js';
 import { httpUrl, serveOpsWorksEmulator, wholeNumber, type OpsWorksCommandOptions } from './emulator/opsworks/command.js';
+import { DEFAULT_TIMEOUTS } from './aws/endpoint.js';
+import { DupsworksError, toErrorInfo, type ErrorInfo } from './errors.js';
+import type { RunOperation } from './io.js';
+import { DEFAULT_LEASE_SECONDS, DEFAULT_LOCK_TABLE, LockHeldError, who } from './lock/lease.js';
 import { savePlan, loadPlan, staleReason, withSavedPreviews } from './planfile.js';
-import { describeError, type ApplyResult } from './planner/apply.js';
+import { DEFAULT_GRACE_SECONDS } from './planner/apply.js';
 import { planToJson } from './planner/json.js';
-import { hasChanges } from './planner/plan.js';
+import { hasChanges, type Plan } from './planner/plan.js';
 import { colorStyle, plainStyle, renderPlan, type Style } from './planner/render.js';
 import { formatProblems, loadSpecFile } from './spec/load.js';
 import type { Spec } from './spec/types.js';
-import { TerminalHost } from './terminal.js';
+import { lockInfoLines, TerminalHost, write } from './terminal.js';
 
 interface GlobalOptions {
   region?: string;
@@ -22,6 +27,10 @@ interface GlobalOptions {
   debug?: boolean;
   retryTimeout?: number;
   waitTimeout?: number;
+  connectTimeout: number;
+  requestTimeout: number;
+  lockTable: string;
+  lockLease: number;
 }
 
 /** Thrown for a failure already explained to the user: exit 1, no stack trace. */
@@ -38,13 +47,29 @@ export async function main(argv: string[]): Promise<number> {
     .option('--opsworks-endpoint-url <url>', 'send OpsWorks calls here (the OpsWorks emulator); AWS_ENDPOINT_URL_OPSWORKS works too')
     .option('--no-color', 'plain output (NO_COLOR works too)')
     .option('--debug', 'show retries, timings and stack traces')
-    .addOption(
-      new Option('--retry-timeout <seconds>', 'how long to keep retrying transient AWS errors').argParser(positiveNumber).default(300),
-    )
+    .addOption(new Option('--retry-timeout <seconds>', 'how long to keep retrying transient AWS errors').argParser(seconds).default(300))
     .addOption(
       new Option('--wait-timeout <seconds>', 'how long to wait for an instance to run, come online or terminate')
-        .argParser(positiveNumber)
+        .argParser(seconds)
         .default(1800),
+    )
+    .addOption(
+      new Option('--connect-timeout <seconds>', 'how long connecting to an AWS endpoint may take')
+        .argParser(seconds)
+        .default(DEFAULT_TIMEOUTS.connectSeconds),
+    )
+    .addOption(
+      new Option('--request-timeout <seconds>', 'how long one AWS request may take, from sending it to the end of the answer')
+        .argParser(seconds)
+        .default(DEFAULT_TIMEOUTS.requestSeconds),
+    )
+    .addOption(
+      new Option('--lock-table <name>', "the DynamoDB table holding the stacks' locks (created on first use)").default(DEFAULT_LOCK_TABLE),
+    )
+    .addOption(
+      new Option('--lock-lease <seconds>', 'how long a lock lasts between two renewals: a run that died blocks others at most this long')
+        .argParser(seconds)
+        .default(DEFAULT_LEASE_SECONDS),
     )
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text) });
@@ -65,7 +90,7 @@ export async function main(argv: string[]): Promise<number> {
     .action(
       run(async (globals, options: { file: string }) => {
         const spec = await loadSpec(options.file, globals);
-        process.stdout.write(`${options.file}: valid (stack ${spec.name}, ${spec.zones.length} zones, region ${spec.region})\n`);
+        write(process.stdout, `${options.file}: valid (stack ${spec.name}, ${spec.zones.length} zones, region ${spec.region})\n`);
         return 0;
       }),
     );
@@ -80,11 +105,12 @@ export async function main(argv: string[]): Promise<number> {
     .action(
       run(async (globals, options: { file: string; json?: boolean; out?: string; detailedExitcode?: boolean }) => {
         const spec = await loadSpec(options.file, globals);
-        const plan = await engineFor(spec, globals).plan();
-        process.stdout.write(options.json ? `${JSON.stringify(planToJson(plan), null, 2)}\n` : renderPlan(plan, styleFor(globals)));
+        const plan = await engineFor(spec, globals, terminalHost(globals)).plan();
+        write(process.stdout, options.json ? `${JSON.stringify(planToJson(plan), null, 2)}\n` : renderPlan(plan, styleFor(globals)));
         if (options.out) {
           await savePlan(options.out, plan, spec);
-          process.stderr.write(
+          write(
+            process.stderr,
             `Saved the plan to ${options.out}; run "dupsworks apply -f ${options.file} ${options.out}" to apply exactly this plan.\n`,
           );
         }
@@ -99,24 +125,21 @@ export async function main(argv: string[]): Promise<number> {
     .requiredOption('-f, --file <spec>', 'the spec (YAML)')
     .option('--auto-approve', 'do not ask for confirmation')
     .addOption(concurrencyOption())
+    .addOption(lockOption())
+    .addOption(lockTimeoutOption())
+    .addOption(stopTimeoutOption())
     .action(
-      run(async (globals, planfile: string | undefined, options: { file: string; autoApprove?: boolean; concurrency: number }) => {
+      run(async (globals, planfile: string | undefined, options: RunFlags) => {
         const spec = await loadSpec(options.file, globals);
-        const engine = engineFor(spec, globals, options.concurrency);
-        const style = styleFor(globals);
-        let plan = await engine.plan();
-        if (planfile) {
-          const saved = await loadPlan(planfile);
-          const stale = staleReason(saved, plan, spec);
+        const saved = planfile ? await loadPlan(planfile) : undefined;
+        const adopt = (fresh: Plan): Plan => {
+          if (!saved) return fresh;
+          const stale = staleReason(saved, fresh, spec);
           if (stale) throw new Failure(`Saved plan ${planfile} is stale: ${stale}. Run "dupsworks plan" again.`);
-          plan = withSavedPreviews(plan, saved);
-        } else {
-          process.stdout.write(renderPlan(plan, style));
-          if (!hasChanges(plan)) return 0;
-          await approve(options.autoApprove, 'Do you want to perform these actions?', style, globals);
-        }
-        if (!hasChanges(plan)) return 0;
-        return report(await engine.apply(plan), 'Apply', style);
+          return withSavedPreviews(fresh, saved);
+        };
+        // A saved plan was approved when it was made: apply exactly it, without asking.
+        return runLocked('apply', spec, globals, { ...options, autoApprove: options.autoApprove || saved !== undefined }, adopt);
       }),
     );
 
@@ -126,16 +149,31 @@ export async function main(argv: string[]): Promise<number> {
     .requiredOption('-f, --file <spec>', 'the spec (YAML)')
     .option('--auto-approve', 'do not ask for confirmation')
     .addOption(concurrencyOption())
+    .addOption(lockOption())
+    .addOption(lockTimeoutOption())
+    .addOption(stopTimeoutOption())
+    .action(run(async (globals, options: RunFlags) => runLocked('destroy', await loadSpec(options.file, globals), globals, options)));
+
+  program
+    .command('force-unlock')
+    .description("break the stack's lock, left by a run that is gone (the ID is in a blocked run's Lock Info)")
+    .argument('<lock-id>', 'the ID from "Lock Info"')
+    .requiredOption('-f, --file <spec>', 'the spec (YAML)')
+    .option('--auto-approve', 'do not ask for confirmation')
     .action(
-      run(async (globals, options: { file: string; autoApprove?: boolean; concurrency: number }) => {
+      run(async (globals, id: string, options: { file: string; autoApprove?: boolean }) => {
         const spec = await loadSpec(options.file, globals);
-        const engine = engineFor(spec, globals, options.concurrency);
-        const style = styleFor(globals);
-        const plan = await engine.destroyPlan();
-        process.stdout.write(renderPlan(plan, style, 'destroy'));
-        if (!hasChanges(plan)) return 0;
-        await approve(options.autoApprove, `Do you really want to destroy every resource of stack ${spec.name}?`, style, globals);
-        return report(await engine.apply(plan), 'Destroy', style);
+        const host = terminalHost(globals, options.autoApprove);
+        const engine = engineFor(spec, globals, host);
+        const holder = await engine.lockHolder();
+        if (holder?.id === id) {
+          write(process.stderr, `${lockInfoLines(holder).join('\n')}\n`);
+          const question = `Do you really want to break the lock of stack ${spec.name}? The run holding it must be gone.`;
+          if (!(await host.confirm(question))) throw new Failure('cancelled; the lock is still held');
+        }
+        const broken = await engine.forceUnlock(id);
+        write(process.stdout, `The lock of stack ${spec.name} (ID ${id}, held by ${who(broken)} since ${broken.since}) is broken.\n`);
+        return 0;
       }),
     );
 
@@ -152,13 +190,24 @@ export async function main(argv: string[]): Promise<number> {
     .option('--deployment-delay-ms <n>', 'time a deployment runs (default 1000)', wholeNumber)
     .action(run(async (globals, options: OpsWorksCommandOptions) => serveOpsWorksEmulator(options, globals.debug ?? false)));
 
+  // Output is best effort: a reader that went away (`| head`) must not abort the work.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
   try {
     await program.parseAsync(argv);
     return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 1;
-    if (!(error instanceof Failure) && debug) process.stderr.write(`${(error as Error)?.stack ?? error}\n`);
-    process.stderr.write(`Error: ${describeError(error)}\n`);
+    const info = toErrorInfo(error);
+    if (debug && !(error instanceof Failure)) write(process.stderr, `${(error as Error)?.stack ?? error}\n`);
+    if (error instanceof LockHeldError) {
+      write(process.stderr, `${lockHeldMessage(error, argv)}\n`);
+      return 1;
+    }
+    if (info.code === 'Interrupted') {
+      write(process.stderr, `Stopped before any change (${info.message}).\n`);
+      return exitCodeFor(info);
+    }
+    write(process.stderr, `Error: ${info.message}\n`);
     return 1;
   }
 }
@@ -171,45 +220,113 @@ async function loadSpec(file: string, globals: GlobalOptions): Promise<Spec> {
   throw new Failure(`${file}: ${n} problem${n === 1 ? '' : 's'}; nothing was sent to AWS`);
 }
 
-function engineFor(spec: Spec, globals: GlobalOptions, concurrency?: number): Engine {
-  return new Engine({
-    spec,
-    io: new TerminalHost({ style: styleFor(globals, process.stderr), debug: globals.debug ?? false }),
-    profile: globals.profile,
-    endpointUrl: globals.endpointUrl,
-    opsworksEndpointUrl: globals.opsworksEndpointUrl,
-    concurrency,
-    retryTimeoutSeconds: globals.retryTimeout,
-    instanceWaitSeconds: globals.waitTimeout,
+interface RunFlags {
+  file: string;
+  autoApprove?: boolean;
+  concurrency: number;
+  lock: boolean;
+  lockTimeout: number;
+  stopTimeout: number;
+}
+
+/**
+ * One apply or destroy under the stack's lock. The first SIGINT or SIGTERM stops it gracefully
+ * (no new changes, the running ones finish, the summary, the lock released; exit 130 or 143); a
+ * second one exits at once, leaving the lock to expire.
+ */
+async function runLocked(
+  operation: RunOperation,
+  spec: Spec,
+  globals: GlobalOptions,
+  flags: RunFlags,
+  adopt?: (fresh: Plan) => Plan,
+): Promise<number> {
+  const engine = engineFor(spec, globals, terminalHost(globals, flags.autoApprove), flags);
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (controller.signal.aborted) {
+      write(process.stderr, '\nTwo interrupts received. Exiting immediately; the lock expires on its own.\n');
+      process.exit(signalExitCode(signal));
+    }
+    write(
+      process.stderr,
+      '\nInterrupt received. Stopping gracefully: no new changes start, running ones finish. Interrupt again to exit now.\n',
+    );
+    controller.abort(new DupsworksError('Interrupted', 'user', `interrupted by ${signal}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const report = await engine.run({
+      operation,
+      signal: controller.signal,
+      lock: flags.lock ? { waitSeconds: flags.lockTimeout, command: commandLine() } : false,
+      autoApprove: flags.autoApprove ?? false,
+      adopt,
+    });
+    if (report.stopped?.code === 'Interrupted') {
+      if (!report.result) write(process.stderr, `Stopped before any change (${report.stopped.message}).\n`);
+      return exitCodeFor(report.stopped);
+    }
+    if (report.stopped) throw new Failure(report.stopped.message);
+    return report.result && !report.result.ok ? 1 : 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function terminalHost(globals: GlobalOptions, autoApprove?: boolean): TerminalHost {
+  return new TerminalHost({
+    style: styleFor(globals, process.stderr),
+    resultStyle: styleFor(globals),
+    debug: globals.debug ?? false,
+    autoApprove,
   });
 }
 
-async function approve(autoApprove: boolean | undefined, question: string, style: Style, globals: GlobalOptions): Promise<void> {
-  if (autoApprove) return;
-  if (!process.stdin.isTTY) {
-    throw new Failure('this needs approval: run it on a terminal and answer "yes", or pass --auto-approve');
-  }
-  const host = new TerminalHost({ style, debug: globals.debug ?? false });
-  if (!(await host.confirm(style.bold(question)))) throw new Failure('cancelled; nothing was changed');
+function engineFor(spec: Spec, globals: GlobalOptions, io: TerminalHost, flags?: Partial<RunFlags>): Engine {
+  return new Engine({
+    spec,
+    io,
+    profile: globals.profile,
+    endpointUrl: globals.endpointUrl,
+    opsworksEndpointUrl: globals.opsworksEndpointUrl,
+    concurrency: flags?.concurrency,
+    retryTimeoutSeconds: globals.retryTimeout,
+    instanceWaitSeconds: globals.waitTimeout,
+    timeouts: { connectSeconds: globals.connectTimeout, requestSeconds: globals.requestTimeout },
+    lock: { table: globals.lockTable, leaseSeconds: globals.lockLease },
+    graceSeconds: flags?.stopTimeout,
+  });
 }
 
-function report(result: ApplyResult, verb: 'Apply' | 'Destroy', style: Style): number {
-  const done = result.outcomes.filter((o) => o.status === 'done');
-  const count = (operation: string) => done.filter((o) => o.operation === operation).length;
-  const totals = `${count('create')} added, ${count('update')} changed, ${count('delete')} destroyed`;
-  if (result.ok) {
-    process.stdout.write(`\n${style.green(style.bold(`${verb} complete!`))} Resources: ${totals}.\n`);
-    return 0;
-  }
-  const lines = [`\n${style.red(style.bold(`${verb} failed.`))} Done: ${totals}.`];
-  if (done.length > 0) lines.push(`  ${style.green('done')}         ${done.map((o) => `${o.id} (${o.operation})`).join(', ')}`);
-  for (const o of result.outcomes) {
-    if (o.status === 'failed') lines.push(`  ${style.red('failed')}       ${o.id} (${o.operation}): ${o.error}`);
-    if (o.status === 'skipped') lines.push(`  ${style.yellow('not started')}  ${o.id} (${o.operation}): waits on ${o.because}`);
-  }
-  lines.push('Run the same command again to finish: it converges from wherever this stopped.');
-  process.stdout.write(`${lines.join('\n')}\n`);
-  return 1;
+function lockHeldMessage(error: LockHeldError, argv: string[]): string {
+  const at = Math.max(argv.indexOf('-f'), argv.indexOf('--file'));
+  const file = at >= 0 ? argv[at + 1] : 'SPEC';
+  return [
+    'Error: Error acquiring the stack lock',
+    '',
+    `${error.message}. Another apply or destroy of this stack is running, or one died holding the lock.`,
+    ...lockInfoLines(error.holder),
+    '',
+    'Wait for it with --lock-timeout SECONDS. A lock whose run is gone expires by itself at the time above;',
+    `to break it sooner: dupsworks force-unlock -f ${file} ${error.holder.id}`,
+  ].join('\n');
+}
+
+/** 128 + the signal's number, as shells report a process ended by that signal. */
+function exitCodeFor(interrupted: ErrorInfo): number {
+  return signalExitCode(/SIGTERM/.test(interrupted.message) ? 'SIGTERM' : 'SIGINT');
+}
+
+function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + (signal === 'SIGTERM' ? 15 : 2);
+}
+
+/** What the lock shows as its holder's command. */
+function commandLine(): string {
+  return ['dupsworks', ...process.argv.slice(2)].join(' ');
 }
 
 function styleFor(globals: GlobalOptions, stream: NodeJS.WriteStream = process.stdout): Style {
@@ -227,8 +344,39 @@ function positiveInteger(value: string): number {
   return n;
 }
 
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a number of seconds above 0');
+function lockOption(): Option {
+  return new Option('--lock <true|false>', "take the stack's lock (false: like Terraform's -lock=false; only when nothing else can run)")
+    .argParser(boolean)
+    .default(true);
+}
+
+function lockTimeoutOption(): Option {
+  return new Option('--lock-timeout <seconds>', "how long to wait for another run's lock (0: fail at once)")
+    .argParser(zeroOrSeconds)
+    .default(0);
+}
+
+function stopTimeoutOption(): Option {
+  return new Option('--stop-timeout <seconds>', 'after an interrupt, how long running changes may take to finish')
+    .argParser(seconds)
+    .default(DEFAULT_GRACE_SECONDS);
+}
+
+function boolean(value: string): boolean {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  throw new InvalidArgumentError('expected true or false');
+}
+
+/** A duration: seconds ("90"), or with a unit ("90s", "5m", "1h"). */
+function zeroOrSeconds(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)(s|m|h)?$/.exec(value.trim());
+  if (!match) throw new InvalidArgumentError('expected a duration such as 30, 30s, 5m or 1h');
+  return Number(match[1]) * { s: 1, m: 60, h: 3600 }[(match[2] ?? 's') as 's' | 'm' | 'h'];
+}
+
+function seconds(value: string): number {
+  const n = zeroOrSeconds(value);
+  if (n <= 0) throw new InvalidArgumentError('expected a duration above 0, such as 30, 30s, 5m or 1h');
   return n;
 }

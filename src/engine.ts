@@ -1,11 +1,20 @@
 // The engine: a validated spec in, a plan out; a plan in, the world changed. It ties the spec's
 // topology, the resource kinds and the generic planner together, and talks only through an IoHost.
+//
+// `run` is one whole apply or destroy as every host does it: take the stack's lock, plan, let the
+// host see the plan and approve it, apply, release the lock. A host stops it through an
+// AbortSignal (an interrupt): no new step starts, the running ones get a bounded grace, and the
+// report says what was done and what was not.
 
-import { connect, refreshed, type AwsContext } from './aws/context.js';
-import { defaultRetryPolicy } from './aws/retry.js';
-import { sequenced, type EngineEvent, type IoHost } from './io.js';
+import { hostname, userInfo } from 'node:os';
+import { Clients, connect, refreshed, type AwsContext } from './aws/context.js';
+import { DEFAULT_TIMEOUTS, type Timeouts } from './aws/endpoint.js';
+import { defaultRetryPolicy, type RetryPolicy } from './aws/retry.js';
+import { DupsworksError, toErrorInfo, type ErrorInfo } from './errors.js';
+import { stamped, type EngineEvent, type IoHost, type RunOperation } from './io.js';
+import { DEFAULT_LEASE_SECONDS, DEFAULT_LOCK_TABLE, StackLock, type Lease, type LockInfo, type LockOwner } from './lock/lease.js';
 import { applyPlan, type ApplyResult } from './planner/apply.js';
-import { makePlan, type Plan } from './planner/plan.js';
+import { hasChanges, makePlan, type Plan } from './planner/plan.js';
 import type { Desired, Observed } from './planner/resource.js';
 import { kindsFor } from './resources/index.js';
 import type { Spec } from './spec/types.js';
@@ -26,18 +35,54 @@ export interface EngineOptions {
   instanceWaitSeconds?: number;
   /** How often to look again while waiting on OpsWorks (instances coming online, deployments). */
   pollIntervalMs?: number;
+  /** Bounds of every AWS request. */
+  timeouts?: Partial<Timeouts>;
+  /** Where the stack's lock lives and how long a lease lasts between renewals. */
+  lock?: { table?: string; leaseSeconds?: number };
+  /** Once stopped, how long running steps may take to finish. */
+  graceSeconds?: number;
+}
+
+export interface RunRequest {
+  operation: RunOperation;
+  /** Aborting it stops the run; its reason (a DupsworksError) is what the report gives. */
+  signal?: AbortSignal;
+  /** false: run without the lock. Else wait up to waitSeconds for another run's lock. */
+  lock: false | { waitSeconds: number; command?: string };
+  /** Apply without asking the host. */
+  autoApprove: boolean;
+  /** Checks the fresh plan before anything is shown or done (a saved plan against it); throws to refuse. */
+  adopt?(fresh: Plan): Plan;
+}
+
+export interface RunReport {
+  operation: RunOperation;
+  /** The plan shown (absent when the run stopped before it was made). */
+  plan?: Plan;
+  /** What the apply did (absent when there was nothing to do or it never started). */
+  result?: ApplyResult;
+  /** Why the run stopped early: an interrupt, a lost lock. */
+  stopped?: ErrorInfo;
 }
 
 export class Engine {
   private readonly ctx: AwsContext;
+  private readonly clients: Clients;
   private readonly kinds: ReturnType<typeof kindsFor>;
+  private readonly io: ReturnType<typeof stamped>;
   private readonly notify: (event: EngineEvent) => void;
+  private readonly retry: RetryPolicy;
 
   constructor(private readonly options: EngineOptions) {
     this.kinds = kindsFor(options.spec);
-    const io = sequenced(options.io);
-    this.notify = io.notify;
-    this.ctx = connect({
+    this.io = stamped(options.io);
+    this.notify = this.io.notify;
+    this.retry = {
+      ...defaultRetryPolicy,
+      ...(options.retryTimeoutSeconds !== undefined ? { deadlineMs: options.retryTimeoutSeconds * 1000 } : {}),
+      onRetry: (info) => this.notify({ type: 'retry', ...info }),
+    };
+    const connectOptions = {
       stack: options.spec.name,
       region: options.spec.region,
       profile: options.profile,
@@ -45,12 +90,11 @@ export class Engine {
       opsworksEndpointUrl: options.opsworksEndpointUrl,
       pollIntervalMs: options.pollIntervalMs,
       instanceWaitSeconds: options.instanceWaitSeconds,
-      retry: {
-        ...defaultRetryPolicy,
-        ...(options.retryTimeoutSeconds !== undefined ? { deadlineMs: options.retryTimeoutSeconds * 1000 } : {}),
-        onRetry: (info) => this.notify({ type: 'retry', ...info }),
-      },
-    });
+      timeouts: { ...DEFAULT_TIMEOUTS, ...options.timeouts },
+      retry: this.retry,
+    };
+    this.clients = new Clients(connectOptions);
+    this.ctx = connect(connectOptions, this.clients);
   }
 
   /** What apply would change to make the world match the spec. */
@@ -63,13 +107,70 @@ export class Engine {
     return this.planFor([]);
   }
 
-  apply(plan: Plan): Promise<ApplyResult> {
+  apply(plan: Plan, options: { signal?: AbortSignal } = {}): Promise<ApplyResult> {
     return applyPlan(plan, {
       kinds: this.kinds,
       ctx: refreshed(this.ctx),
       concurrency: this.options.concurrency ?? 10,
       notify: this.notify,
+      signal: options.signal,
+      graceSeconds: this.options.graceSeconds,
     });
+  }
+
+  /** Lock, plan, approve, apply, unlock: one apply or destroy, start to end. */
+  async run(request: RunRequest): Promise<RunReport> {
+    const { operation } = request;
+    const lease = request.lock === false ? undefined : await this.lock(operation, { ...request.lock, signal: request.signal });
+    try {
+      const signal = anySignal([request.signal, lease?.signal]);
+      const stopped = (): RunReport => ({ operation, stopped: toErrorInfo(signal?.reason) });
+      const fresh = await untilAborted(operation === 'destroy' ? this.destroyPlan() : this.plan(), signal);
+      if (!fresh) return stopped();
+      const plan = request.adopt ? request.adopt(fresh) : fresh;
+      this.notify({ type: 'plan-ready', operation, plan });
+      if (!hasChanges(plan)) return { operation, plan };
+      if (!request.autoApprove) {
+        const question =
+          operation === 'destroy'
+            ? `Do you really want to destroy every resource of stack ${this.options.spec.name}?`
+            : 'Do you want to perform these actions?';
+        const answer = await untilAborted(this.io.confirm(question), signal);
+        if (answer === undefined) return { ...stopped(), plan };
+        if (!answer) throw new DupsworksError('Cancelled', 'user', 'cancelled; nothing was changed');
+      }
+      const result = await this.apply(plan, { signal });
+      this.notify({ type: 'run-done', operation, result });
+      return { operation, plan, result, ...(result.stopped ? { stopped: result.stopped } : {}) };
+    } finally {
+      if (lease) {
+        await lease.release();
+        this.notify({ type: 'lock-released', lock: lease.info });
+      }
+    }
+  }
+
+  /** Takes the stack's lock for `operation`, waiting up to waitSeconds for another holder; throws LockHeldError. */
+  async lock(operation: RunOperation, options: { waitSeconds: number; command?: string; signal?: AbortSignal }): Promise<Lease> {
+    const lease = await this.stackLock().acquire({
+      owner: owner(operation, options.command),
+      leaseSeconds: this.leaseSeconds(),
+      waitSeconds: options.waitSeconds,
+      signal: options.signal,
+      onWait: (holder) => this.notify({ type: 'lock-waiting', holder, waitSeconds: options.waitSeconds }),
+    });
+    this.notify({ type: 'lock-acquired', lock: lease.info, ...(lease.tookOverFrom ? { tookOverFrom: lease.tookOverFrom } : {}) });
+    return lease;
+  }
+
+  /** Who holds the stack's lock now, if anyone. */
+  lockHolder(): Promise<LockInfo | undefined> {
+    return this.stackLock().holder();
+  }
+
+  /** Breaks the lock held under lease id `id` (see StackLock.forceRelease); returns whose it was. */
+  forceUnlock(id: string): Promise<LockInfo> {
+    return this.stackLock().forceRelease(id);
   }
 
   /** Everything of the stack as it is now, read afresh. */
@@ -85,5 +186,49 @@ export class Engine {
   private async planFor(desired: Desired[]): Promise<Plan> {
     const { observed, ctx } = await this.observe();
     return makePlan({ desired, observed, kinds: this.kinds, ctx });
+  }
+
+  private lockClient: StackLock | undefined;
+  private stackLock(): StackLock {
+    // A renewal retried past a third of the lease would let it run out: the lock's calls give up sooner.
+    const retry = { ...this.retry, deadlineMs: Math.min(this.retry.deadlineMs, (this.leaseSeconds() * 1000) / 3) };
+    this.lockClient ??= new StackLock(this.clients.dynamodb(retry), this.options.lock?.table ?? DEFAULT_LOCK_TABLE, this.options.spec.name);
+    return this.lockClient;
+  }
+
+  private leaseSeconds(): number {
+    return this.options.lock?.leaseSeconds ?? DEFAULT_LEASE_SECONDS;
+  }
+}
+
+function owner(operation: RunOperation, command: string | undefined): LockOwner {
+  let user = process.env.USER ?? 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // No passwd entry (some containers): the environment's word will do.
+  }
+  return { user, host: hostname(), pid: process.pid, operation, ...(command ? { command } : {}) };
+}
+
+function anySignal(signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
+  const present = signals.filter((s): s is AbortSignal => s !== undefined);
+  return present.length <= 1 ? present[0] : AbortSignal.any(present);
+}
+
+/** The promise's value, or undefined as soon as `signal` aborts (what the promise does then is ignored). */
+async function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T | undefined> {
+  if (!signal) return promise;
+  if (signal.aborted) return undefined;
+  let onAbort!: () => void;
+  const aborted = new Promise<undefined>((resolve) => {
+    onAbort = () => resolve(undefined);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  promise.catch(() => {}); // a read still running when the run stopped must not become an unhandled rejection
+  try {
+    return await Promise.race([promise, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
   }
 }

@@ -1,9 +1,12 @@
-// What every resource kind is handed: the stack's identity, the (retrying) clients, and the
-// snapshots of the current plan's reads.
+// What every resource kind is handed: the stack's identity, the (retrying, bounded) clients, and
+// the snapshots of the current plan's reads.
 
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { OpsWorksClient } from '@aws-sdk/client-opsworks';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { credentialsFor } from './credentials.js';
+import { boundedRequests, DEFAULT_TIMEOUTS, guardEndpoint, type Timeouts } from './endpoint.js';
 import { OpsWorksSnapshot } from './opsworks-snapshot.js';
 import { withRetries, type RetryPolicy } from './retry.js';
 import { Snapshot } from './snapshot.js';
@@ -32,23 +35,64 @@ export interface ConnectOptions {
   /** The OpsWorks endpoint (an emulator: the service is shut down); beats endpointUrl and AWS_ENDPOINT_URL_OPSWORKS. */
   opsworksEndpointUrl?: string;
   retry: RetryPolicy;
+  timeouts?: Timeouts;
   instanceWaitSeconds?: number;
   pollIntervalMs?: number;
 }
 
-export function connect(options: ConnectOptions): AwsContext {
-  const config = (endpoint: string | undefined) => ({
-    region: options.region,
-    maxAttempts: 1, // retries are ours (retry.ts)
-    ...(options.profile ? { profile: options.profile } : {}),
-    ...(endpoint ? { endpoint } : {}),
-  });
-  const ec2 = withRetries(new EC2Client(config(options.endpointUrl)), options.retry);
-  const ssm = withRetries(new SSMClient(config(options.endpointUrl)), options.retry);
-  // The service-specific variable must win over a general --endpoint-url (moto has no OpsWorks),
-  // and an explicit endpoint would hide it from the SDK: resolve it here.
-  const opsworksEndpoint = options.opsworksEndpointUrl ?? process.env.AWS_ENDPOINT_URL_OPSWORKS ?? options.endpointUrl;
-  const opsworks = withRetries(new OpsWorksClient(config(opsworksEndpoint)), options.retry);
+/** Makes the clients of one run: one credential search for all of them. */
+export class Clients {
+  private readonly credentials;
+  private readonly timeouts: Timeouts;
+
+  constructor(private readonly options: ConnectOptions) {
+    this.credentials = credentialsFor(options.profile);
+    this.timeouts = options.timeouts ?? DEFAULT_TIMEOUTS;
+  }
+
+  ec2(): EC2Client {
+    return this.make(EC2Client, 'EC2', this.options.endpointUrl, '--endpoint-url (or AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL)');
+  }
+
+  ssm(): SSMClient {
+    return this.make(SSMClient, 'SSM', this.options.endpointUrl, '--endpoint-url (or AWS_ENDPOINT_URL_SSM, AWS_ENDPOINT_URL)');
+  }
+
+  opsworks(): OpsWorksClient {
+    // The service-specific variable must win over a general --endpoint-url (moto has no OpsWorks),
+    // and an explicit endpoint would hide it from the SDK: resolve it here.
+    const endpoint = this.options.opsworksEndpointUrl ?? process.env.AWS_ENDPOINT_URL_OPSWORKS ?? this.options.endpointUrl;
+    return this.make(OpsWorksClient, 'OpsWorks', endpoint, '--opsworks-endpoint-url (or AWS_ENDPOINT_URL_OPSWORKS)');
+  }
+
+  dynamodb(retry: RetryPolicy = this.options.retry): DynamoDBClient {
+    const setBy = '--endpoint-url (or AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL)';
+    return this.make(DynamoDBClient, 'DynamoDB', this.options.endpointUrl, setBy, retry);
+  }
+
+  private make<T extends EC2Client | SSMClient | OpsWorksClient | DynamoDBClient>(
+    Client: new (config: object) => T,
+    service: string,
+    endpoint: string | undefined,
+    setBy: string,
+    retry: RetryPolicy = this.options.retry,
+  ): T {
+    const client = new Client({
+      region: this.options.region,
+      maxAttempts: 1, // retries are ours (retry.ts)
+      credentials: this.credentials,
+      ...boundedRequests(this.timeouts),
+      ...(endpoint ? { endpoint } : {}),
+    });
+    guardEndpoint(client, { service, endpoint, setBy, requestTimeoutSeconds: this.timeouts.requestSeconds });
+    return withRetries(client, retry);
+  }
+}
+
+export function connect(options: ConnectOptions, clients = new Clients(options)): AwsContext {
+  const ec2 = clients.ec2();
+  const ssm = clients.ssm();
+  const opsworks = clients.opsworks();
   return {
     stack: options.stack,
     region: options.region,

@@ -1,6 +1,9 @@
 // Carries a plan out: walks its step graph in parallel, resolving each resource's references from
-// the outputs of what was observed or made so far.
+// the outputs of what was observed or made so far. Stopped (an interrupt, a lost lock), it starts no
+// new step and gives the running ones a bounded grace to finish: a step cut short could leave half
+// a change (a NAT launched but still checking source and destination).
 
+import { toErrorInfo, type ErrorInfo } from '../errors.js';
 import type { EngineEvent } from '../io.js';
 import { buildSteps, type Step } from './graph.js';
 import type { Kinds, Plan } from './plan.js';
@@ -15,21 +18,33 @@ export interface ApplyOptions<C> {
   notify(event: EngineEvent): void;
   /** How often a long step reports that it is still running. */
   progressEverySeconds?: number;
+  /** Aborted: start no new step (its reason says why). */
+  signal?: AbortSignal;
+  /** Once stopped, how long the running steps may take to finish before the apply returns without them. */
+  graceSeconds?: number;
 }
 
 export interface StepOutcome {
   key: string;
   id: string;
   operation: Step['operation'];
-  status: 'done' | 'failed' | 'skipped';
-  error?: string;
+  /**
+   * skipped: something it waits on failed (`because` names it); cancelled: not started because the
+   * apply was stopped; abandoned: still running when the grace after a stop ran out.
+   */
+  status: 'done' | 'failed' | 'skipped' | 'cancelled' | 'abandoned';
+  error?: ErrorInfo;
   because?: string;
 }
 
 export interface ApplyResult {
   outcomes: StepOutcome[];
   ok: boolean;
+  /** Why the apply stopped before the end, if it was stopped. */
+  stopped?: ErrorInfo;
 }
+
+export const DEFAULT_GRACE_SECONDS = 60;
 
 export async function applyPlan<C>(plan: Plan, options: ApplyOptions<C>): Promise<ApplyResult> {
   const { kinds, ctx, notify } = options;
@@ -70,35 +85,56 @@ export async function applyPlan<C>(plan: Plan, options: ApplyOptions<C>): Promis
       outputs.set(change.id, made);
       notify({ type: 'step-done', id: change.id, operation, elapsedSeconds: elapsed(), physicalId: made.id });
     } catch (error) {
-      notify({ type: 'step-failed', id: change.id, operation, error: describeError(error) });
+      notify({ type: 'step-failed', id: change.id, operation, error: toErrorInfo(error) });
       throw error;
     } finally {
       clearInterval(timer);
     }
   };
 
-  const result: WalkResult = await walk(steps, options.concurrency, {
-    run,
-    onSkip: (step, because) =>
-      notify({ type: 'step-skipped', id: step.change.id, operation: step.operation, because: byKey.get(because)!.change.id }),
+  const running = new Set<string>();
+  const abandon = new AbortController();
+  let grace: NodeJS.Timeout | undefined;
+  const stop = (): void => {
+    const graceSeconds = options.graceSeconds ?? DEFAULT_GRACE_SECONDS;
+    notify({ type: 'stopping', reason: toErrorInfo(options.signal!.reason), running: [...running], graceSeconds });
+    grace = setTimeout(() => abandon.abort(), graceSeconds * 1000);
+  };
+  if (options.signal?.aborted) stop();
+  else options.signal?.addEventListener('abort', stop, { once: true });
+
+  const result: WalkResult = await walk(
+    steps,
+    options.concurrency,
+    {
+      run: async (step) => {
+        running.add(step.change.id);
+        try {
+          await run(step);
+        } finally {
+          running.delete(step.change.id);
+        }
+      },
+      onSkip: (step, because) =>
+        notify({ type: 'step-skipped', id: step.change.id, operation: step.operation, because: byKey.get(because)!.change.id }),
+    },
+    { stop: options.signal, abandon: abandon.signal },
+  ).finally(() => {
+    clearTimeout(grace);
+    options.signal?.removeEventListener('abort', stop);
   });
 
   const outcome = (key: string, status: StepOutcome['status'], extra: Partial<StepOutcome> = {}): StepOutcome => {
     const step = byKey.get(key)!;
     return { key, id: step.change.id, operation: step.operation, status, ...extra };
   };
+  const stopped = options.signal?.aborted ? toErrorInfo(options.signal.reason) : undefined;
   const outcomes = [
     ...result.done.map((k) => outcome(k, 'done')),
-    ...result.failed.map((f) => outcome(f.key, 'failed', { error: describeError(f.error) })),
+    ...result.failed.map((f) => outcome(f.key, 'failed', { error: toErrorInfo(f.error) })),
     ...result.skipped.map((s) => outcome(s.key, 'skipped', { because: byKey.get(s.because)!.change.id })),
+    ...result.cancelled.map((k) => outcome(k, 'cancelled', stopped && { error: stopped })),
+    ...result.abandoned.map((k) => outcome(k, 'abandoned', stopped && { error: stopped })),
   ];
-  return { outcomes, ok: result.failed.length === 0 && result.skipped.length === 0 };
-}
-
-export function describeError(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as { name?: string }).name;
-    return code && code !== 'Error' && !error.message.startsWith(code) ? `${code}: ${error.message}` : error.message;
-  }
-  return String(error);
+  return { outcomes, ok: outcomes.every((o) => o.status === 'done'), ...(stopped ? { stopped } : {}) };
 }

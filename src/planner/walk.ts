@@ -1,5 +1,6 @@
 // Runs a graph of steps with bounded parallelism. A failed step stops the steps that wait on it
-// (directly or not); independent branches carry on.
+// (directly or not); independent branches carry on. Once told to stop, it starts nothing new and
+// lets the running steps finish; told to abandon them too, it returns at once.
 
 export interface Node {
   key: string;
@@ -11,6 +12,17 @@ export interface WalkResult {
   failed: { key: string; error: unknown }[];
   /** Not run because something they wait on failed (`because` names the failed step). */
   skipped: { key: string; because: string }[];
+  /** Not started because the walk was told to stop. */
+  cancelled: string[];
+  /** Still running when the walk was told to abandon them (they may yet finish, unobserved). */
+  abandoned: string[];
+}
+
+export interface WalkSignals {
+  /** Start no new step; finish when the running ones have. */
+  stop?: AbortSignal;
+  /** Finish now, leaving the running steps behind. */
+  abandon?: AbortSignal;
 }
 
 export interface WalkHooks<N extends Node> {
@@ -18,18 +30,33 @@ export interface WalkHooks<N extends Node> {
   onSkip?(node: N, because: string): void;
 }
 
-export async function walk<N extends Node>(nodes: readonly N[], concurrency: number, hooks: WalkHooks<N>): Promise<WalkResult> {
+export async function walk<N extends Node>(
+  nodes: readonly N[],
+  concurrency: number,
+  hooks: WalkHooks<N>,
+  signals: WalkSignals = {},
+): Promise<WalkResult> {
   checkAcyclic(nodes);
-  const result: WalkResult = { done: [], failed: [], skipped: [] };
+  const result: WalkResult = { done: [], failed: [], skipped: [], cancelled: [], abandoned: [] };
   const waitingOn = new Map(nodes.map((n) => [n.key, new Set(n.after)]));
   const dependents = new Map<string, N[]>();
   for (const n of nodes) for (const dep of new Set(n.after)) dependents.set(dep, [...(dependents.get(dep) ?? []), n]);
 
   const ready: N[] = nodes.filter((n) => n.after.length === 0);
   const settled = new Set<string>();
-  let running = 0;
+  const inFlight = new Set<string>();
+  let finished = false;
 
-  return new Promise<WalkResult>((finish) => {
+  return new Promise<WalkResult>((resolve) => {
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
+      result.abandoned.push(...inFlight);
+      result.cancelled.push(...nodes.filter((n) => !settled.has(n.key) && !inFlight.has(n.key)).map((n) => n.key));
+      signals.stop?.removeEventListener('abort', pump);
+      signals.abandon?.removeEventListener('abort', finish);
+      resolve(result);
+    };
     const skipDependents = (key: string, because: string): void => {
       for (const d of dependents.get(key) ?? []) {
         if (settled.has(d.key)) continue;
@@ -39,16 +66,18 @@ export async function walk<N extends Node>(nodes: readonly N[], concurrency: num
         skipDependents(d.key, because);
       }
     };
-    const pump = (): void => {
-      while (running < concurrency && ready.length > 0) {
+    function pump(): void {
+      if (finished) return;
+      while (!signals.stop?.aborted && inFlight.size < concurrency && ready.length > 0) {
         const node = ready.shift()!;
         if (settled.has(node.key)) continue;
-        running++;
+        inFlight.add(node.key);
         // Through a promise, so a hook that throws instead of rejecting cannot stall the walk.
         Promise.resolve()
           .then(() => hooks.run(node))
           .then(
             () => {
+              if (finished) return;
               settled.add(node.key);
               result.done.push(node.key);
               for (const d of dependents.get(node.key) ?? []) {
@@ -58,18 +87,22 @@ export async function walk<N extends Node>(nodes: readonly N[], concurrency: num
               }
             },
             (error: unknown) => {
+              if (finished) return;
               settled.add(node.key);
               result.failed.push({ key: node.key, error });
               skipDependents(node.key, node.key);
             },
           )
           .finally(() => {
-            running--;
+            inFlight.delete(node.key);
             pump();
           });
       }
-      if (running === 0 && ready.length === 0) finish(result);
-    };
+      if (inFlight.size === 0 && (ready.length === 0 || signals.stop?.aborted)) finish();
+    }
+    if (signals.abandon?.aborted) return finish();
+    signals.stop?.addEventListener('abort', pump);
+    signals.abandon?.addEventListener('abort', finish);
     pump();
   });
 }

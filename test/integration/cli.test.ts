@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { before, describe, it } from 'node:test';
 import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { cliEnv, runCli, tempFile } from '../support/cli.js';
-import { liveNat, makeSpec, specYaml, useEmulator } from '../support/stack.js';
+import { liveNat, makeEngine, makeSpec, specYaml, useEmulator } from '../support/stack.js';
 
 describe('the dupsworks command', () => {
   const emu = useEmulator();
@@ -80,8 +80,14 @@ describe('the dupsworks command', () => {
     const result = await runCli(['apply', '-f', specFile, ...aws()]);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /needs approval.*--auto-approve/);
+    // The stack's lock is taken and released (DynamoDB); nothing else is written.
     const mutating = [...emu.proxy.calls().keys()].filter((action) => !/^(Describe|Get)/.test(action));
-    assert.deepEqual(mutating, [], 'only reads were made');
+    assert.deepEqual(
+      mutating.filter((action) => !['CreateTable', 'PutItem', 'DeleteItem'].includes(action)),
+      [],
+      'only reads were made',
+    );
+    assert.equal(await makeEngine(spec, emu.proxy.endpoint).lockHolder(), undefined, 'the lock was released');
   });
 
   it('applies a saved plan, and refuses a saved plan once the stack changed', async () => {

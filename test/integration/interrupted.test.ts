@@ -29,7 +29,8 @@ describe('interrupted and unreliable applies', () => {
       const file = await tempFile('spec.yaml', specYaml(spec));
       // NATs stay "pending" for a while, so the run is still busy when it is killed.
       emu.proxy.setOptions({ pendingInstanceMs: 1500 });
-      const child = startCli(['apply', '-f', file, '--endpoint-url', emu.proxy.endpoint, '--auto-approve']);
+      // A short lease: the dead run's lock expires soon, and the re-run waits for that.
+      const child = startCli(['apply', '-f', file, '--endpoint-url', emu.proxy.endpoint, '--auto-approve', '--lock-lease', '2']);
       let completed = 0;
       let stderr = '';
       await new Promise<void>((resolve, reject) => {
@@ -45,7 +46,7 @@ describe('interrupted and unreliable applies', () => {
         );
       });
 
-      const rerun = await runCli(['apply', '-f', file, '--endpoint-url', emu.proxy.endpoint, '--auto-approve']);
+      const rerun = await runCli(['apply', '-f', file, '--endpoint-url', emu.proxy.endpoint, '--auto-approve', '--lock-timeout', '30']);
       assert.equal(rerun.code, 0, rerun.stdout + rerun.stderr);
       const plan = await runCli(['plan', '-f', file, '--endpoint-url', emu.proxy.endpoint, '--detailed-exitcode']);
       assert.equal(plan.code, 0, plan.stdout);

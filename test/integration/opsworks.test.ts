@@ -354,9 +354,11 @@ describe('OpsWorks mode', () => {
     const spec = opsSpec({ name: 'killed' });
     const file = await tempFile('spec.yaml', specYaml(spec));
     const args = ['-f', file, '--endpoint-url', bed.moto.endpoint, '--opsworks-endpoint-url', bed.opsworks.endpoint];
+    // A killed run leaves its lock behind: a short lease, and every next apply waits for it to expire.
+    const locking = ['--lock-lease', '2', '--lock-timeout', '30'];
     // Each killed run must die midway: a run that ends by itself fails the test.
     for (const killOn of [/^opsworks\/stack: Creation complete/m, /^opsworks\/instance\/nat-[a-z0-9-]+: Creation complete/m]) {
-      const child = startCli(['apply', ...args, '--auto-approve'], cliEnv());
+      const child = startCli(['apply', ...args, '--auto-approve', ...locking], cliEnv());
       let stderr = '';
       await new Promise<void>((resolve, reject) => {
         child.stderr!.on('data', (chunk: Buffer) => {
@@ -370,7 +372,7 @@ describe('OpsWorks mode', () => {
       assert.equal((await stacksNamed(bed.client, spec.name)).length, 1, `one OpsWorks stack of that name after the kill on ${killOn}`);
     }
 
-    const rerun = await runCli(['apply', ...args, '--auto-approve']);
+    const rerun = await runCli(['apply', ...args, '--auto-approve', ...locking]);
     assert.equal(rerun.code, 0, rerun.stdout + rerun.stderr);
     const plan = await runCli(['plan', ...args, '--detailed-exitcode']);
     assert.equal(plan.code, 0, plan.stdout + plan.stderr);

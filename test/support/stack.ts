@@ -142,7 +142,7 @@ export function assertApplied(result: ApplyResult): void {
   const bad = result.outcomes.filter((o) => o.status !== 'done');
   assert.ok(
     result.ok,
-    `apply did not complete:\n${bad.map((o) => `  ${o.id} ${o.operation}: ${o.status} ${o.error ?? o.because ?? ''}`).join('\n')}`,
+    `apply did not complete:\n${bad.map((o) => `  ${o.id} ${o.operation}: ${o.status} ${o.error?.message ?? o.because ?? ''}`).join('\n')}`,
   );
 }
 

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { EngineEvent } from '../../src/io.js';
-import { applyPlan, describeError } from '../../src/planner/apply.js';
+import { RecordingHost, stamped, type EngineEvent } from '../../src/io.js';
+import { DupsworksError, describeError, toErrorInfo } from '../../src/errors.js';
+import { applyPlan } from '../../src/planner/apply.js';
 import { makePlan, type Plan } from '../../src/planner/plan.js';
 import type { Desired, Observed } from '../../src/planner/resource.js';
 import { ref } from '../../src/planner/values.js';
@@ -105,7 +106,68 @@ describe('walk', () => {
   });
 
   it('finishes at once with nothing to do', async () => {
-    assert.deepEqual(await walk([], 2, { run: async () => assert.fail('nothing to run') }), { done: [], failed: [], skipped: [] });
+    assert.deepEqual(await walk([], 2, { run: async () => assert.fail('nothing to run') }), {
+      done: [],
+      failed: [],
+      skipped: [],
+      cancelled: [],
+      abandoned: [],
+    });
+  });
+
+  it('once stopped, starts nothing new and lets the running nodes finish', async () => {
+    const stop = new AbortController();
+    const started: string[] = [];
+    //   a (slow) -> c        b (stops the walk while a runs) -> d
+    const nodes = [node('a'), node('b'), node('c', 'a'), node('d', 'b'), node('e')];
+    const result = await walk(
+      nodes,
+      2,
+      {
+        run: async (n) => {
+          started.push(n.key);
+          if (n.key === 'b') stop.abort();
+          await sleep(n.key === 'a' ? 30 : 1);
+        },
+      },
+      { stop: stop.signal },
+    );
+    assert.deepEqual(started, ['a', 'b'], 'nothing starts after the stop');
+    assert.deepEqual(result.done.sort(), ['a', 'b'], 'the running node finished');
+    assert.deepEqual(result.cancelled.sort(), ['c', 'd', 'e']);
+    assert.deepEqual(result.abandoned, []);
+  });
+
+  it('told to abandon, returns at once with the running nodes left behind', async () => {
+    const stop = new AbortController();
+    const abandon = new AbortController();
+    let finishedSlow = false;
+    const nodes = [node('slow'), node('after', 'slow')];
+    const walking = walk(
+      nodes,
+      2,
+      {
+        run: async () => {
+          stop.abort();
+          setTimeout(() => abandon.abort(), 10);
+          await sleep(200);
+          finishedSlow = true;
+        },
+      },
+      { stop: stop.signal, abandon: abandon.signal },
+    );
+    const result = await walking;
+    assert.equal(finishedSlow, false, 'returned before the running node finished');
+    assert.deepEqual(result.abandoned, ['slow']);
+    assert.deepEqual(result.cancelled, ['after']);
+    assert.deepEqual(result.done, []);
+  });
+
+  it('stopped before it begins, runs nothing', async () => {
+    const stop = new AbortController();
+    stop.abort();
+    const result = await walk([node('a'), node('b', 'a')], 2, { run: async () => assert.fail('nothing runs') }, { stop: stop.signal });
+    assert.deepEqual(result.cancelled, ['a', 'b']);
   });
 
   it('detects a cycle and a wait on an unknown step before running anything', async () => {
@@ -217,7 +279,7 @@ describe('applyPlan', () => {
       id: 'nat/a',
       operation: 'create',
       status: 'failed',
-      error: 'cannot create nat/a',
+      error: { code: 'Error', fault: 'aws', message: 'cannot create nat/a' },
     });
     assert.deepEqual(byKey['create:route/a'], {
       key: 'create:route/a',
@@ -232,7 +294,7 @@ describe('applyPlan', () => {
     assert.deepEqual(
       events.filter((e) => e.type === 'step-failed' || e.type === 'step-skipped'),
       [
-        { type: 'step-failed', id: 'nat/a', operation: 'create', error: 'cannot create nat/a' },
+        { type: 'step-failed', id: 'nat/a', operation: 'create', error: { code: 'Error', fault: 'aws', message: 'cannot create nat/a' } },
         { type: 'step-skipped', id: 'route/a', operation: 'create', because: 'nat/a' },
       ],
     );
@@ -253,9 +315,39 @@ describe('applyPlan', () => {
     assert.ok('spare' in made, 'the optional reference is passed, as undefined');
     const failed = result.outcomes.filter((o) => o.status === 'failed');
     assert.deepEqual(failed, [
-      { key: 'create:route/b', id: 'route/b', operation: 'create', status: 'failed', error: 'nat/b has no runningId yet' },
+      {
+        key: 'create:route/b',
+        id: 'route/b',
+        operation: 'create',
+        status: 'failed',
+        error: { code: 'Error', fault: 'aws', message: 'nat/b has no runningId yet' },
+      },
     ]);
     assert.equal(result.ok, false);
+  });
+
+  it('stopped, finishes what runs, starts nothing else, and says why in the outcomes and events', async () => {
+    const stop = new AbortController();
+    const reason = new DupsworksError('Interrupted', 'user', 'interrupted by SIGINT');
+    const plan = await makePlan({ desired: [net, natA, natB], observed: [], kinds, ctx: { world: new World() } });
+    const events: EngineEvent[] = [];
+    const result = await applyPlan(plan, {
+      kinds,
+      ctx: { world: new World() },
+      concurrency: 4,
+      signal: stop.signal,
+      notify: (e) => {
+        events.push(e);
+        if (e.type === 'step-start' && e.id === 'net') stop.abort(reason);
+      },
+    });
+    const status = Object.fromEntries(result.outcomes.map((o) => [o.id, o.status]));
+    assert.deepEqual(status, { net: 'done', 'nat/a': 'cancelled', 'nat/b': 'cancelled' });
+    assert.equal(result.ok, false);
+    assert.deepEqual(result.stopped, { code: 'Interrupted', fault: 'user', message: 'interrupted by SIGINT' });
+    assert.deepEqual(result.outcomes.find((o) => o.id === 'nat/a')?.error, result.stopped);
+    const stopping = events.find((e) => e.type === 'stopping');
+    assert.deepEqual(stopping, { type: 'stopping', reason: result.stopped, running: ['net'], graceSeconds: 60 });
   });
 
   it('does nothing for a plan without changes', async () => {
@@ -275,5 +367,41 @@ describe('describeError', () => {
     const already = Object.assign(new Error('Throttling: slow down'), { name: 'Throttling' });
     assert.equal(describeError(already), 'Throttling: slow down');
     assert.equal(describeError('a string'), 'a string');
+  });
+});
+
+describe('toErrorInfo', () => {
+  it('says who is at fault: the user for credentials and permissions, AWS for what it failed, the program for bugs', () => {
+    const aws = (name: string, fault: 'client' | 'server' = 'client') =>
+      Object.assign(new Error('x'), { name, $fault: fault, $metadata: {} });
+    assert.deepEqual(toErrorInfo(aws('UnauthorizedOperation')), {
+      code: 'UnauthorizedOperation',
+      fault: 'user',
+      message: 'UnauthorizedOperation: x',
+    });
+    assert.equal(toErrorInfo(aws('InsufficientInstanceCapacity')).fault, 'aws');
+    assert.equal(toErrorInfo(aws('InternalError', 'server')).fault, 'aws');
+    assert.equal(toErrorInfo(new TypeError('undefined is not a function')).fault, 'program');
+    assert.equal(toErrorInfo(new Error('internal: cycle in the apply graph')).fault, 'program');
+    assert.deepEqual(toErrorInfo(new DupsworksError('LockHeld', 'user', 'held')), { code: 'LockHeld', fault: 'user', message: 'held' });
+  });
+});
+
+describe('stamped events', () => {
+  it('reach the host with a sequence number, the time and a level', () => {
+    const host = new RecordingHost();
+    const io = stamped(host);
+    io.notify({ type: 'observe-start', stack: 's', region: 'r' });
+    io.notify({ type: 'step-failed', id: 'vpc', operation: 'create', error: { code: 'X', fault: 'aws', message: 'x' } });
+    io.notify({ type: 'retry', operation: 'DescribeVpcs', code: 'Throttling', attempt: 1, delayMs: 5 });
+    assert.deepEqual(
+      host.events.map((e) => [e.seq, e.level]),
+      [
+        [1, 'info'],
+        [2, 'error'],
+        [3, 'debug'],
+      ],
+    );
+    for (const e of host.events) assert.ok(Math.abs(Date.parse(e.time) - Date.now()) < 5000, `an ISO time: ${e.time}`);
   });
 });
