@@ -17,13 +17,12 @@ export interface Booted {
 
 export async function bootInstance(namespace: string, root: string, userData: string): Promise<Booted> {
   await mkdir(root, { recursive: true });
-  const script = join(root, 'var/lib/cloud/user-data');
   await mkdir(join(root, 'var/lib/cloud'), { recursive: true });
-  await writeFile(script, userData, { mode: 0o700 });
+  await writeFile(join(root, SCRIPT), userData, { mode: 0o700 });
   let output: string;
   try {
-    // As cloud-init runs it: no arguments (every part), its output and errors in one log.
-    output = await inNamespace(namespace, 'env', [`DUPSWORKS_LAB_ROOT=${root}`, 'bash', '-c', 'exec bash "$0" 2>&1', script]);
+    // As cloud-init runs it: no arguments, so every part.
+    output = await runScript(namespace, root, []);
   } catch (error) {
     const detail = error instanceof CommandError ? error.stderr : String(error);
     await log(root, detail);
@@ -39,4 +38,24 @@ export async function bootInstance(namespace: string, root: string, userData: st
 async function log(root: string, text: string): Promise<void> {
   await mkdir(join(root, 'var/log'), { recursive: true });
   await writeFile(join(root, 'var/log/cloud-init-output.log'), text, { flag: 'a' });
+}
+
+/** Runs parts of an instance's boot script again (e.g. `masquerade` after its rules were flushed). */
+export function rerunBootParts(namespace: string, root: string, parts: readonly string[]): Promise<string> {
+  return runScript(namespace, root, parts);
+}
+
+/** Where the user data is kept under the instance's root, as cloud-init keeps it. */
+const SCRIPT = 'var/lib/cloud/user-data';
+
+// Its output and its errors in one log, as cloud-init keeps them.
+function runScript(namespace: string, root: string, parts: readonly string[]): Promise<string> {
+  return inNamespace(namespace, 'env', [
+    `DUPSWORKS_LAB_ROOT=${root}`,
+    'bash',
+    '-c',
+    'exec bash "$0" "$@" 2>&1',
+    join(root, SCRIPT),
+    ...parts,
+  ]);
 }

@@ -235,6 +235,10 @@ function routerFirewall(world: LabWorld, endpoints: Endpoint[]): string {
     if (e.instance && !e.instance.sourceDestCheck) continue;
     rules.push(`-A FORWARD -i ${e.port} ! -s ${e.address}/32 -j DROP`, `-A FORWARD -o ${e.port} ! -d ${e.address}/32 -j DROP`);
   }
+  // The internet gateway translates only the address of the interface a packet left by: what an
+  // instance forwards from others unmasqueraded does not get out (so a NAT whose masquerade is
+  // broken looks broken to a probe through it, even from a peer that has a public IP itself).
+  for (const e of endpoints) rules.push(`-A FORWARD -i ${e.port} -o ${ROUTER_TO_IGW} ! -s ${e.address}/32 -j DROP`);
   rules.push('-A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT');
   for (const e of endpoints) {
     if (!e.instance) continue;

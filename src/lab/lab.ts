@@ -72,6 +72,8 @@ export interface NatDescription {
   namespace: string;
   instanceId: string;
   address: string;
+  /** Its subnet's router address. */
+  gateway: string;
   publicIp: string | null;
   state: string;
   sourceDestCheck: boolean;
@@ -159,6 +161,7 @@ export class Lab {
       namespace: e.namespace,
       instanceId: e.instance!.id,
       address: e.address,
+      gateway: e.gateway,
       publicIp: e.instance!.publicIp ?? null,
       state: e.instance!.state,
       sourceDestCheck: e.instance!.sourceDestCheck,
