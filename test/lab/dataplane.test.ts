@@ -205,3 +205,24 @@ describe('lab: real packets, a three-zone ring', () => {
     await settle(lab, emu.moto.endpoint);
   });
 });
+
+describe('lab: --propagation-delay', () => {
+  const emu = useMoto();
+  const DELAY_MS = 1500;
+  const lab = useLab(emu, { name: 'delay', propagationDelayMs: DELAY_MS });
+
+  it('a route change seen in the emulator reaches the data plane only after the delay', async () => {
+    const [A, B] = ['ap-northeast-1c', 'ap-northeast-1a'];
+    const [a, b] = [lab.zone(A).nat!, lab.zone(B).nat!];
+    const tables = await emu.ec2.send(new DescribeRouteTablesCommand({ Filters: byResource(lab.spec.name, `route-table/private/${A}`) }));
+    const table = tables.RouteTables![0]!.RouteTableId!;
+    await emu.ec2.send(new ReplaceRouteCommand({ RouteTableId: table, DestinationCidrBlock: '0.0.0.0/0', InstanceId: b.instanceId }));
+    const changed = Date.now();
+    await lab.lab.synced();
+    assert.deepEqual(await egressOf(lab, A), { ok: true, source: a.publicIp }, 'still the old route right after the change');
+    await egressBecomes(lab, A, b.publicIp, DELAY_MS + 3000);
+    assert.ok(Date.now() - changed >= DELAY_MS, `applied after ${Date.now() - changed} ms`);
+    await emu.ec2.send(new ReplaceRouteCommand({ RouteTableId: table, DestinationCidrBlock: '0.0.0.0/0', InstanceId: a.instanceId }));
+    await settle(lab, emu.moto.endpoint);
+  });
+});
