@@ -224,8 +224,12 @@ export async function status(stack: string | undefined, json: boolean, output: O
       : e.leavesAs
         ? `leaves as ${e.leavesAs}, which is no NAT's public IP`
         : `no egress (${e.error})`;
+    const running = lab.zones.flatMap((z) => z.nats).filter((n) => n.state === 'running');
+    const target = zone.privateDefaultRoute;
+    const dead =
+      target?.startsWith('i-') && !running.some((n) => n.instanceId === target) ? ' (a blackhole: no such running instance)' : '';
     lines.push(
-      `  ${zone.availabilityZone}  private host ${zone.host?.address ?? '-'}: ${through}; route 0.0.0.0/0 -> ${zone.privateDefaultRoute ?? 'none'}`,
+      `  ${zone.availabilityZone}  private host ${zone.host?.address ?? '-'}: ${through}; route 0.0.0.0/0 -> ${target ?? 'none'}${dead}`,
     );
     for (const nat of zone.nats) {
       lines.push(
