@@ -32,6 +32,8 @@
 //   --build-reps N        timed runs of builds and heals (default 3)
 //   --zones 2,3           the zone counts to measure (default 2,3)
 //   --managers ec2,opsworks  the NAT modes to measure (default both)
+//   --lab                 instead: how fast the VPC lab follows the emulator (root; bench/lab.ts),
+//                         --reps route changes each way
 //
 // Exit status: 0 measured (goals met or not), 1 a goal missed under --check, 2 the bench failed.
 
@@ -64,6 +66,7 @@ import {
 } from '@aws-sdk/client-opsworks';
 
 import type { Engine } from '../src/engine.js';
+import { labBench, labReport } from './lab.js';
 import { STACK_TAG } from '../src/aws/tags.js';
 import { startOpsWorksEmulator, type OpsWorksEmulator } from '../src/emulator/opsworks/index.js';
 import { hasChanges, type Plan } from '../src/planner/plan.js';
@@ -101,6 +104,7 @@ interface Options {
   buildReps: number;
   zones: number[];
   managers: Manager[];
+  lab: boolean;
 }
 
 type Scenario = 'no-op plan' | 'floor' | 'build' | 'heal';
@@ -156,6 +160,7 @@ function parseOptions(): Options {
         'build-reps': { type: 'string', default: '3' },
         zones: { type: 'string', default: '2,3' },
         managers: { type: 'string', default: MANAGERS.join(',') },
+        lab: { type: 'boolean', default: false },
       },
       strict: true,
       allowPositionals: false,
@@ -192,6 +197,7 @@ function parseOptions(): Options {
     buildReps: count('build-reps', values['build-reps']!, 1),
     zones: values.zones!.split(',').map((z) => count('zones', z.trim(), 1, 3)),
     managers: MANAGERS.filter((m) => managers.includes(m)),
+    lab: values.lab!,
   };
 }
 
@@ -618,6 +624,14 @@ function report(figures: Figures[], results: Goal[], options: Options, elapsedMs
 async function main(): Promise<number> {
   const options = parseOptions();
   const started = performance.now();
+  if (options.lab) {
+    const figures = await labBench(options.reps, progress);
+    const elapsedMs = Math.round(performance.now() - started);
+    process.stdout.write(
+      options.json ? `${JSON.stringify({ node: process.version, elapsedMs, lab: figures }, null, 2)}\n` : labReport(figures),
+    );
+    return 0;
+  }
   const wantsOpsWorks = options.managers.includes('opsworks');
   const world: Partial<World> = {};
   const ow: Partial<OpsWorksWorld> = {};
