@@ -106,10 +106,14 @@ export class Lab {
     this.names = labNames(options.stack);
     this.dataPlane = new DataPlane(this.names);
     const endpoint = new URL(options.endpointUrl);
+    // The lab only ever talks to an emulator, which takes any credentials: under a bare `sudo`
+    // (which drops AWS_* variables) it should not need the caller's.
+    const ownCredentials = options.profile || process.env.AWS_ACCESS_KEY_ID || process.env.AWS_PROFILE;
     this.ec2 = new EC2Client({
       region: options.region,
       endpoint: endpoint.toString(),
       ...(options.profile ? { profile: options.profile } : {}),
+      ...(ownCredentials ? {} : { credentials: { accessKeyId: 'dupsworks-lab', secretAccessKey: 'dupsworks-lab' } }),
     });
   }
 
