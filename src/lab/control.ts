@@ -108,7 +108,8 @@ export async function up(options: UpOptions, output: Output): Promise<number> {
 export async function upDetached(argv: readonly string[], options: UpOptions, output: Output): Promise<number> {
   const log = join(STATE_ROOT, `${options.stack}.log`);
   await mkdir(STATE_ROOT, { recursive: true });
-  const fd = openSync(log, 'w');
+  // Appended to: a refused second `up` must not wipe the running lab's log.
+  const fd = openSync(log, 'a');
   const child = spawn(
     process.execPath,
     argv.filter((a) => a !== '--detach'),

@@ -101,6 +101,7 @@ export class Lab {
   private ticking: Promise<void> | undefined;
   private stopping = false;
   private lastDescription = '';
+  private lastPollError: string | undefined;
 
   private constructor(private readonly options: LabOptions) {
     this.names = labNames(options.stack);
@@ -253,8 +254,12 @@ export class Lab {
       await Promise.all(this.boots.values());
       await this.writeDescription();
       if (changes.length > 0) this.emit({ type: 'synced', observedAt, programmedAt: Date.now(), changes });
+      this.lastPollError = undefined;
     } catch (error) {
-      if (!this.stopping) this.emit({ type: 'poll-failed', error: (error as Error).message });
+      // Said once per kind of failure, not every interval while the emulator is away.
+      const message = (error as Error).message;
+      if (!this.stopping && message !== this.lastPollError) this.emit({ type: 'poll-failed', error: message });
+      this.lastPollError = message;
     }
     const ready = this.waiters.filter((w) => w.after <= observedAt);
     this.waiters = this.waiters.filter((w) => w.after > observedAt);

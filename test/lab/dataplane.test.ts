@@ -156,6 +156,30 @@ describe('lab: real packets, two zones', () => {
     await settle(lab, emu.moto.endpoint);
   });
 
+  it('the fault helpers break what they say and mend it: forwarding off, the path between two zones cut, total loss', async () => {
+    const [a, b] = [lab.zone(A).nat!, lab.zone(B).nat!];
+    await faults.setForwarding(a.namespace, false);
+    assert.equal((await egressOf(lab, A)).ok, false, 'forwarding off: nothing gets through the NAT');
+    await faults.setForwarding(a.namespace, true);
+    assert.deepEqual(await egressOf(lab, A), { ok: true, source: a.publicIp });
+
+    // Both NATs still reach the internet, but not each other: each one's probe through its peer fails.
+    await faults.cutBetween(lab.now(), A, B);
+    const viaB = lab.spec.zones.find((z) => z.availabilityZone === A)!.heartbeat.viaPeer;
+    assert.equal((await whoami(a.namespace, viaB)).ok, false, "A's probe through B is cut");
+    assert.deepEqual(await whoami(a.namespace, '198.51.100.80'), { ok: true, source: a.publicIp }, 'A still reaches the internet');
+    assert.deepEqual(await whoami(b.namespace, '198.51.100.80'), { ok: true, source: b.publicIp }, 'B still reaches the internet');
+    await faults.clearDrops(lab.now().namespaces.router);
+    assert.deepEqual(await whoami(a.namespace, viaB), { ok: true, source: b.publicIp });
+
+    const host = lab.zone(A).host!.namespace;
+    await faults.randomLoss(host, 1);
+    assert.equal(await ping(host, '198.51.100.80', { count: 3 }), 0, 'loss 1: every packet dropped');
+    await faults.clearDrops(host);
+    assert.equal(await ping(host, '198.51.100.80', { count: 3 }), 3);
+    await settle(lab, emu.moto.endpoint);
+  });
+
   it('a stopped NAT has its link down (its zone loses egress); apply starts it and egress comes back, its firewall as its user data left it', async () => {
     const nat = lab.zone(A).nat!;
     await emu.ec2.send(new StopInstancesCommand({ InstanceIds: [nat.instanceId] }));
