@@ -127,10 +127,7 @@ async function labDemo(): Promise<number> {
     await dupsworks(['lab', 'exec', ZONE, '--', 'ping', '-c', '3', '-i', '0.2', host], env);
     await dupsworks(['lab', 'status'], env);
 
-    banner(`7. Converged: a fresh plan shows no changes (dupsworks plan -f ${SPEC} --detailed-exitcode)`);
-    const code = await dupsworks(['plan', '-f', SPEC, '--detailed-exitcode'], env, [0]);
-    console.log(`exit code ${code}: no changes`);
-    return 0;
+    return await showConverged(7, SPEC, env);
   } finally {
     if (labUp) {
       banner('Taking the lab down: dupsworks lab down');
@@ -139,6 +136,14 @@ async function labDemo(): Promise<number> {
     banner('Stopping the emulator');
     await moto.stop();
   }
+}
+
+/** The last step of every demo: the acceptance rule, seen by the user. */
+async function showConverged(step: number, spec: string, env: NodeJS.ProcessEnv): Promise<number> {
+  banner(`${step}. Converged: a fresh plan shows no changes (dupsworks plan -f ${spec} --detailed-exitcode)`);
+  const code = await dupsworks(['plan', '-f', spec, '--detailed-exitcode'], env, [0]);
+  console.log(`exit code ${code}: no changes`);
+  return 0;
 }
 
 /** Waits (up to 20 s) until the demo zone's private host egress is as `ok` wants it. */
@@ -199,10 +204,7 @@ async function main(manager: Manager): Promise<number> {
     banner(`4. One command heals it: dupsworks apply -f ${SPEC} --auto-approve`);
     await dupsworks(['apply', '-f', SPEC, '--auto-approve'], env);
 
-    banner(`5. Converged: a fresh plan shows no changes (dupsworks plan -f ${SPEC} --detailed-exitcode)`);
-    const code = await dupsworks(['plan', '-f', SPEC, '--detailed-exitcode'], env, [0]);
-    console.log(`exit code ${code}: no changes`);
-    return 0;
+    return await showConverged(5, SPEC, env);
   } finally {
     if (opsworks) {
       banner('Stopping the emulators (the OpsWorks emulator, then moto_server)');
