@@ -8,12 +8,11 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { removeLab } from './cleanup.js';
-import type { LabZone } from './fabric.js';
+import { TEST_TARGETS, type LabZone } from './fabric.js';
 import { Lab, runningPid, type LabDescription, type LabEvent } from './lab.js';
 import { NoStackError } from './world.js';
 import { STATE_ROOT, labNames } from './names.js';
 import { whoami } from './probe.js';
-import { TEST_TARGETS } from './fabric.js';
 
 export interface Output {
   out(text: string): void;

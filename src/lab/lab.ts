@@ -15,7 +15,7 @@ import { removeLab } from './cleanup.js';
 import { labNames, type LabNames } from './names.js';
 import { passThroughServer, whoamiServer } from './responders.js';
 import { listenIn } from './sockets.js';
-import { readUserData, readWorld, type LabRouteTable, type LabWorld } from './world.js';
+import { NoStackError, readUserData, readWorld, type LabRouteTable, type LabWorld } from './world.js';
 
 export interface LabOptions {
   stack: string;
@@ -137,7 +137,10 @@ export class Lab {
         `a lab of stack ${this.options.stack} is already running (pid ${running}); stop it with: dupsworks lab down --stack ${this.options.stack}`,
       );
     }
-    const world = await readWorld(this.ec2, this.options.stack);
+    const world = await readWorld(this.ec2, this.options.stack).catch((error: Error) => {
+      if (error instanceof NoStackError) throw error;
+      throw new Error(`cannot read stack ${this.options.stack} from the EC2 emulator at ${this.options.endpointUrl}: ${error.message}`);
+    });
     const leftovers = await removeLab(this.options.stack);
     if (leftovers.length > 0) this.emit({ type: 'cleaned', leftovers });
     await mkdir(this.names.stateDir, { recursive: true });
