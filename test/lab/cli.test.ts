@@ -5,8 +5,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { chmod } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { labNames, namespacePrefix } from '../../src/lab/names.js';
@@ -22,6 +20,19 @@ async function labNamespaces(stack: string): Promise<string[]> {
     .split('\n')
     .map((l) => l.split(' ')[0]!)
     .filter((n) => n.startsWith(namespacePrefix(stack)));
+}
+
+/** Anything of a lab's in the host's own namespace: its link names, addresses, routes or firewall rules. */
+async function hostTraces(): Promise<string[]> {
+  const ours = /\b(igw0|vpc0|inet0|ens5|p[0-9a-f]{12})\b|169\.254\.[12]\.|198\.51\.100\.|203\.0\.113\./;
+  const outputs = await Promise.all([
+    run('ip', ['-o', 'link']),
+    run('ip', ['-o', 'addr']),
+    run('ip', ['route', 'show', 'table', 'all']),
+    run('ip', ['rule']),
+    run('iptables-save', []),
+  ]);
+  return outputs.flatMap(({ stdout }) => stdout.split('\n').filter((line) => ours.test(line)));
 }
 
 function assertOneLineError(result: CliResult, pattern: RegExp): void {
@@ -54,17 +65,19 @@ describe('lab: the command line', () => {
   it('not root: says so, exit 1, before anything else', async () => {
     const spec = makeSpec({ name: labStackName('cli-user') });
     const file = await tempFile('user.yaml', specYaml(spec));
-    await chmod(dirname(file), 0o755); // readable by the unprivileged user
+    // A new user namespace: the CLI runs as an unprivileged user (uid 65534) that can still read
+    // the checkout wherever it is, as its owner.
     const result = await new Promise<CliResult>((resolve) => {
       execFile(
-        process.execPath,
-        [BIN, 'lab', 'up', '-f', file, '--endpoint-url', emu.moto.endpoint],
-        { cwd: ROOT, env: cliEnv(), uid: 65534, gid: 65534 },
+        'unshare',
+        ['--user', process.execPath, BIN, 'lab', 'up', '-f', file, '--endpoint-url', emu.moto.endpoint],
+        { cwd: ROOT, env: cliEnv() },
         (error, stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, stdout, stderr }),
       );
     });
     assertOneLineError(result, /lab: the lab needs root \(it makes network namespaces\); run it as root, e\.g\. with sudo\n/);
     assert.match(result.stderr, /Error: the lab cannot run here: 1 thing missing; nothing was changed/);
+    assert.deepEqual(await labNamespaces(spec.name), []);
   });
 
   it('without ip and iptables: names each missing command and its package, exit 1', async () => {
@@ -84,8 +97,10 @@ describe('lab: the command line', () => {
     const up = ['lab', 'up', '-f', file, '--endpoint-url', emu.moto.endpoint, '--detach'];
     const names = labNames(spec.name);
     try {
+      const before = await hostTraces();
       const started = await runCli([...up, '--json']);
       assert.equal(started.code, 0, started.stderr);
+      assert.deepEqual(await hostTraces(), before, "nothing of the lab's in the host's namespace");
       const description = JSON.parse(started.stdout);
       assert.equal(description.stack, spec.name);
       assert.equal(description.zones.length, 2);
