@@ -144,7 +144,11 @@ export class Lab {
     const leftovers = await removeLab(this.options.stack);
     if (leftovers.length > 0) this.emit({ type: 'cleaned', leftovers });
     await mkdir(this.names.stateDir, { recursive: true });
-    await writeFile(this.names.pidFile, `${process.pid}\n`);
+    // Created only if absent: of two `lab up` racing, one is refused.
+    await writeFile(this.names.pidFile, `${process.pid}\n`, { flag: 'wx' }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'EEXIST') throw new LabRunningError(`a lab of stack ${this.options.stack} is starting in another process`);
+      throw error;
+    });
     try {
       this.world = world;
       this.history.push({ at: Date.now(), routeTables: world.routeTables });
