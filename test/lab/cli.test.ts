@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { labNames, namespacePrefix } from '../../src/lab/names.js';
@@ -154,6 +155,7 @@ describe('lab: the command line', () => {
       assert.match(log.stdout, /Removed what an earlier lab of this stack left: /);
     } finally {
       const downed = await runCli(['lab', 'down', '--stack', spec.name]);
+      await rm(`/run/dupsworks-lab/${spec.name}.log`, { force: true });
       assert.equal(downed.code, 0, downed.stderr);
       assert.match(downed.stdout, new RegExp(`The lab of stack ${spec.name} is down`));
     }
