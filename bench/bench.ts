@@ -37,6 +37,8 @@
 //   --zones 2,3           the zone counts to measure (default 2,3)
 //   --managers ec2,opsworks  the NAT modes to measure (default both)
 //   --spec-reps N         timed runs of `dupsworks validate` on each hostile spec (default 3; see spec-input.ts)
+//   --lab                 instead: how fast the VPC lab follows the emulator (root; bench/lab.ts),
+//                         --reps route changes each way
 //
 // Exit status: 0 measured (goals met or not), 1 a goal missed under --check, 2 the bench failed.
 
@@ -69,6 +71,7 @@ import {
 } from '@aws-sdk/client-opsworks';
 
 import type { Engine } from '../src/engine.js';
+import { labBench, labReport } from './lab.js';
 import { STACK_TAG } from '../src/aws/tags.js';
 import { startOpsWorksEmulator, type OpsWorksEmulator } from '../src/emulator/opsworks/index.js';
 import { hasChanges, type Plan } from '../src/planner/plan.js';
@@ -109,6 +112,7 @@ interface Options {
   zones: number[];
   managers: Manager[];
   specReps: number;
+  lab: boolean;
 }
 
 type Scenario = 'no-op plan' | 'floor' | 'build' | 'heal' | 'lock' | 'no-op apply' | 'no-op apply, no lock';
@@ -166,6 +170,7 @@ function parseOptions(): Options {
         zones: { type: 'string', default: '2,3' },
         managers: { type: 'string', default: MANAGERS.join(',') },
         'spec-reps': { type: 'string', default: '3' },
+        lab: { type: 'boolean', default: false },
       },
       strict: true,
       allowPositionals: false,
@@ -203,6 +208,7 @@ function parseOptions(): Options {
     zones: values.zones!.split(',').map((z) => count('zones', z.trim(), 1, 3)),
     managers: MANAGERS.filter((m) => managers.includes(m)),
     specReps: count('spec-reps', values['spec-reps']!, 1),
+    lab: values.lab!,
   };
 }
 
@@ -639,6 +645,14 @@ function report(figures: Figures[], results: Goal[], options: Options, elapsedMs
 async function main(): Promise<number> {
   const options = parseOptions();
   const started = performance.now();
+  if (options.lab) {
+    const figures = await labBench(options.reps, progress);
+    const elapsedMs = Math.round(performance.now() - started);
+    process.stdout.write(
+      options.json ? `${JSON.stringify({ node: process.version, elapsedMs, lab: figures }, null, 2)}\n` : labReport(figures),
+    );
+    return 0;
+  }
   const wantsOpsWorks = options.managers.includes('opsworks');
   const world: Partial<World> = {};
   const ow: Partial<OpsWorksWorld> = {};

@@ -2,6 +2,10 @@
 // Builds examples/ha-nat.yaml from nothing, kills a NAT behind dupsworks's back, shows the plan
 // that heals it, applies it, and shows that a fresh plan is empty. Every step is the real CLI.
 //
+// `npm run demo -- --lab` (as root): the same disaster with real packets. The lab builds the stack
+// out of network namespaces and follows the emulator; a private host's pings leave through its own
+// NAT, stop when that NAT dies, and leave through the new NAT after one apply.
+//
 // `npm run demo -- --manager opsworks`: the same with the NATs managed by OpsWorks
 // (examples/ha-nat-opsworks.yaml), against the OpsWorks emulator started as the real CLI's
 // `dupsworks emulator opsworks` in a child process; the disaster is the EC2 instance of a NAT
@@ -11,6 +15,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { DescribeInstancesCommand, DescribeStacksCommand, OpsWorksClient } from '@aws-sdk/client-opsworks';
+import { egress, findLab, missingPrerequisites, type Egress } from '../src/lab/control.js';
+import { TEST_TARGETS } from '../src/lab/index.js';
 import { BIN, ROOT, cliEnv } from '../test/support/cli.js';
 import { freePort, startMoto } from '../test/support/moto.js';
 import { REGION, ec2Client, liveNat } from '../test/support/stack.js';
@@ -56,23 +62,99 @@ function exitOnSignal(): void {
 /** A bad command line: said in one line, exit 1. */
 class UsageError extends Error {}
 
-function parseManager(argv: string[]): Manager {
+const USAGE = 'usage: npm run demo [-- --manager ec2|opsworks | --lab]';
+
+function parseOptions(argv: string[]): { manager: Manager; lab: boolean } {
   let values;
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { manager: { type: 'string', default: 'ec2' } },
+      options: { manager: { type: 'string', default: 'ec2' }, lab: { type: 'boolean', default: false } },
       strict: true,
       allowPositionals: false,
     }));
   } catch (error) {
-    throw new UsageError(`${(error as Error).message}; usage: npm run demo [-- --manager ec2|opsworks]`);
+    throw new UsageError(`${(error as Error).message}; ${USAGE}`);
   }
   const manager = values.manager!;
   if (!(MANAGERS as readonly string[]).includes(manager)) {
-    throw new UsageError(`--manager must be ec2 or opsworks, not "${manager}"; usage: npm run demo [-- --manager ec2|opsworks]`);
+    throw new UsageError(`--manager must be ec2 or opsworks, not "${manager}"; ${USAGE}`);
   }
-  return manager as Manager;
+  if (values.lab && manager !== 'ec2') throw new UsageError(`--lab shows the ec2 mode; ${USAGE}`);
+  if (values.lab) {
+    const missing = missingPrerequisites();
+    if (missing.length > 0) throw new UsageError(`--lab: ${missing.join('; ')} (sudo npm run demo -- --lab)`);
+  }
+  return { manager: manager as Manager, lab: values.lab! };
+}
+
+/** The same disaster as the ec2 demo, watched with real packets in the lab. */
+async function labDemo(): Promise<number> {
+  const { spec: SPEC, stack: STACK } = DEMOS.ec2;
+  banner('Starting a local AWS emulator (moto_server)');
+  const moto = await startMoto();
+  console.log(`moto_server is listening on ${moto.endpoint}`);
+  const env = cliEnv({ AWS_ENDPOINT_URL: moto.endpoint });
+  const host = TEST_TARGETS[0]!;
+  let labUp = false;
+  try {
+    banner(`1. Build the stack in the emulator: dupsworks apply -f ${SPEC} --auto-approve`);
+    await dupsworks(['apply', '-f', SPEC, '--auto-approve'], env);
+
+    banner(`2. Build it out of network namespaces, following the emulator: dupsworks lab up -f ${SPEC} --detach`);
+    await dupsworks(['lab', 'up', '-f', SPEC, '--detach'], env);
+    labUp = true;
+
+    banner(`3. A private host's pings leave through its own NAT: dupsworks lab exec ${ZONE} -- ping -c 3 ${host}; dupsworks lab status`);
+    await dupsworks(['lab', 'exec', ZONE, '--', 'ping', '-c', '3', '-i', '0.2', host], env);
+    await dupsworks(['lab', 'status'], env);
+
+    const nat = await liveNat(ec2Client(moto.endpoint), STACK, ZONE);
+    banner(`4. Disaster: the NAT of ${ZONE} (${nat.InstanceId}) is terminated behind dupsworks's back`);
+    await ec2Client(moto.endpoint).send(new TerminateInstancesCommand({ InstanceIds: [nat.InstanceId!] }));
+    console.log(`aws ec2 terminate-instances --instance-ids ${nat.InstanceId}  # done`);
+    await untilEgress(STACK, (e) => e.leavesAs === null);
+    console.log(`\nThe lab followed the emulator: ${ZONE}'s private host has lost its way out.`);
+    await dupsworks(['lab', 'exec', ZONE, '--', 'ping', '-c', '3', '-i', '0.2', '-W', '1', host], env, [1]);
+    await dupsworks(['lab', 'status'], env);
+
+    banner(`5. One command heals it: dupsworks apply -f ${SPEC} --auto-approve`);
+    await dupsworks(['apply', '-f', SPEC, '--auto-approve'], env);
+    const fresh = await liveNat(ec2Client(moto.endpoint), STACK, ZONE);
+    await untilEgress(STACK, (e) => e.throughNat?.instanceId === fresh.InstanceId);
+
+    banner(`6. The pings leave through the new NAT (${fresh.InstanceId}), which booted from its own user data`);
+    await dupsworks(['lab', 'exec', ZONE, '--', 'ping', '-c', '3', '-i', '0.2', host], env);
+    await dupsworks(['lab', 'status'], env);
+
+    return await showConverged(7, SPEC, env);
+  } finally {
+    if (labUp) {
+      banner('Taking the lab down: dupsworks lab down');
+      await dupsworks(['lab', 'down', '--stack', STACK], env);
+    }
+    banner('Stopping the emulator');
+    await moto.stop();
+  }
+}
+
+/** The last step of every demo: the acceptance rule, seen by the user. */
+async function showConverged(step: number, spec: string, env: NodeJS.ProcessEnv): Promise<number> {
+  banner(`${step}. Converged: a fresh plan shows no changes (dupsworks plan -f ${spec} --detailed-exitcode)`);
+  const code = await dupsworks(['plan', '-f', spec, '--detailed-exitcode'], env, [0]);
+  console.log(`exit code ${code}: no changes`);
+  return 0;
+}
+
+/** Waits (up to 20 s) until the demo zone's private host egress is as `ok` wants it. */
+async function untilEgress(stack: string, ok: (e: Egress) => boolean): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const seen = (await egress(await findLab(stack))).find((e) => e.availabilityZone === ZONE)!;
+    if (ok(seen)) return;
+    if (Date.now() > deadline) throw new Error(`the lab did not follow: ${ZONE} still ${JSON.stringify(seen)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 async function main(manager: Manager): Promise<number> {
@@ -122,10 +204,7 @@ async function main(manager: Manager): Promise<number> {
     banner(`4. One command heals it: dupsworks apply -f ${SPEC} --auto-approve`);
     await dupsworks(['apply', '-f', SPEC, '--auto-approve'], env);
 
-    banner(`5. Converged: a fresh plan shows no changes (dupsworks plan -f ${SPEC} --detailed-exitcode)`);
-    const code = await dupsworks(['plan', '-f', SPEC, '--detailed-exitcode'], env, [0]);
-    console.log(`exit code ${code}: no changes`);
-    return 0;
+    return await showConverged(5, SPEC, env);
   } finally {
     if (opsworks) {
       banner('Stopping the emulators (the OpsWorks emulator, then moto_server)');
@@ -246,16 +325,16 @@ function dupsworks(args: string[], env: NodeJS.ProcessEnv, expected = [0]): Prom
   });
 }
 
-let manager: Manager;
+let options: { manager: Manager; lab: boolean };
 try {
-  manager = parseManager(process.argv.slice(2));
+  options = parseOptions(process.argv.slice(2));
 } catch (error) {
   console.error(`demo: ${(error as Error).message}`);
   process.exit(1);
 }
 
 exitOnSignal();
-main(manager).then(
+(options.lab ? labDemo() : main(options.manager)).then(
   (code) => (process.exitCode = code),
   (error: Error) => {
     console.error(`demo failed: ${error.message}`);

@@ -9,6 +9,7 @@ import { DEFAULT_TIMEOUTS } from './aws/endpoint.js';
 import { DupsworksError, toErrorInfo, type ErrorInfo } from './errors.js';
 import type { RunOperation } from './io.js';
 import { DEFAULT_LEASE_SECONDS, DEFAULT_LOCK_TABLE, LockHeldError, who } from './lock/lease.js';
+import * as lab from './lab/control.js';
 import { savePlan, loadPlan, staleReason, withSavedPreviews } from './planfile.js';
 import { DEFAULT_GRACE_SECONDS } from './planner/apply.js';
 import { planToJson } from './planner/json.js';
@@ -192,13 +193,107 @@ export async function main(argv: string[]): Promise<number> {
 
   // Output is best effort: a reader that went away (`| head`) must not abort the work.
   for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+
+  const labCommand = program
+    .command('lab')
+    .description('real packets through the stack in the EC2 emulator: Linux network namespaces programmed live from it (root)');
+  const terminal: lab.Output = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+
+  labCommand
+    .command('up')
+    .description('build the stack that apply made in the emulator out of namespaces, and keep it in step until `lab down`')
+    .requiredOption('-f, --file <spec>', 'the spec (YAML)')
+    .option('--json', 'print the description of what was built as JSON')
+    .option('--detach', 'run in the background once built (see --pid-file)')
+    .option('--pid-file <file>', "also write the lab's pid here")
+    .addOption(new Option('--interval <ms>', 'how often to read the emulator').argParser(positiveInteger).default(200))
+    .addOption(
+      new Option('--propagation-delay <ms>', 'how long a route change seen in the emulator waits before it applies')
+        .argParser(wholeNumber)
+        .default(0),
+    )
+    .action(
+      run(
+        async (
+          globals,
+          options: { file: string; json?: boolean; detach?: boolean; pidFile?: string; interval: number; propagationDelay: number },
+        ) => {
+          const spec = await loadSpec(options.file, globals);
+          if (spec.nat.manager !== 'ec2') {
+            throw new Failure(
+              `${options.file}: the lab models stacks whose NATs are EC2 instances (nat.manager: ec2), not ${spec.nat.manager}`,
+            );
+          }
+          const missing = lab.missingPrerequisites();
+          if (missing.length > 0) {
+            for (const problem of missing) process.stderr.write(`lab: ${problem}\n`);
+            throw new Failure(
+              `the lab cannot run here: ${missing.length} thing${missing.length === 1 ? '' : 's'} missing; nothing was changed`,
+            );
+          }
+          const endpointUrl = globals.endpointUrl ?? process.env.AWS_ENDPOINT_URL_EC2 ?? process.env.AWS_ENDPOINT_URL;
+          if (!endpointUrl) {
+            throw new Failure('the lab follows an EC2 emulator: give its endpoint with --endpoint-url (e.g. http://127.0.0.1:5000)');
+          }
+          const upOptions: lab.UpOptions = {
+            specFile: options.file,
+            stack: spec.name,
+            region: spec.region,
+            zones: spec.zones,
+            endpointUrl,
+            profile: globals.profile,
+            intervalMs: options.interval,
+            propagationDelayMs: options.propagationDelay,
+            json: options.json ?? false,
+            pidFile: options.pidFile,
+            debug: globals.debug ?? false,
+          };
+          return options.detach ? lab.upDetached(process.argv.slice(1), upOptions, terminal) : lab.up(upOptions, terminal);
+        },
+      ),
+    );
+
+  labCommand
+    .command('exec')
+    .description("run a command inside the lab: in a zone's private host, nat/<zone>, an instance, router, internet-gateway or internet")
+    .argument('<where>', 'a zone (its private host), nat/<zone>, an instance id, router, internet-gateway or internet')
+    .argument('<command...>', 'the command and its arguments (after --)')
+    .option('--stack <name>', 'the lab of this stack (needed only when several run)')
+    .action(
+      run(async (_globals, where: string, command: string[], options: { stack?: string }) =>
+        lab.exec(lab.namespaceOf(await lab.findLab(options.stack), where), command),
+      ),
+    );
+
+  labCommand
+    .command('status')
+    .description("which NAT each private host's traffic leaves through, now (a probe from each host)")
+    .option('--stack <name>', 'the lab of this stack (needed only when several run)')
+    .option('--json', 'the lab description with the egress of each zone, as JSON')
+    .action(
+      run(async (_globals, options: { stack?: string; json?: boolean }) => lab.status(options.stack, options.json ?? false, terminal)),
+    );
+
+  labCommand
+    .command('down')
+    .description('stop the lab and remove everything it made (namespaces, links, processes)')
+    .option('--stack <name>', 'the lab of this stack (needed only when several run)')
+    .option('-f, --file <spec>', 'the lab of the stack this spec names')
+    .action(
+      run(async (globals, options: { stack?: string; file?: string }) => {
+        const stack = options.stack ?? (options.file ? (await loadSpec(options.file, globals)).name : undefined);
+        return lab.down(stack, terminal);
+      }),
+    );
+
   try {
     await program.parseAsync(argv);
     return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 1;
     const info = toErrorInfo(error);
-    if (debug && !(error instanceof Failure)) write(process.stderr, `${(error as Error)?.stack ?? error}\n`);
+    if (debug && !(error instanceof Failure) && !(error instanceof lab.LabFailure))
+      write(process.stderr, `${(error as Error)?.stack ?? error}\n`);
     if (error instanceof LockHeldError) {
       write(process.stderr, `${lockHeldMessage(error, argv)}\n`);
       return 1;

@@ -1,54 +1,35 @@
-// The boot script of a NAT instance (Amazon Linux 2023 runs user data as a shell script once, at
-// first boot). It is assembled from sections so the heartbeat agent can be added as one more
-// section without touching the NAT basics.
+// The user data of a NAT instance: the boot script (boot.sh beside this file, a real shell program)
+// with the stack's settings written in after its first line. Amazon Linux runs it once, at first
+// boot; the lab runs the same text, read back from the emulator, inside the NAT's namespace.
+
+import { readFileSync } from 'node:fs';
 
 export interface NatBoot {
   stack: string;
   availabilityZone: string;
   vpcCidr: string;
-  /** Further sections, run after the NAT is forwarding (the heartbeat agent goes here). */
-  extraSections?: readonly BootSection[];
 }
 
-export interface BootSection {
-  title: string;
-  script: string;
-}
+/** EC2 refuses user data over 16 KB (before base64). */
+export const USER_DATA_LIMIT = 16 * 1024;
+
+// The build leaves boot.sh in src/ (tsc copies no shell), and this module runs from dist/src/nat/.
+const BOOT_SCRIPT = readFileSync(new URL('../../../src/nat/boot.sh', import.meta.url), 'utf8');
 
 export function natUserData(boot: NatBoot): string {
-  const sections = [forwarding(), masquerade(boot.vpcCidr), ...(boot.extraSections ?? [])];
-  return [
-    '#!/bin/bash',
+  const [shebang, ...rest] = BOOT_SCRIPT.split('\n');
+  const text = [
+    shebang,
     `# dupsworks NAT instance: stack ${boot.stack}, zone ${boot.availabilityZone}`,
-    'set -euo pipefail',
-    ...sections.map((s) => `\n# --- ${s.title} ---\n${s.script.trim()}`),
-    '',
+    `DUPSWORKS_VPC_CIDR=${shellQuote(boot.vpcCidr)}`,
+    ...rest,
   ].join('\n');
+  if (Buffer.byteLength(text) > USER_DATA_LIMIT) {
+    throw new Error(`the NAT user data is ${Buffer.byteLength(text)} bytes; EC2 takes at most ${USER_DATA_LIMIT}`);
+  }
+  return text;
 }
 
-function forwarding(): BootSection {
-  return {
-    title: 'forward packets',
-    script: `
-cat > /etc/sysctl.d/90-dupsworks-nat.conf <<'EOF'
-net.ipv4.ip_forward = 1
-net.ipv4.conf.all.send_redirects = 0
-EOF
-sysctl --system`,
-  };
-}
-
-// Masquerade only what comes from the VPC, out of whichever interface the default route uses
-// (eth0 or ens5, depending on the instance type), and keep the rule across reboots.
-function masquerade(vpcCidr: string): BootSection {
-  return {
-    title: 'masquerade the VPC',
-    script: `
-dnf install -y iptables-services
-iptables -t nat -C POSTROUTING -s ${vpcCidr} ! -d ${vpcCidr} -j MASQUERADE 2>/dev/null \\
-  || iptables -t nat -A POSTROUTING -s ${vpcCidr} ! -d ${vpcCidr} -j MASQUERADE
-iptables -P FORWARD ACCEPT
-service iptables save
-systemctl enable --now iptables`,
-  };
+function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
 }

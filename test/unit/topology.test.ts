@@ -128,7 +128,8 @@ describe('desiredResources', () => {
   it('makes NATs forward and masquerade only what comes from the VPC', () => {
     const userData: string = props(desiredResources(makeSpec(2)), 'nat/ap-northeast-1c').userData;
     assert.ok(userData.includes('net.ipv4.ip_forward = 1'));
-    assert.ok(userData.includes('iptables -t nat -A POSTROUTING -s 10.0.0.0/16 ! -d 10.0.0.0/16 -j MASQUERADE'));
+    assert.ok(userData.includes("\nDUPSWORKS_VPC_CIDR='10.0.0.0/16'\n"));
+    assert.ok(userData.includes('POSTROUTING -s "$DUPSWORKS_VPC_CIDR" ! -d "$DUPSWORKS_VPC_CIDR" -j MASQUERADE'));
     assert.ok(userData.includes('set -euo pipefail'));
   });
 
