@@ -2,9 +2,8 @@
 // security group, and per zone a public and a private subnet with their route tables. Then the
 // routes that send traffic through the NATs, given how to name a zone's NAT.
 //
-// Zone i's private default route goes out through its own NAT; zone i's public table sends
-// heartbeat.viaPeer/32 through the NAT of zone (i+1) mod N, so each NAT's pings test its peer's
-// whole egress path (a ring; two zones make the original cross-wiring).
+// Zone i's private default route goes out through its own NAT; its public table sends
+// heartbeat.viaPeer/32 through the NAT of its peer in the ring (ring.ts).
 
 import type { Desired } from '../planner/resource.js';
 import { ref, type Props, type Ref } from '../planner/values.js';
@@ -15,6 +14,7 @@ import type { SecurityGroupProps } from '../resources/security-group.js';
 import type { SubnetProps } from '../resources/subnet.js';
 import type { VpcProps } from '../resources/vpc.js';
 import type { Spec } from '../spec/types.js';
+import { natRing } from './ring.js';
 
 export type Tier = 'public' | 'private';
 
@@ -82,16 +82,15 @@ export function networkResources(spec: Spec): Desired[] {
 
 export function natRoutes(spec: Spec, nat: NatOutputs): Desired[] {
   const allNats = spec.zones.map((z) => nat.runningId(z.availabilityZone));
-  return spec.zones.flatMap((zone, i) => {
+  return natRing(spec.zones).flatMap(({ zone, peer }) => {
     const az = zone.availabilityZone;
-    const next = spec.zones[(i + 1) % spec.zones.length]!.availabilityZone;
     const publicTable = ids.routeTable('public', az);
     const privateTable = ids.routeTable('private', az);
     return [
       desired<RouteProps>(routeId(publicTable, `${zone.heartbeat.viaPeer}/32`), 'route', {
         routeTableId: ref(publicTable),
         destinationCidrBlock: `${zone.heartbeat.viaPeer}/32`,
-        instanceId: nat.instanceId(next),
+        instanceId: nat.instanceId(peer.availabilityZone),
       }),
       desired<RouteProps>(routeId(privateTable, '0.0.0.0/0'), 'route', {
         routeTableId: ref(privateTable),

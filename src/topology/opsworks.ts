@@ -19,6 +19,7 @@ import type { OpsWorksSecurityGroupProps } from '../resources/opsworks-security-
 import type { OpsWorksStackProps } from '../resources/opsworks-stack.js';
 import type { Spec } from '../spec/types.js';
 import { desired, networkIds, type NatOutputs } from './network.js';
+import { natRing } from './ring.js';
 
 /** The groups OpsWorks makes in the stack's VPC; custom layers' instances use the first. */
 export const OPSWORKS_GROUPS = ['AWS-OpsWorks-Custom-Server', 'AWS-OpsWorks-Default-Server'];
@@ -148,19 +149,16 @@ export function opsworksNats(spec: Spec): { resources: Desired[]; outputs: NatOu
  */
 export function vpcnatCustomJson(spec: Spec): Value {
   const az = Object.fromEntries(
-    spec.zones.map((zone, i) => {
-      const peer = spec.zones[(i + 1) % spec.zones.length]!.availabilityZone;
-      return [
-        zone.availabilityZone,
-        {
-          enabled: 1,
-          target_via_checking_nat: zone.heartbeat.viaPeer,
-          target_via_inetgw: zone.heartbeat.viaInternetGateway,
-          opposite_primary_nat_id: ref(ids.nat(peer), 'ec2InstanceId'),
-          opposite_rtb: ref(networkIds.routeTable('private', peer)),
-        },
-      ];
-    }),
+    natRing(spec.zones).map(({ zone, peer }) => [
+      zone.availabilityZone,
+      {
+        enabled: 1,
+        target_via_checking_nat: zone.heartbeat.viaPeer,
+        target_via_inetgw: zone.heartbeat.viaInternetGateway,
+        opposite_primary_nat_id: ref(ids.nat(peer.availabilityZone), 'ec2InstanceId'),
+        opposite_rtb: ref(networkIds.routeTable('private', peer.availabilityZone)),
+      },
+    ]),
   );
   const awscli = { region: spec.region, ...(spec.opsworks!.awscliVersion ? { version: spec.opsworks!.awscliVersion } : {}) };
   // The stack's mark stays beside what the cookbook reads (see opsworks-stack.ts).
