@@ -67,6 +67,8 @@ import type { Engine } from '../src/engine.js';
 import { STACK_TAG } from '../src/aws/tags.js';
 import { startOpsWorksEmulator, type OpsWorksEmulator } from '../src/emulator/opsworks/index.js';
 import { hasChanges, type Plan } from '../src/planner/plan.js';
+import { natInstance } from '../src/resources/nat-instance.js';
+import { opsworksInstance } from '../src/resources/opsworks-instance.js';
 import { renderPlan } from '../src/planner/render.js';
 import { loadSpecFile } from '../src/spec/load.js';
 import type { Spec } from '../src/spec/types.js';
@@ -386,7 +388,7 @@ function ec2Rig(world: World): Rig {
       const nat = await liveNat(world.direct, spec.name, az);
       await world.direct.send(new TerminateInstancesCommand({ InstanceIds: [nat.InstanceId!] }));
     },
-    natId: (az) => `nat/${az}`,
+    natId: (az) => natInstance.ids.id({ availabilityZone: az }),
   };
 }
 
@@ -426,7 +428,7 @@ function opsworksRig(world: World, ow: OpsWorksWorld): Rig {
       if (!nat?.Ec2InstanceId) throw new Error(`no OpsWorks instance nat-${az} with an EC2 instance in stack ${spec.name}`);
       await world.direct.send(new TerminateInstancesCommand({ InstanceIds: [nat.Ec2InstanceId] }));
     },
-    natId: (az) => `opsworks/instance/nat-${az}`,
+    natId: (az) => opsworksInstance.ids.id({ hostname: `nat-${az}` }),
   };
 }
 

@@ -34,7 +34,7 @@ export class Engine {
   private readonly notify: (event: EngineEvent) => void;
 
   constructor(private readonly options: EngineOptions) {
-    this.kinds = kindsFor(options.spec);
+    this.kinds = kindsFor({ opsworks: options.spec.nat.manager === 'opsworks' });
     const io = sequenced(options.io);
     this.notify = io.notify;
     this.ctx = connect({

@@ -3,7 +3,7 @@
 
 import { createHash } from 'node:crypto';
 import { forcesReplacement } from './diff.js';
-import type { AttributeChange, Desired, Observed, ResourceKind } from './resource.js';
+import type { AttributeChange, Desired, Observed, SomeKind } from './resource.js';
 import { UNKNOWN, containsUnknown, referencedIds, resolve, type Props, type Ref, type Resolved, type Value } from './values.js';
 
 export type Action = 'no-op' | 'create' | 'update' | 'replace' | 'delete';
@@ -34,7 +34,7 @@ export interface Plan {
   stateHash: string;
 }
 
-export type Kinds<C> = ReadonlyMap<string, ResourceKind<any, any, C>>;
+export type Kinds<C> = ReadonlyMap<string, SomeKind<C>>;
 
 export interface PlanInput<C> {
   desired: readonly Desired[];
@@ -158,7 +158,7 @@ function explainUnknowns(attributes: AttributeChange[], want: Desired, planned: 
   });
 }
 
-function kindOf<C>(kinds: Kinds<C>, name: string): ResourceKind<any, any, C> {
+function kindOf<C>(kinds: Kinds<C>, name: string): SomeKind<C> {
   const kind = kinds.get(name);
   if (!kind) throw new Error(`internal: no resource kind "${name}"`);
   return kind;

@@ -10,7 +10,8 @@ import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
 import { compareAttributes, compareTags } from '../planner/diff.js';
-import type { ResourceKind } from '../planner/resource.js';
+import { idScheme } from '../planner/identity.js';
+import { desired, type ResourceKind } from '../planner/resource.js';
 import type { Ref } from '../planner/values.js';
 import { applyTags } from './tagging.js';
 
@@ -25,15 +26,20 @@ interface InternetGatewayState {
   tags: Record<string, string>;
 }
 
-export const internetGateway: ResourceKind<InternetGatewayProps, InternetGatewayState, AwsContext> = {
+/** "internet-gateway": a stack has one. */
+const ids = idScheme('internet-gateway', []);
+
+export const internetGateway = {
   kind: 'internet-gateway',
+  ids,
+  desire: (props: InternetGatewayProps) => desired('internet-gateway', ids.id({}), props),
 
   async observe(ctx) {
-    return withLogicalIds(await ctx.snapshot.internetGateways(), ctx.stack, 'internet-gateway').map(({ id, item: g }) => {
+    return withLogicalIds(await ctx.snapshot.internetGateways(), ctx.stack, ids).map(({ id, item: g }) => {
       const vpcId = g.Attachments?.find((a) => ['available', 'attached', 'attaching'].includes(String(a.State)))?.VpcId;
       return {
         id,
-        kind: 'internet-gateway',
+        kind: 'internet-gateway' as const,
         physicalId: g.InternetGatewayId!,
         outputs: { id: g.InternetGatewayId! },
         references: vpcId ? [vpcId] : [],
@@ -74,7 +80,7 @@ export const internetGateway: ResourceKind<InternetGatewayProps, InternetGateway
     if (observed.state.vpcId) await detach(ctx, observed.physicalId, observed.state.vpcId);
     await ignoreNotFound(ctx.ec2.send(new DeleteInternetGatewayCommand({ InternetGatewayId: observed.physicalId })));
   },
-};
+} satisfies ResourceKind<'internet-gateway', InternetGatewayProps, InternetGatewayState, AwsContext>;
 
 async function detach(ctx: AwsContext, gatewayId: string, vpcId: string) {
   try {

@@ -20,7 +20,8 @@ import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
 import { compareAttributes, compareTags } from '../planner/diff.js';
-import type { AttributeChange, Observed, Outputs, ResourceKind } from '../planner/resource.js';
+import { idScheme } from '../planner/identity.js';
+import { desired, type AttributeChange, type Observed, type Outputs, type ResourceKind } from '../planner/resource.js';
 import type { Ref } from '../planner/values.js';
 import { applyTags } from './tagging.js';
 import { instanceGroupIds } from '../aws/snapshot.js';
@@ -62,8 +63,13 @@ export interface NatInstanceState {
 
 const DEAD = new Set(['shutting-down', 'terminated']);
 
-export const natInstance: ResourceKind<NatInstanceProps, NatInstanceState, AwsContext> = {
+/** "nat/ap-northeast-1c": a zone has one NAT. */
+const ids = idScheme('nat', ['availabilityZone']);
+
+export const natInstance = {
   kind: 'nat-instance',
+  ids,
+  desire: (key: { availabilityZone: string }, props: NatInstanceProps) => desired('nat-instance', ids.id(key), props),
 
   async observe(ctx) {
     const [instances, impaired, routed] = await Promise.all([
@@ -72,7 +78,7 @@ export const natInstance: ResourceKind<NatInstanceProps, NatInstanceState, AwsCo
       ctx.snapshot.routedInstanceIds(),
     ]);
     const byId = new Map<string, Candidate[]>();
-    for (const { id, item: instance } of withLogicalIds(instances, ctx.stack, 'nat')) {
+    for (const { id, item: instance } of withLogicalIds(instances, ctx.stack, ids)) {
       const candidate = {
         observed: observed(id, instance, impaired.has(instance.InstanceId!)),
         routed: routed.has(instance.InstanceId),
@@ -178,9 +184,9 @@ export const natInstance: ResourceKind<NatInstanceProps, NatInstanceState, AwsCo
       { InstanceIds: [id] },
     );
   },
-};
+} satisfies ResourceKind<'nat-instance', NatInstanceProps, NatInstanceState, AwsContext>;
 
-function observed(id: string, i: Instance, impaired: boolean): Observed<NatInstanceState> {
+function observed(id: string, i: Instance, impaired: boolean): Observed<NatInstanceState, 'nat-instance'> {
   const state = i.State?.Name ?? 'pending';
   const groups = instanceGroupIds(i);
   const tags = tagMap(i.Tags);
@@ -216,7 +222,7 @@ function outputsOf(instanceId: string, state: string): Outputs {
 const PREFERENCE = ['running', 'pending', 'stopping', 'stopped', 'shutting-down', 'terminated'];
 
 interface Candidate {
-  observed: Observed<NatInstanceState>;
+  observed: Observed<NatInstanceState, 'nat-instance'>;
   /** Some route of the stack points at it. */
   routed: boolean;
   launched: number;
@@ -226,7 +232,7 @@ interface Candidate {
 // still listed, a copy launched by hand). The NAT is the healthiest; among equals, the one routes
 // already use (no churn), then the oldest. Dead ones are forgotten when a live one exists (they
 // are already gone); other live ones are listed after it, for the planner to delete.
-function bestFirst(candidates: Candidate[]): Observed<NatInstanceState>[] {
+function bestFirst(candidates: Candidate[]): Observed<NatInstanceState, 'nat-instance'>[] {
   const rank = ({ observed: o }: Candidate) => PREFERENCE.indexOf(o.state.state) * 2 + (o.state.impaired ? 1 : 0);
   const ordered = [...candidates]
     .sort(

@@ -11,7 +11,8 @@ import equal from 'fast-deep-equal';
 import type { AwsContext } from '../aws/context.js';
 import { pollUntil } from '../aws/wait.js';
 import { compareAttributes } from '../planner/diff.js';
-import type { AttributeChange, ResourceKind } from '../planner/resource.js';
+import { idScheme } from '../planner/identity.js';
+import { desired, type AttributeChange, type ResourceKind } from '../planner/resource.js';
 import { containsUnknown, UNKNOWN, type Ref, type Value } from '../planner/values.js';
 import { customJsonDigest, parseCustomJson } from './opsworks-custom-json.js';
 
@@ -37,8 +38,13 @@ interface OpsWorksDeploymentState {
 
 const COMMENT = 'dupsworks: execute_recipes with custom JSON sha256:';
 
-export const opsworksDeployment: ResourceKind<OpsWorksDeploymentProps, OpsWorksDeploymentState, AwsContext> = {
+/** "opsworks/deployment": the last deployment this engine made stands for all of them. */
+const ids = idScheme('opsworks/deployment', []);
+
+export const opsworksDeployment = {
   kind: 'opsworks-deployment',
+  ids,
+  desire: (props: OpsWorksDeploymentProps) => desired('opsworks-deployment', ids.id({}), props),
 
   async observe(ctx) {
     const [deployments, stacks] = await Promise.all([ctx.opsworksSnapshot.deployments(), ctx.opsworksSnapshot.stacks()]);
@@ -48,8 +54,8 @@ export const opsworksDeployment: ResourceKind<OpsWorksDeploymentProps, OpsWorksD
     const stack = stacks.find((s) => s.StackId === last.StackId);
     return [
       {
-        id: 'opsworks/deployment',
-        kind: 'opsworks-deployment',
+        id: ids.id({}),
+        kind: 'opsworks-deployment' as const,
         physicalId: last.DeploymentId!,
         outputs: { id: last.DeploymentId! },
         // A past deployment holds nothing in use: its instances may go while the next one runs.
@@ -108,7 +114,7 @@ export const opsworksDeployment: ResourceKind<OpsWorksDeploymentProps, OpsWorksD
   async delete() {
     // History stays.
   },
-};
+} satisfies ResourceKind<'opsworks-deployment', OpsWorksDeploymentProps, OpsWorksDeploymentState, AwsContext>;
 
 async function deploy(desired: { stackId: string; instanceIds: string[]; recipes: string[]; customJson: unknown }, ctx: AwsContext) {
   const { DeploymentId } = await ctx.opsworks.send(

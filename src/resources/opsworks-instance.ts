@@ -21,7 +21,8 @@ import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { pollUntil } from '../aws/wait.js';
 import { compareAttributes } from '../planner/diff.js';
-import type { AttributeChange, Observed, Outputs, ResourceKind } from '../planner/resource.js';
+import { idScheme } from '../planner/identity.js';
+import { desired, type AttributeChange, type Observed, type Outputs, type ResourceKind } from '../planner/resource.js';
 import type { Known, Ref } from '../planner/values.js';
 import { instanceGroupIds } from '../aws/snapshot.js';
 
@@ -68,12 +69,16 @@ const STOPPED = new Set(['stopped', 'stopping', 'stop_failed']);
 const BROKEN = new Set(['start_failed', 'setup_failed', 'connection_lost', 'terminating', 'terminated', 'shutting_down']);
 const EC2_GONE = new Set([undefined, 'shutting-down', 'terminated']);
 
-export function instanceId(hostname: string): string {
-  return `opsworks/instance/${hostname}`;
-}
+/**
+ * "opsworks/instance/nat-ap-northeast-1c": an instance is named by its hostname, without the -rN a
+ * replacement adds (see baseHostname), which is what observe finds it by.
+ */
+const ids = idScheme('opsworks/instance', ['hostname']);
 
-export const opsworksInstance: ResourceKind<OpsWorksInstanceProps, OpsWorksInstanceState, AwsContext> = {
+export const opsworksInstance = {
   kind: 'opsworks-instance',
+  ids,
+  desire: (props: OpsWorksInstanceProps) => desired('opsworks-instance', ids.id({ hostname: props.hostname }), props),
 
   async observe(ctx) {
     const [instances, impaired, routed] = await Promise.all([
@@ -102,8 +107,8 @@ export const opsworksInstance: ResourceKind<OpsWorksInstanceProps, OpsWorksInsta
         securityGroupIds: e ? instanceGroupIds(e).sort() : undefined,
         sourceDestCheck: e?.SourceDestCheck,
       };
-      const id = instanceId(baseHostname(i.Hostname!));
-      const observed: Observed<OpsWorksInstanceState> = {
+      const id = ids.id({ hostname: baseHostname(i.Hostname!) });
+      const observed: Observed<OpsWorksInstanceState, 'opsworks-instance'> = {
         id,
         kind: 'opsworks-instance',
         physicalId: i.InstanceId!,
@@ -190,7 +195,7 @@ export const opsworksInstance: ResourceKind<OpsWorksInstanceProps, OpsWorksInsta
     if (observed.state.status !== 'stopped') await stop(ctx, id);
     await ignoreNotFound(ctx.opsworks.send(new DeleteInstanceCommand({ InstanceId: id, DeleteElasticIp: true, DeleteVolumes: true })));
   },
-};
+} satisfies ResourceKind<'opsworks-instance', OpsWorksInstanceProps, OpsWorksInstanceState, AwsContext>;
 
 function health(running: boolean, state: OpsWorksInstanceState): AttributeChange[] {
   const change = (after: string, reason: string, forcesReplacement = false): AttributeChange[] => [
@@ -265,7 +270,7 @@ async function freeHostname(ctx: AwsContext, stackId: string, base: string): Pro
 }
 
 interface Candidate {
-  observed: Observed<OpsWorksInstanceState>;
+  observed: Observed<OpsWorksInstanceState, 'opsworks-instance'>;
   routed: boolean;
   createdAt: string;
 }
@@ -275,7 +280,7 @@ const PREFERENCE = ['online', 'running_setup', 'booting', 'pending', 'requested'
 // Several instances can claim one hostname base (a replacement interrupted halfway). The
 // healthiest serves; among equals, the one routes use, then the oldest. The others are listed
 // after it, for the planner to delete.
-function bestFirst(candidates: Candidate[]): Observed<OpsWorksInstanceState>[] {
+function bestFirst(candidates: Candidate[]): Observed<OpsWorksInstanceState, 'opsworks-instance'>[] {
   const rank = ({ observed: { state } }: Candidate) => {
     const r = PREFERENCE.indexOf(state.status);
     return (r < 0 ? PREFERENCE.length : r) * 2 + (state.impaired || (state.status === 'online' && EC2_GONE.has(state.ec2State)) ? 1 : 0);

@@ -17,11 +17,11 @@ import {
 } from '@aws-sdk/client-opsworks';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
-import { stackMark } from '../aws/opsworks-snapshot.js';
 import { STACK_TAG } from '../aws/tags.js';
 import { compareAttributes } from '../planner/diff.js';
+import { idScheme } from '../planner/identity.js';
 import type { Known, Ref } from '../planner/values.js';
-import type { AttributeChange, Observed, ResourceKind } from '../planner/resource.js';
+import { desired, type AttributeChange, type Observed, type ResourceKind } from '../planner/resource.js';
 
 export type OpsWorksStackProps = {
   name: string;
@@ -40,12 +40,39 @@ export type OpsWorksStackProps = {
 
 type OpsWorksStackState = Omit<Known<OpsWorksStackProps>, 'name'> & { tagged: boolean };
 
-export const opsworksStack: ResourceKind<OpsWorksStackProps, OpsWorksStackState, AwsContext> = {
+/** "opsworks/stack": a dupsworks stack has one OpsWorks stack, of its own name. */
+const ids = idScheme('opsworks/stack', []);
+
+/**
+ * What every OpsWorks stack the engine creates holds in its custom JSON from the first moment
+ * (CreateStack takes no tags; they follow in a second call an interruption could prevent).
+ */
+export function stackMark(stack: string): { dupsworks: { stack: string } } {
+  return { dupsworks: { stack } };
+}
+
+/**
+ * Whether an OpsWorks stack named `stack` is this dupsworks stack's: it carries the stack tag, or
+ * (made by an apply interrupted before it could tag it) the mark. A stack of the same name with
+ * neither is someone else's and is never touched.
+ */
+export function isOurStack(stack: string, tags: Readonly<Record<string, string>>, customJson: string | undefined): boolean {
+  if (tags[STACK_TAG] === stack) return true;
+  try {
+    return (JSON.parse(customJson ?? '') as Partial<ReturnType<typeof stackMark>>)?.dupsworks?.stack === stack;
+  } catch {
+    return false;
+  }
+}
+
+export const opsworksStack = {
   kind: 'opsworks-stack',
+  ids,
+  desire: (props: OpsWorksStackProps) => desired('opsworks-stack', ids.id({}), props),
 
   async observe(ctx) {
-    return (await ctx.opsworksSnapshot.ourStacks()).map(({ stack: s, tagged }): Observed<OpsWorksStackState> => ({
-      id: 'opsworks/stack',
+    return (await ctx.opsworksSnapshot.ourStacks()).map(({ stack: s, tagged }): Observed<OpsWorksStackState, 'opsworks-stack'> => ({
+      id: ids.id({}),
       kind: 'opsworks-stack',
       physicalId: s.StackId!,
       outputs: { id: s.StackId!, arn: s.Arn },
@@ -108,7 +135,7 @@ export const opsworksStack: ResourceKind<OpsWorksStackProps, OpsWorksStackState,
   async delete(observed, ctx) {
     await ignoreNotFound(ctx.opsworks.send(new DeleteStackCommand({ StackId: observed.physicalId })));
   },
-};
+} satisfies ResourceKind<'opsworks-stack', OpsWorksStackProps, OpsWorksStackState, AwsContext>;
 
 async function tag(ctx: AwsContext, arn: string) {
   await ctx.opsworks.send(new TagResourceCommand({ ResourceArn: arn, Tags: { [STACK_TAG]: ctx.stack } }));

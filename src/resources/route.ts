@@ -11,8 +11,10 @@ import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { errorCode } from '../aws/retry.js';
 import { ofStack, withLogicalIds } from '../aws/tags.js';
-import type { AttributeChange, Observed, ResourceKind } from '../planner/resource.js';
+import { idScheme } from '../planner/identity.js';
+import { desired, type AttributeChange, type Observed, type ResourceKind } from '../planner/resource.js';
 import type { Ref } from '../planner/values.js';
+import { routeTable } from './route-table.js';
 
 export type RouteProps = {
   routeTableId: Ref;
@@ -33,13 +35,27 @@ interface RouteState {
   state: string;
 }
 
-/** The logical id of the route to `destination` in the route table `routeTableId` ("route-table/x" -> "route/x/<cidr>"). */
-export function routeId(routeTableId: string, destination: string): string {
-  return `${routeTableId.replace(/^route-table\//, 'route/')}/${destination}`;
+/**
+ * "route/public/ap-northeast-1c/8.8.4.4/32": a route is named by its table's key and its
+ * destination. Routes carry no tags; `desire` and `observe` both name a route from its table's
+ * logical id (read by the route-table kind's scheme) and its destination, through routeIdIn.
+ */
+const ids = idScheme('route', ['tier', 'availabilityZone', 'destination']);
+
+function routeIdIn(routeTableId: string, destination: string): string | undefined {
+  const table = routeTable.ids.parse(routeTableId);
+  return table && ids.id({ ...table, destination });
 }
 
-export const route: ResourceKind<RouteProps, RouteState, AwsContext> = {
+export const route = {
   kind: 'route',
+  ids,
+  /** The route to props.destinationCidrBlock in the table props.routeTableId refers to. */
+  desire: (props: RouteProps) => {
+    const id = routeIdIn(props.routeTableId.$ref, props.destinationCidrBlock);
+    if (!id) throw new Error(`internal: a route's routeTableId must refer to a route table, not to ${props.routeTableId.$ref}`);
+    return desired('route', id, props);
+  },
 
   async observe(ctx) {
     const [tables, instances, gateways] = await Promise.all([
@@ -52,13 +68,13 @@ export const route: ResourceKind<RouteProps, RouteState, AwsContext> = {
       ...instances.filter((i) => ofStack(i.Tags, ctx.stack)).map((i) => i.InstanceId!),
       ...gateways.filter((g) => ofStack(g.Tags, ctx.stack)).map((g) => g.InternetGatewayId!),
     ]);
-    const found: Observed<RouteState>[] = [];
-    for (const { id: tableId, item: table } of withLogicalIds(tables, ctx.stack, 'route-table')) {
+    const found: Observed<RouteState, 'route'>[] = [];
+    for (const { id: tableId, item: table } of withLogicalIds(tables, ctx.stack, routeTable.ids)) {
       for (const r of table.Routes ?? []) {
         if (r.Origin !== 'CreateRoute' || !r.DestinationCidrBlock) continue; // the local route and propagated ones are not ours to manage
         const target = targetOf(r);
         found.push({
-          id: routeId(tableId, r.DestinationCidrBlock),
+          id: routeIdIn(tableId, r.DestinationCidrBlock)!,
           kind: 'route',
           physicalId: physicalId(table.RouteTableId!, r.DestinationCidrBlock),
           outputs: { id: physicalId(table.RouteTableId!, r.DestinationCidrBlock) },
@@ -120,7 +136,7 @@ export const route: ResourceKind<RouteProps, RouteState, AwsContext> = {
       ),
     );
   },
-};
+} satisfies ResourceKind<'route', RouteProps, RouteState, AwsContext>;
 
 function physicalId(routeTableId: string, destination: string): string {
   return `${routeTableId}:${destination}`;

@@ -14,7 +14,8 @@ import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
 import { compareAttributes, compareTags } from '../planner/diff.js';
-import type { ResourceKind } from '../planner/resource.js';
+import { idScheme } from '../planner/identity.js';
+import { desired, type ResourceKind } from '../planner/resource.js';
 import type { Ref } from '../planner/values.js';
 import { applyTags } from './tagging.js';
 
@@ -39,13 +40,18 @@ interface SecurityGroupState {
   tags: Record<string, string>;
 }
 
-export const securityGroup: ResourceKind<SecurityGroupProps, SecurityGroupState, AwsContext> = {
+/** "security-group/nat": a group is named by the role of the instances it holds. */
+const ids = idScheme('security-group', ['role']);
+
+export const securityGroup = {
   kind: 'security-group',
+  ids,
+  desire: (key: { role: string }, props: SecurityGroupProps) => desired('security-group', ids.id(key), props),
 
   async observe(ctx) {
-    return withLogicalIds(await ctx.snapshot.securityGroups(), ctx.stack, 'security-group').map(({ id, item: g }) => ({
+    return withLogicalIds(await ctx.snapshot.securityGroups(), ctx.stack, ids).map(({ id, item: g }) => ({
       id,
-      kind: 'security-group',
+      kind: 'security-group' as const,
       physicalId: g.GroupId!,
       outputs: { id: g.GroupId! },
       references: [g.VpcId!],
@@ -99,7 +105,7 @@ export const securityGroup: ResourceKind<SecurityGroupProps, SecurityGroupState,
   async delete(observed, ctx) {
     await ignoreNotFound(ctx.ec2.send(new DeleteSecurityGroupCommand({ GroupId: observed.physicalId })));
   },
-};
+} satisfies ResourceKind<'security-group', SecurityGroupProps, SecurityGroupState, AwsContext>;
 
 async function syncRules(
   ctx: AwsContext,

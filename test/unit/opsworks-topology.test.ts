@@ -12,7 +12,6 @@ import { kindsFor } from '../../src/resources/index.js';
 import { parseSpec } from '../../src/spec/load.js';
 import type { Spec } from '../../src/spec/types.js';
 import { desiredResources } from '../../src/topology/index.js';
-import { vpcnatCustomJson } from '../../src/topology/opsworks.js';
 import { ROOT } from '../support/cli.js';
 
 function example(): Spec {
@@ -20,6 +19,13 @@ function example(): Spec {
   const loaded = parseSpec(readFileSync(file, 'utf8'), file);
   assert.ok(loaded.ok, JSON.stringify(!loaded.ok && loaded.problems));
   return loaded.spec;
+}
+
+/** The custom JSON the spec's stack is given (the deployment runs with the same value). */
+function vpcnatCustomJson(spec: Spec) {
+  const resource = desiredResources(spec).find((r) => r.kind === 'opsworks-custom-json');
+  assert.ok(resource, 'the spec has a custom JSON');
+  return resource.props.customJson;
 }
 
 // Stand-ins for what only exists after apply: the NATs' EC2 ids and the route tables' ids.
@@ -69,7 +75,7 @@ describe('the OpsWorks build order', () => {
     const spec = example();
     const desired = desiredResources(spec);
     assert.doesNotThrow(() => dependencyOrder(desired));
-    const plan = await makePlan({ desired, observed: [], kinds: kindsFor(spec), ctx: {} as never });
+    const plan = await makePlan({ desired, observed: [], kinds: kindsFor({ opsworks: true }), ctx: {} as never });
     const steps = new Map(buildSteps(plan).map((s) => [s.change.id, s]));
     const before = (later: string, earlier: string) => {
       const seen = new Set<string>();
