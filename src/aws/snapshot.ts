@@ -130,9 +130,3 @@ async function collect<P, T>(pages: AsyncIterable<P>, items: (page: P) => T[] | 
   for await (const page of pages) all.push(...(items(page) ?? []));
   return all;
 }
-
-/** The security groups an instance uses: those of its primary network interface. */
-export function instanceGroupIds(instance: Instance): string[] {
-  const groups = instance.NetworkInterfaces?.find((n) => n.Attachment?.DeviceIndex === 0)?.Groups ?? instance.SecurityGroups ?? [];
-  return groups.map((g) => g.GroupId!);
-}

@@ -1,11 +1,5 @@
 // The internet gateway and its attachment to the VPC. A detached gateway is re-attached in place.
 
-import {
-  AttachInternetGatewayCommand,
-  CreateInternetGatewayCommand,
-  DeleteInternetGatewayCommand,
-  DetachInternetGatewayCommand,
-} from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
@@ -58,6 +52,7 @@ export const internetGateway = {
   },
 
   async create(desired, ctx) {
+    const { AttachInternetGatewayCommand, CreateInternetGatewayCommand } = await import('@aws-sdk/client-ec2');
     const created = await ctx.ec2.send(
       new CreateInternetGatewayCommand({
         TagSpecifications: tagSpecifications('internet-gateway', ctx.stack, ctx.resourceId, desired.tags),
@@ -70,6 +65,7 @@ export const internetGateway = {
 
   async update(desired, observed, changes, ctx) {
     if (changes.some((c) => c.path === 'vpcId')) {
+      const { AttachInternetGatewayCommand } = await import('@aws-sdk/client-ec2');
       await ctx.ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: observed.physicalId, VpcId: desired.vpcId }));
     }
     await applyTags(ctx, observed.physicalId, changes, desired.tags);
@@ -77,12 +73,14 @@ export const internetGateway = {
   },
 
   async delete(observed, ctx) {
+    const { DeleteInternetGatewayCommand } = await import('@aws-sdk/client-ec2');
     if (observed.state.vpcId) await detach(ctx, observed.physicalId, observed.state.vpcId);
     await ignoreNotFound(ctx.ec2.send(new DeleteInternetGatewayCommand({ InternetGatewayId: observed.physicalId })));
   },
 } satisfies ResourceKind<'internet-gateway', InternetGatewayProps, InternetGatewayState, AwsContext>;
 
 async function detach(ctx: AwsContext, gatewayId: string, vpcId: string) {
+  const { DetachInternetGatewayCommand } = await import('@aws-sdk/client-ec2');
   try {
     await ctx.ec2.send(new DetachInternetGatewayCommand({ InternetGatewayId: gatewayId, VpcId: vpcId }));
   } catch (error) {

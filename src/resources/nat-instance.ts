@@ -6,16 +6,7 @@
 // first; the planner then re-points every route that used the old one before terminating it.
 
 import { createHash } from 'node:crypto';
-import {
-  ModifyInstanceAttributeCommand,
-  RunInstancesCommand,
-  StartInstancesCommand,
-  TerminateInstancesCommand,
-  waitUntilInstanceRunning,
-  waitUntilInstanceTerminated,
-  type Instance,
-  type RunInstancesCommandInput,
-} from '@aws-sdk/client-ec2';
+import type { Instance, RunInstancesCommandInput } from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
@@ -24,7 +15,7 @@ import { idScheme } from '../planner/identity.js';
 import { desired, type AttributeChange, type Observed, type Outputs, type ResourceKind } from '../planner/resource.js';
 import type { Ref } from '../planner/values.js';
 import { applyTags } from './tagging.js';
-import { instanceGroupIds } from '../aws/snapshot.js';
+import { instanceGroupIds } from '../aws/instance-groups.js';
 
 /** Public SSM parameter naming the latest Amazon Linux 2023 AMI. */
 export const DEFAULT_IMAGE_PARAMETER = '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64';
@@ -163,6 +154,7 @@ export const natInstance = {
   },
 
   async update(desired, observed, changes, ctx) {
+    const { ModifyInstanceAttributeCommand, StartInstancesCommand } = await import('@aws-sdk/client-ec2');
     const id = observed.physicalId;
     const changed = new Set(changes.map((c) => c.path));
     if (changed.has('state')) await ctx.ec2.send(new StartInstancesCommand({ InstanceIds: [id] }));
@@ -177,6 +169,7 @@ export const natInstance = {
   async delete(observed, ctx) {
     const id = observed.physicalId;
     if (observed.state.state === 'terminated') return;
+    const { TerminateInstancesCommand, waitUntilInstanceTerminated } = await import('@aws-sdk/client-ec2');
     await ignoreNotFound(ctx.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] })));
     // What the instance sits in (subnet, security group) can only go once it is gone.
     await waitUntilInstanceTerminated(
@@ -248,6 +241,7 @@ function bestFirst(candidates: Candidate[]): Observed<NatInstanceState, 'nat-ins
 }
 
 async function run(ctx: AwsContext, input: RunInstancesCommandInput, token: string): Promise<Instance> {
+  const { RunInstancesCommand } = await import('@aws-sdk/client-ec2');
   const out = await ctx.ec2.send(new RunInstancesCommand({ ...input, ClientToken: token }));
   return out.Instances![0]!;
 }
@@ -260,10 +254,12 @@ function clientToken(stack: string, resourceId: string, replacing: string | unde
 }
 
 async function setSourceDestCheck(ctx: AwsContext, instanceId: string, value: boolean) {
+  const { ModifyInstanceAttributeCommand } = await import('@aws-sdk/client-ec2');
   await ctx.ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: instanceId, SourceDestCheck: { Value: value } }));
 }
 
 async function waitRunning(ctx: AwsContext, instanceId: string) {
+  const { waitUntilInstanceRunning } = await import('@aws-sdk/client-ec2');
   await waitUntilInstanceRunning(
     { client: ctx.ec2, maxWaitTime: ctx.instanceWaitSeconds, minDelay: 2, maxDelay: 15 },
     { InstanceIds: [instanceId] },

@@ -4,7 +4,6 @@
 // original's chicken-and-egg, solved by the plan's order). It lives in the stack: UpdateStack.
 
 import { createHash } from 'node:crypto';
-import { UpdateStackCommand } from '@aws-sdk/client-opsworks';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { compareNested } from '../planner/diff.js';
@@ -64,6 +63,7 @@ export const opsworksCustomJson = {
 
   // It goes with its stack; alone, it is emptied.
   async delete(observed, ctx) {
+    const { UpdateStackCommand } = await import('@aws-sdk/client-opsworks');
     await ignoreNotFound(ctx.opsworks.send(new UpdateStackCommand({ StackId: observed.state.stackId, CustomJson: '' })));
   },
 } satisfies ResourceKind<'opsworks-custom-json', OpsWorksCustomJsonProps, OpsWorksCustomJsonState, AwsContext>;
@@ -74,6 +74,7 @@ export function customJsonDigest(value: unknown): string {
 }
 
 async function write(ctx: AwsContext, stackId: string, customJson: unknown) {
+  const { UpdateStackCommand } = await import('@aws-sdk/client-opsworks');
   await ctx.opsworks.send(new UpdateStackCommand({ StackId: stackId, CustomJson: JSON.stringify(customJson) }));
 }
 

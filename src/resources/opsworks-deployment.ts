@@ -6,7 +6,7 @@
 // with: a different desired digest, other instances, or a failed run mean deploying again.
 // Deployments are history: never deleted.
 
-import { CreateDeploymentCommand, DescribeDeploymentsCommand, type Deployment } from '@aws-sdk/client-opsworks';
+import type { Deployment } from '@aws-sdk/client-opsworks';
 import equal from 'fast-deep-equal';
 import type { AwsContext } from '../aws/context.js';
 import { pollUntil } from '../aws/wait.js';
@@ -117,6 +117,7 @@ export const opsworksDeployment = {
 } satisfies ResourceKind<'opsworks-deployment', OpsWorksDeploymentProps, OpsWorksDeploymentState, AwsContext>;
 
 async function deploy(desired: { stackId: string; instanceIds: string[]; recipes: string[]; customJson: unknown }, ctx: AwsContext) {
+  const { CreateDeploymentCommand, DescribeDeploymentsCommand } = await import('@aws-sdk/client-opsworks');
   const { DeploymentId } = await ctx.opsworks.send(
     new CreateDeploymentCommand({
       StackId: desired.stackId,

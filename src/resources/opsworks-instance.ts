@@ -8,15 +8,7 @@
 // EC2 id (routes, the custom JSON) follows in the same apply, then the old one is stopped and
 // deleted. Create waits until the instance is online: only then does it have an EC2 id to route to.
 
-import { ModifyInstanceAttributeCommand } from '@aws-sdk/client-ec2';
-import {
-  CreateInstanceCommand,
-  DeleteInstanceCommand,
-  DescribeInstancesCommand,
-  StartInstanceCommand,
-  StopInstanceCommand,
-  type Instance,
-} from '@aws-sdk/client-opsworks';
+import type { Instance } from '@aws-sdk/client-opsworks';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { pollUntil } from '../aws/wait.js';
@@ -24,7 +16,7 @@ import { compareAttributes } from '../planner/diff.js';
 import { idScheme } from '../planner/identity.js';
 import { desired, type AttributeChange, type Observed, type Outputs, type ResourceKind } from '../planner/resource.js';
 import type { Known, Ref } from '../planner/values.js';
-import { instanceGroupIds } from '../aws/snapshot.js';
+import { instanceGroupIds } from '../aws/instance-groups.js';
 
 export type OpsWorksInstanceProps = {
   stackId: Ref;
@@ -158,6 +150,7 @@ export const opsworksInstance = {
   },
 
   async create(desired, ctx) {
+    const { CreateInstanceCommand } = await import('@aws-sdk/client-opsworks');
     const hostname = await freeHostname(ctx, desired.stackId, desired.hostname);
     const { InstanceId } = await ctx.opsworks.send(
       new CreateInstanceCommand({
@@ -185,14 +178,17 @@ export const opsworksInstance = {
     }
     const ec2Id = observed.outputs.ec2InstanceId!;
     if (changed.has('sourceDestCheck')) await setSourceDestCheck(ctx, ec2Id, desired.sourceDestCheck!);
-    if (changed.has('securityGroupIds'))
+    if (changed.has('securityGroupIds')) {
+      const { ModifyInstanceAttributeCommand } = await import('@aws-sdk/client-ec2');
       await ctx.ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: ec2Id, Groups: desired.securityGroupIds }));
+    }
     return observed.outputs;
   },
 
   async delete(observed, ctx) {
     const id = observed.physicalId;
     if (observed.state.status !== 'stopped') await stop(ctx, id);
+    const { DeleteInstanceCommand } = await import('@aws-sdk/client-opsworks');
     await ignoreNotFound(ctx.opsworks.send(new DeleteInstanceCommand({ InstanceId: id, DeleteElasticIp: true, DeleteVolumes: true })));
   },
 } satisfies ResourceKind<'opsworks-instance', OpsWorksInstanceProps, OpsWorksInstanceState, AwsContext>;
@@ -216,6 +212,7 @@ function health(running: boolean, state: OpsWorksInstanceState): AttributeChange
 
 /** Starts it unless it is already on its way up, then waits until it is online. */
 async function start(ctx: AwsContext, id: string, desired: Known<OpsWorksInstanceProps>, status = 'stopped'): Promise<Outputs> {
+  const { StartInstanceCommand } = await import('@aws-sdk/client-opsworks');
   if (!COMING_UP.has(status)) await ctx.opsworks.send(new StartInstanceCommand({ InstanceId: id }));
   const online = await waitFor(ctx, id, 'online');
   if (desired.sourceDestCheck !== undefined) await setSourceDestCheck(ctx, online.Ec2InstanceId!, desired.sourceDestCheck);
@@ -223,11 +220,13 @@ async function start(ctx: AwsContext, id: string, desired: Known<OpsWorksInstanc
 }
 
 async function stop(ctx: AwsContext, id: string): Promise<void> {
+  const { StopInstanceCommand } = await import('@aws-sdk/client-opsworks');
   await ctx.opsworks.send(new StopInstanceCommand({ InstanceId: id }));
   await waitFor(ctx, id, 'stopped');
 }
 
 async function waitFor(ctx: AwsContext, id: string, status: 'online' | 'stopped'): Promise<Instance> {
+  const { DescribeInstancesCommand } = await import('@aws-sdk/client-opsworks');
   return pollUntil(
     { what: `OpsWorks instance ${id} to be ${status}`, intervalMs: ctx.pollIntervalMs, timeoutSeconds: ctx.instanceWaitSeconds },
     async () => (await ctx.opsworks.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Instances![0]!,
@@ -241,6 +240,7 @@ async function waitFor(ctx: AwsContext, id: string, status: 'online' | 'stopped'
 }
 
 async function setSourceDestCheck(ctx: AwsContext, ec2Id: string, value: boolean) {
+  const { ModifyInstanceAttributeCommand } = await import('@aws-sdk/client-ec2');
   await ctx.ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: ec2Id, SourceDestCheck: { Value: value } }));
 }
 
@@ -262,6 +262,7 @@ function baseHostname(hostname: string): string {
 
 // The base name if free, else the next -rN: the instance it replaces still holds the base name.
 async function freeHostname(ctx: AwsContext, stackId: string, base: string): Promise<string> {
+  const { DescribeInstancesCommand } = await import('@aws-sdk/client-opsworks');
   const taken = new Set(
     ((await ctx.opsworks.send(new DescribeInstancesCommand({ StackId: stackId }))).Instances ?? []).map((i) => i.Hostname),
   );

@@ -2,7 +2,7 @@
 // Its packages are checked by OpsWorks against the STACK's default OS, whatever the OS of its
 // instances: that error comes back from CreateLayer/UpdateLayer as the service words it.
 
-import { CreateLayerCommand, DeleteLayerCommand, UpdateLayerCommand, type Layer } from '@aws-sdk/client-opsworks';
+import type { Layer } from '@aws-sdk/client-opsworks';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { compareAttributes } from '../planner/diff.js';
@@ -66,6 +66,7 @@ export const opsworksLayer = {
   },
 
   async create(desired, ctx) {
+    const { CreateLayerCommand } = await import('@aws-sdk/client-opsworks');
     const { LayerId } = await ctx.opsworks.send(
       new CreateLayerCommand({ StackId: desired.stackId, Type: 'custom', Shortname: desired.shortname, ...settings(desired) }),
     );
@@ -73,11 +74,13 @@ export const opsworksLayer = {
   },
 
   async update(desired, observed, _changes, ctx) {
+    const { UpdateLayerCommand } = await import('@aws-sdk/client-opsworks');
     await ctx.opsworks.send(new UpdateLayerCommand({ LayerId: observed.physicalId, ...settings(desired) }));
     return observed.outputs;
   },
 
   async delete(observed, ctx) {
+    const { DeleteLayerCommand } = await import('@aws-sdk/client-opsworks');
     await ignoreNotFound(ctx.opsworks.send(new DeleteLayerCommand({ LayerId: observed.physicalId })));
   },
 } satisfies ResourceKind<'opsworks-layer', OpsWorksLayerProps, OpsWorksLayerState, AwsContext>;

@@ -2,7 +2,7 @@
 // a permission: removing one sets it to nothing (no SSH, no sudo, level deny), and such a
 // permission is read back as absent.
 
-import { SetPermissionCommand, type Permission } from '@aws-sdk/client-opsworks';
+import type { Permission } from '@aws-sdk/client-opsworks';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { compareAttributes } from '../planner/diff.js';
@@ -86,6 +86,7 @@ function granted(p: Permission): boolean {
 }
 
 async function set(ctx: AwsContext, p: OpsWorksPermissionState) {
+  const { SetPermissionCommand } = await import('@aws-sdk/client-opsworks');
   await ctx.opsworks.send(
     new SetPermissionCommand({
       StackId: p.stackId,

@@ -4,7 +4,6 @@
 // with the stack's tags: OpsWorks leaves the groups behind when its stack goes, and the VPC could
 // not be deleted while they remain. Only groups of these names, in the stack's own VPC, are adopted.
 
-import { CreateTagsCommand, DeleteSecurityGroupCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { RESOURCE_TAG, STACK_TAG, toTags, withLogicalIds } from '../aws/tags.js';
@@ -56,6 +55,7 @@ export const opsworksSecurityGroup = {
   },
 
   async create(desired, ctx) {
+    const { CreateTagsCommand, DescribeSecurityGroupsCommand } = await import('@aws-sdk/client-ec2');
     const filters = [
       { Name: 'vpc-id', Values: [desired.vpcId] },
       { Name: 'group-name', Values: [desired.groupName] },
@@ -81,6 +81,7 @@ export const opsworksSecurityGroup = {
   },
 
   async delete(observed, ctx) {
+    const { DeleteSecurityGroupCommand } = await import('@aws-sdk/client-ec2');
     await ignoreNotFound(ctx.ec2.send(new DeleteSecurityGroupCommand({ GroupId: observed.physicalId })));
   },
 } satisfies ResourceKind<'opsworks-security-group', OpsWorksSecurityGroupProps, OpsWorksSecurityGroupState, AwsContext>;

@@ -7,14 +7,7 @@
 // and found by name and that tag. It is created with a mark in its custom JSON, so a stack whose
 // tagging an interruption prevented is still recognised, and tagged by the next apply.
 
-import {
-  CreateStackCommand,
-  DeleteStackCommand,
-  DescribeStacksCommand,
-  TagResourceCommand,
-  UpdateStackCommand,
-  type Stack,
-} from '@aws-sdk/client-opsworks';
+import type { Stack } from '@aws-sdk/client-opsworks';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { STACK_TAG } from '../aws/tags.js';
@@ -110,6 +103,7 @@ export const opsworksStack = {
   },
 
   async create(desired, ctx) {
+    const { CreateStackCommand, DescribeStacksCommand } = await import('@aws-sdk/client-opsworks');
     const { StackId } = await ctx.opsworks.send(
       new CreateStackCommand({
         Name: desired.name,
@@ -127,17 +121,20 @@ export const opsworksStack = {
   async update(desired, observed, changes, ctx) {
     if (!observed.state.tagged) await tag(ctx, observed.outputs.arn!);
     if (changes.some((c) => !c.path.startsWith('tags.'))) {
+      const { UpdateStackCommand } = await import('@aws-sdk/client-opsworks');
       await ctx.opsworks.send(new UpdateStackCommand({ StackId: observed.physicalId, ...settings(desired) }));
     }
     return observed.outputs;
   },
 
   async delete(observed, ctx) {
+    const { DeleteStackCommand } = await import('@aws-sdk/client-opsworks');
     await ignoreNotFound(ctx.opsworks.send(new DeleteStackCommand({ StackId: observed.physicalId })));
   },
 } satisfies ResourceKind<'opsworks-stack', OpsWorksStackProps, OpsWorksStackState, AwsContext>;
 
 async function tag(ctx: AwsContext, arn: string) {
+  const { TagResourceCommand } = await import('@aws-sdk/client-opsworks');
   await ctx.opsworks.send(new TagResourceCommand({ ResourceArn: arn, Tags: { [STACK_TAG]: ctx.stack } }));
 }
 

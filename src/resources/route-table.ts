@@ -1,14 +1,6 @@
 // A route table and its association with one subnet. The routes in it are their own kind
 // (route.ts); this file only owns the table and which subnet uses it.
 
-import {
-  AssociateRouteTableCommand,
-  CreateRouteTableCommand,
-  DeleteRouteTableCommand,
-  DescribeRouteTablesCommand,
-  DisassociateRouteTableCommand,
-  ReplaceRouteTableAssociationCommand,
-} from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../aws/context.js';
 import { errorCode } from '../aws/retry.js';
 import { ignoreNotFound } from '../aws/errors.js';
@@ -80,6 +72,7 @@ export const routeTable = {
   },
 
   async create(desired, ctx) {
+    const { CreateRouteTableCommand } = await import('@aws-sdk/client-ec2');
     const created = await ctx.ec2.send(
       new CreateRouteTableCommand({
         VpcId: desired.vpcId,
@@ -93,6 +86,7 @@ export const routeTable = {
 
   async update(desired, observed, changes, ctx) {
     if (changes.some((c) => c.path === 'subnetId')) {
+      const { DisassociateRouteTableCommand } = await import('@aws-sdk/client-ec2');
       for (const a of observed.state.associations.filter((a) => a.subnetId !== desired.subnetId)) {
         await ignoreNotFound(ctx.ec2.send(new DisassociateRouteTableCommand({ AssociationId: a.associationId })));
       }
@@ -104,6 +98,7 @@ export const routeTable = {
   },
 
   async delete(observed, ctx) {
+    const { DeleteRouteTableCommand, DisassociateRouteTableCommand } = await import('@aws-sdk/client-ec2');
     for (const a of observed.state.associations) {
       await ignoreNotFound(ctx.ec2.send(new DisassociateRouteTableCommand({ AssociationId: a.associationId })));
     }
@@ -114,6 +109,8 @@ export const routeTable = {
 // A subnet belongs to exactly one table. When it is still in another (the VPC's main table after
 // someone removed our association, or a table this stack is replacing), move it over.
 async function associate(ctx: AwsContext, routeTableId: string, subnetId: string) {
+  const { AssociateRouteTableCommand, DescribeRouteTablesCommand, ReplaceRouteTableAssociationCommand } =
+    await import('@aws-sdk/client-ec2');
   try {
     await ctx.ec2.send(new AssociateRouteTableCommand({ RouteTableId: routeTableId, SubnetId: subnetId }));
   } catch (error) {

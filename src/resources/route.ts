@@ -6,7 +6,7 @@
 // so the plan does not fight a failover. A route is repaired when it is missing, a blackhole, or
 // points at something that is neither the desired target nor an accepted one.
 
-import { CreateRouteCommand, DeleteRouteCommand, ReplaceRouteCommand, type Route as Ec2Route } from '@aws-sdk/client-ec2';
+import type { Route as Ec2Route } from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { errorCode } from '../aws/retry.js';
@@ -113,6 +113,7 @@ export const route = {
   },
 
   async create(desired, ctx) {
+    const { CreateRouteCommand, ReplaceRouteCommand } = await import('@aws-sdk/client-ec2');
     const input = routeInput(desired.routeTableId, desired);
     try {
       await ctx.ec2.send(new CreateRouteCommand(input));
@@ -125,11 +126,13 @@ export const route = {
   },
 
   async update(desired, observed, _changes, ctx) {
+    const { ReplaceRouteCommand } = await import('@aws-sdk/client-ec2');
     await ctx.ec2.send(new ReplaceRouteCommand(routeInput(observed.state.routeTableId, desired)));
     return observed.outputs;
   },
 
   async delete(observed, ctx) {
+    const { DeleteRouteCommand } = await import('@aws-sdk/client-ec2');
     await ignoreNotFound(
       ctx.ec2.send(
         new DeleteRouteCommand({ RouteTableId: observed.state.routeTableId, DestinationCidrBlock: observed.state.destinationCidrBlock }),

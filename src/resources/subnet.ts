@@ -1,7 +1,6 @@
 // A subnet: a CIDR block of the VPC in one availability zone. Nothing about it changes in place
 // except its tags.
 
-import { CreateSubnetCommand, DeleteSubnetCommand } from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
@@ -64,6 +63,7 @@ export const subnet = {
   },
 
   async create(desired, ctx) {
+    const { CreateSubnetCommand } = await import('@aws-sdk/client-ec2');
     const created = await ctx.ec2.send(
       new CreateSubnetCommand({
         VpcId: desired.vpcId,
@@ -81,6 +81,7 @@ export const subnet = {
   },
 
   async delete(observed, ctx) {
+    const { DeleteSubnetCommand } = await import('@aws-sdk/client-ec2');
     await ignoreNotFound(ctx.ec2.send(new DeleteSubnetCommand({ SubnetId: observed.physicalId })));
   },
 } satisfies ResourceKind<'subnet', SubnetProps, SubnetState, AwsContext>;

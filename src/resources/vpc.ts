@@ -1,6 +1,5 @@
 // The VPC: a CIDR block, DNS support and DNS hostnames on (instances get resolvable names).
 
-import { CreateVpcCommand, DeleteVpcCommand, DescribeVpcAttributeCommand, ModifyVpcAttributeCommand } from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
@@ -32,6 +31,7 @@ export const vpc = {
   desire: (props: VpcProps) => desired('vpc', ids.id({}), props),
 
   async observe(ctx) {
+    const { DescribeVpcAttributeCommand } = await import('@aws-sdk/client-ec2');
     return Promise.all(
       withLogicalIds(await ctx.snapshot.vpcs(), ctx.stack, ids).map(async ({ id, item: v }): Promise<Observed<VpcState, 'vpc'>> => {
         const [support, hostnames] = await Promise.all([
@@ -68,6 +68,7 @@ export const vpc = {
   },
 
   async create(desired, ctx) {
+    const { CreateVpcCommand } = await import('@aws-sdk/client-ec2');
     const created = await ctx.ec2.send(
       new CreateVpcCommand({
         CidrBlock: desired.cidrBlock,
@@ -87,12 +88,14 @@ export const vpc = {
   },
 
   async delete(observed, ctx) {
+    const { DeleteVpcCommand } = await import('@aws-sdk/client-ec2');
     await ignoreNotFound(ctx.ec2.send(new DeleteVpcCommand({ VpcId: observed.physicalId })));
   },
 } satisfies ResourceKind<'vpc', VpcProps, VpcState, AwsContext>;
 
 // One attribute per call is all ModifyVpcAttribute takes. Hostnames need support, so support first.
 async function setDnsAttributes(ctx: AwsContext, vpcId: string, desired: Pick<VpcProps, 'enableDnsSupport' | 'enableDnsHostnames'>) {
+  const { ModifyVpcAttributeCommand } = await import('@aws-sdk/client-ec2');
   await ctx.ec2.send(new ModifyVpcAttributeCommand({ VpcId: vpcId, EnableDnsSupport: { Value: desired.enableDnsSupport } }));
   await ctx.ec2.send(new ModifyVpcAttributeCommand({ VpcId: vpcId, EnableDnsHostnames: { Value: desired.enableDnsHostnames } }));
 }
