@@ -18,7 +18,6 @@ import {
   type Stack,
 } from '@aws-sdk/client-opsworks';
 import { isOurStack } from '../resources/opsworks-stack.js';
-import { STACK_TAG } from './tags.js';
 import { Memo } from './memo.js';
 
 export class OpsWorksSnapshot {
@@ -34,8 +33,8 @@ export class OpsWorksSnapshot {
     return (await this.ourStacks()).map((s) => s.stack);
   }
 
-  /** The same, each with whether it carries the stack tag yet. */
-  ourStacks(): Promise<{ stack: Stack; tagged: boolean }[]> {
+  /** The same, each with its tags (the stack tag is missing when an interrupted apply did not get to it). */
+  ourStacks(): Promise<{ stack: Stack; tags: Record<string, string> }[]> {
     return this.memo.once('stacks', async () => {
       const all = (await this.opsworks.send(new DescribeStacksCommand({}))).Stacks ?? [];
       const named = all.filter((s) => s.Name === this.stack);
@@ -47,8 +46,7 @@ export class OpsWorksSnapshot {
       );
       return found
         .filter(({ stack, tags }) => isOurStack(this.stack, tags, stack.CustomJson))
-        .sort((a, b) => (a.stack.CreatedAt ?? '').localeCompare(b.stack.CreatedAt ?? ''))
-        .map(({ stack, tags }) => ({ stack, tagged: tags[STACK_TAG] === this.stack }));
+        .sort((a, b) => (a.stack.CreatedAt ?? '').localeCompare(b.stack.CreatedAt ?? ''));
     });
   }
 

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { forcesReplacement } from './diff.js';
 import type { AttributeChange, Desired, Observed, SomeKind } from './resource.js';
-import { UNKNOWN, containsUnknown, referencedIds, resolve, type Props, type Ref, type Resolved, type Value } from './values.js';
+import { referencedIds, resolve, unknownBecause, unknownCauses, type Props, type Ref, type Resolved, type Value } from './values.js';
 
 export type Action = 'no-op' | 'create' | 'update' | 'replace' | 'delete';
 
@@ -50,10 +50,11 @@ export async function makePlan<C>({ desired, observed, kinds, ctx }: PlanInput<C
   const lookup = (r: Ref): Value => {
     const target = changes.get(r.$ref);
     if (!target) throw new Error(`internal: ${r.$ref} is referenced before it was planned`);
-    if (target.action === 'create' || target.action === 'replace') return UNKNOWN;
+    if (target.action === 'create') return unknownBecause(`${target.id} is being created`);
+    if (target.action === 'replace') return unknownBecause(`${target.id} is being replaced`);
     const value = target.observed?.outputs[r.output];
     // An update can bring a required output into being (an instance still starting gets its EC2 id).
-    if (value === undefined && !r.optional && target.action === 'update') return UNKNOWN;
+    if (value === undefined && !r.optional && target.action === 'update') return unknownBecause(`${target.id} is being updated`);
     return value;
   };
 
@@ -66,7 +67,7 @@ export async function makePlan<C>({ desired, observed, kinds, ctx }: PlanInput<C
     if (!found) {
       change = { id: want.id, kind: want.kind, action: 'create', desired: want, planned, attributes: [], dependsOn };
     } else {
-      const attributes = explainUnknowns(kind.diff(planned, found), want, changes);
+      const attributes = explainUnknowns(kind.diff(planned, found));
       const action: Action = attributes.length === 0 ? 'no-op' : forcesReplacement(attributes) ? 'replace' : 'update';
       change = { id: want.id, kind: want.kind, action, desired: want, planned, observed: found, attributes, dependsOn };
     }
@@ -147,14 +148,12 @@ export function dependencyOrder(desired: readonly Desired[]): Desired[] {
   return ordered;
 }
 
-// "(known after apply)" says what, not why: name the resource being created or replaced.
-function explainUnknowns(attributes: AttributeChange[], want: Desired, planned: ReadonlyMap<string, Change>): AttributeChange[] {
+// "(known after apply)" says what, not why: the unknowns in a change say what they wait for, in
+// whatever nested or derived attribute the kind put them.
+function explainUnknowns(attributes: AttributeChange[]): AttributeChange[] {
   return attributes.map((a) => {
-    if (a.reason || !containsUnknown(a.after)) return a;
-    const cause = referencedIds(want.props[a.path] ?? null)
-      .map((id) => planned.get(id))
-      .find((c) => c?.action === 'create' || c?.action === 'replace');
-    return cause ? { ...a, reason: `${cause.id} ${cause.action === 'create' ? 'is being created' : 'is being replaced'}` } : a;
+    const causes = a.reason ? [] : unknownCauses(a.after);
+    return causes.length > 0 ? { ...a, reason: causes.join('; ') } : a;
   });
 }
 

@@ -52,17 +52,32 @@ export interface Observed<S = unknown, N extends string = string> {
 
 export type Outputs = { readonly id: string; readonly [name: string]: string | undefined };
 
+type Keys<T> = T extends object ? Extract<keyof T, string> : never;
+
+/**
+ * Where a change of a kind with props P and observed state S is, as the plan shows it: a prop
+ * ("instanceType"), an attribute of the state that the props imply ("userDataSha256", "state"),
+ * or a key inside either ("tags.Name", "customJson.vpcnat.az.ap-northeast-1a.opposite_rtb"). A
+ * kind's update switches on these, so a misspelt path does not compile.
+ */
+export type ChangePath<P, S> = Keys<P> | Keys<S> | `${Keys<P> | Keys<S>}.${string}`;
+
 /** One attribute that differs between desired and observed. */
-export interface AttributeChange {
-  /** Attribute path as shown to the user, e.g. "cidr_block" or "tags.Name". */
-  path: string;
+export interface AttributeChange<Path extends string = string> {
+  path: Path;
   before: unknown;
-  /** May be UNKNOWN ("known after apply"). */
+  /**
+   * May be or hold unknowns ("known after apply"); each says why it is unknown (see
+   * unknownBecause), and the planner turns that into the change's reason.
+   */
   after: unknown;
   forcesReplacement?: boolean;
   /** Why this differs when the values alone do not say it (e.g. "instance is terminated"). */
   reason?: string;
 }
+
+/** A change of a kind with props P and state S. */
+export type ChangeOf<P, S> = AttributeChange<ChangePath<P, S>>;
 
 export interface ResourceKind<N extends string, P extends Props, S, C> {
   readonly kind: N;
@@ -86,7 +101,7 @@ export interface ResourceKind<N extends string, P extends Props, S, C> {
   observe(ctx: C): Promise<Observed<S, N>[]>;
 
   /** What differs; empty means no change. Any change with forcesReplacement makes it a replacement. */
-  diff(desired: Resolved<P>, observed: Observed<S>): AttributeChange[];
+  diff(desired: Resolved<P>, observed: Observed<S, N>): ChangeOf<P, S>[];
 
   /**
    * The attributes shown for a resource about to be created. Optional: by default its props.
@@ -105,7 +120,7 @@ export interface ResourceKind<N extends string, P extends Props, S, C> {
   create(desired: Known<P>, ctx: C & CreateContext): Promise<Outputs>;
 
   /** Applies exactly `changes` (none of which forces replacement). */
-  update(desired: Known<P>, observed: Observed<S>, changes: AttributeChange[], ctx: C): Promise<Outputs>;
+  update(desired: Known<P>, observed: Observed<S, N>, changes: ChangeOf<P, S>[], ctx: C): Promise<Outputs>;
 
   /** Deletes it and waits until it is gone enough for what it contained to be deleted next. */
   delete(observed: Observed<S>, ctx: C): Promise<void>;

@@ -12,7 +12,7 @@ import { ignoreNotFound } from '../aws/errors.js';
 import { tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
 import { compareAttributes, compareTags } from '../planner/diff.js';
 import { idScheme } from '../planner/identity.js';
-import { desired, type AttributeChange, type Observed, type Outputs, type ResourceKind } from '../planner/resource.js';
+import { desired, type ChangeOf, type Observed, type Outputs, type ResourceKind } from '../planner/resource.js';
 import type { Ref } from '../planner/values.js';
 import { applyTags } from './tagging.js';
 import { instanceGroupIds } from '../aws/instance-groups.js';
@@ -82,7 +82,7 @@ export const natInstance = {
 
   diff(desired, observed) {
     const { state } = observed;
-    const changes: AttributeChange[] = [];
+    const changes: ChangeOf<NatInstanceProps, NatInstanceState>[] = [];
     if (DEAD.has(state.state)) {
       changes.push({ path: 'state', before: state.state, after: 'running', forcesReplacement: true, reason: `instance is ${state.state}` });
     } else if (state.impaired) {

@@ -8,7 +8,7 @@ import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { compareNested } from '../planner/diff.js';
 import { idScheme } from '../planner/identity.js';
-import { desired, type AttributeChange, type Observed, type ResourceKind } from '../planner/resource.js';
+import { desired, type ChangeOf, type Observed, type ResourceKind } from '../planner/resource.js';
 import type { Ref, Value } from '../planner/values.js';
 
 export type OpsWorksCustomJsonProps = {
@@ -44,7 +44,7 @@ export const opsworksCustomJson = {
   },
 
   diff(desired, observed) {
-    const changes: AttributeChange[] = [];
+    const changes: ChangeOf<OpsWorksCustomJsonProps, OpsWorksCustomJsonState>[] = [];
     if (desired.stackId !== observed.state.stackId) {
       changes.push({ path: 'stackId', before: observed.state.stackId, after: desired.stackId, forcesReplacement: true });
     }

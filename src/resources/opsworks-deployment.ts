@@ -12,8 +12,8 @@ import type { AwsContext } from '../aws/context.js';
 import { pollUntil } from '../aws/wait.js';
 import { compareAttributes } from '../planner/diff.js';
 import { idScheme } from '../planner/identity.js';
-import { desired, type AttributeChange, type ResourceKind } from '../planner/resource.js';
-import { containsUnknown, UNKNOWN, type Ref, type Value } from '../planner/values.js';
+import { desired, type ChangeOf, type ResourceKind } from '../planner/resource.js';
+import { containsUnknown, firstUnknown, type Ref, type Value } from '../planner/values.js';
 import { customJsonDigest, parseCustomJson } from './opsworks-custom-json.js';
 
 export type OpsWorksDeploymentProps = {
@@ -70,9 +70,10 @@ export const opsworksDeployment = {
     const comparable = {
       instanceIds: [...desired.instanceIds].sort(),
       recipes: desired.recipes,
-      customJsonSha256: containsUnknown(desired.customJson) ? UNKNOWN : customJsonDigest(desired.customJson),
+      // A digest of what is not known yet is not known either, for the same reason.
+      customJsonSha256: firstUnknown(desired.customJson) ?? customJsonDigest(desired.customJson),
     };
-    const changes: AttributeChange[] = compareAttributes(comparable, observed.state, {
+    const changes: ChangeOf<OpsWorksDeploymentProps, OpsWorksDeploymentState>[] = compareAttributes(comparable, observed.state, {
       instanceIds: {},
       recipes: {},
       customJsonSha256: {},
@@ -100,7 +101,7 @@ export const opsworksDeployment = {
 
   async preview(desired) {
     const { customJson, customJsonId: _, ...shown } = desired;
-    return { ...shown, customJsonSha256: containsUnknown(customJson) ? UNKNOWN : customJsonDigest(customJson) };
+    return { ...shown, customJsonSha256: firstUnknown(customJson) ?? customJsonDigest(customJson) };
   },
 
   async create(desired, ctx) {

@@ -14,7 +14,7 @@ import { ignoreNotFound } from '../aws/errors.js';
 import { pollUntil } from '../aws/wait.js';
 import { compareAttributes } from '../planner/diff.js';
 import { idScheme } from '../planner/identity.js';
-import { desired, type AttributeChange, type Observed, type Outputs, type ResourceKind } from '../planner/resource.js';
+import { desired, type AttributeChange, type ChangeOf, type Observed, type Outputs, type ResourceKind } from '../planner/resource.js';
 import type { Known, Ref } from '../planner/values.js';
 import { instanceGroupIds } from '../aws/instance-groups.js';
 
@@ -120,7 +120,7 @@ export const opsworksInstance = {
   diff(desired, observed) {
     const { state } = observed;
     const hasEc2 = !EC2_GONE.has(state.ec2State);
-    const changes: AttributeChange[] = [...health(desired.running, state)];
+    const changes: ChangeOf<OpsWorksInstanceProps, OpsWorksInstanceState>[] = [...health(desired.running, state)];
     changes.push(
       ...compareAttributes({ ...desired, layerIds: [...desired.layerIds].sort() }, state, {
         stackId: { forcesReplacement: true },
@@ -193,8 +193,8 @@ export const opsworksInstance = {
   },
 } satisfies ResourceKind<'opsworks-instance', OpsWorksInstanceProps, OpsWorksInstanceState, AwsContext>;
 
-function health(running: boolean, state: OpsWorksInstanceState): AttributeChange[] {
-  const change = (after: string, reason: string, forcesReplacement = false): AttributeChange[] => [
+function health(running: boolean, state: OpsWorksInstanceState): AttributeChange<'status'>[] {
+  const change = (after: string, reason: string, forcesReplacement = false): AttributeChange<'status'>[] => [
     { path: 'status', before: state.status, after, reason, ...(forcesReplacement ? { forcesReplacement } : {}) },
   ];
   if (!running) return STOPPED.has(state.status) ? [] : change('stopped', 'the spec keeps this instance stopped');

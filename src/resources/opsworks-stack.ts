@@ -14,7 +14,7 @@ import { STACK_TAG } from '../aws/tags.js';
 import { compareAttributes } from '../planner/diff.js';
 import { idScheme } from '../planner/identity.js';
 import type { Known, Ref } from '../planner/values.js';
-import { desired, type AttributeChange, type Observed, type ResourceKind } from '../planner/resource.js';
+import { desired, type ChangeOf, type Observed, type ResourceKind } from '../planner/resource.js';
 
 export type OpsWorksStackProps = {
   name: string;
@@ -31,7 +31,7 @@ export type OpsWorksStackProps = {
   customCookbooksSource: { type: string; url: string; revision: string };
 };
 
-type OpsWorksStackState = Omit<Known<OpsWorksStackProps>, 'name'> & { tagged: boolean };
+type OpsWorksStackState = Omit<Known<OpsWorksStackProps>, 'name'> & { tags: Record<string, string> };
 
 /** "opsworks/stack": a dupsworks stack has one OpsWorks stack, of its own name. */
 const ids = idScheme('opsworks/stack', []);
@@ -64,28 +64,29 @@ export const opsworksStack = {
   desire: (props: OpsWorksStackProps) => desired('opsworks-stack', ids.id({}), props),
 
   async observe(ctx) {
-    return (await ctx.opsworksSnapshot.ourStacks()).map(({ stack: s, tagged }): Observed<OpsWorksStackState, 'opsworks-stack'> => ({
+    return (await ctx.opsworksSnapshot.ourStacks()).map(({ stack: s, tags }): Observed<OpsWorksStackState, 'opsworks-stack'> => ({
       id: ids.id({}),
       kind: 'opsworks-stack',
       physicalId: s.StackId!,
       outputs: { id: s.StackId!, arn: s.Arn },
       references: [s.VpcId, s.DefaultSubnetId].filter((x): x is string => !!x),
       owned: true,
-      state: { ...stateOf(s), tagged },
+      state: { ...stateOf(s), tags },
     }));
   },
 
   diff(desired, observed) {
-    const tag: AttributeChange[] = observed.state.tagged
-      ? []
-      : [
-          {
-            path: `tags.${STACK_TAG}`,
-            before: undefined,
-            after: desired.name,
-            reason: 'an interrupted apply created it but did not tag it',
-          },
-        ];
+    const tag: ChangeOf<OpsWorksStackProps, OpsWorksStackState>[] =
+      observed.state.tags[STACK_TAG] === desired.name
+        ? []
+        : [
+            {
+              path: `tags.${STACK_TAG}`,
+              before: observed.state.tags[STACK_TAG],
+              after: desired.name,
+              reason: 'an interrupted apply created it but did not tag it',
+            },
+          ];
     const settings = compareAttributes(desired, observed.state, {
       region: { forcesReplacement: true },
       vpcId: { forcesReplacement: true },
@@ -119,7 +120,7 @@ export const opsworksStack = {
   },
 
   async update(desired, observed, changes, ctx) {
-    if (!observed.state.tagged) await tag(ctx, observed.outputs.arn!);
+    if (changes.some((c) => c.path === `tags.${STACK_TAG}`)) await tag(ctx, observed.outputs.arn!);
     if (changes.some((c) => !c.path.startsWith('tags.'))) {
       const { UpdateStackCommand } = await import('@aws-sdk/client-opsworks');
       await ctx.opsworks.send(new UpdateStackCommand({ StackId: observed.physicalId, ...settings(desired) }));
@@ -161,7 +162,7 @@ function settings(desired: Known<OpsWorksStackProps>) {
   };
 }
 
-function stateOf(s: Stack): Omit<OpsWorksStackState, 'tagged'> {
+function stateOf(s: Stack): Omit<OpsWorksStackState, 'tags'> {
   return {
     region: s.Region ?? '',
     vpcId: s.VpcId ?? '',

@@ -12,7 +12,7 @@ import { ignoreNotFound } from '../aws/errors.js';
 import { errorCode } from '../aws/retry.js';
 import { ofStack, withLogicalIds } from '../aws/tags.js';
 import { idScheme } from '../planner/identity.js';
-import { desired, type AttributeChange, type Observed, type ResourceKind } from '../planner/resource.js';
+import { desired, type ChangeOf, type Observed, type ResourceKind } from '../planner/resource.js';
 import type { Ref } from '../planner/values.js';
 import { routeTable } from './route-table.js';
 
@@ -88,7 +88,7 @@ export const route = {
   },
 
   diff(desired, observed) {
-    const changes: AttributeChange[] = [];
+    const changes: ChangeOf<RouteProps, RouteState>[] = [];
     const { state } = observed;
     if (desired.routeTableId !== state.routeTableId) {
       changes.push({ path: 'routeTableId', before: state.routeTableId, after: desired.routeTableId, forcesReplacement: true });

@@ -108,13 +108,13 @@ export function kindsOf(...kinds: SomeKind<FakeCtx>[]): ReadonlyMap<string, Some
 }
 
 /** An observed resource; outputs default to `{ id: physicalId }`, owned to true. */
-export function observed<S>(
+export function observed<S, N extends string>(
   id: string,
-  kind: string,
+  kind: N,
   physicalId: string,
   state: S,
   extra: Partial<Pick<Observed<S>, 'outputs' | 'references' | 'owned' | 'note' | 'claim'>> = {},
-): Observed<S> {
+): Observed<S, N> {
   return {
     id,
     kind,
@@ -261,7 +261,11 @@ export function observedStack(resources: readonly Desired[]): Observed[] {
 export type NatStateFixture = NatInstanceState;
 
 /** A NAT instance as nat-instance.ts observes it (outputs and references follow its state). */
-export function natObserved(id: string, state: Partial<NatStateFixture>, physicalId = physicalIdOf(id)): Observed<NatStateFixture> {
+export function natObserved(
+  id: string,
+  state: Partial<NatStateFixture>,
+  physicalId = physicalIdOf(id),
+): Observed<NatStateFixture, 'nat-instance'> {
   const full: NatStateFixture = {
     state: 'running',
     impaired: false,
@@ -299,7 +303,7 @@ export function routeObserved(
   destinationCidrBlock: string,
   target: string | undefined,
   state = 'active',
-): Observed<RouteStateFixture> {
+): Observed<RouteStateFixture, 'route'> {
   const physicalId = `${routeTableId}:${destinationCidrBlock}`;
   return observed(
     id,

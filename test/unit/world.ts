@@ -27,7 +27,7 @@ export interface BuiltWorld {
   routeTables: RouteTable[];
   securityGroups: SecurityGroup[];
   instances: Instance[];
-  stacks: { stack: Stack; tagged: boolean }[];
+  stacks: { stack: Stack; tags: Record<string, string> }[];
   layers: Layer[];
   opsworksInstances: OpsWorksInstance[];
   permissions: Permission[];
@@ -153,7 +153,7 @@ export function builtWorld(spec: Spec): BuiltWorld {
             },
             CreatedAt: '2024-01-01T00:00:00Z',
           },
-          tagged: true,
+          tags: { [STACK_TAG]: spec.name },
         });
         break;
       case 'opsworks-custom-json':
