@@ -7,7 +7,7 @@ import { httpUrl, serveOpsWorksEmulator, wholeNumber, type OpsWorksCommandOption
 import { savePlan, loadPlan, staleReason, withSavedPreviews } from './planfile.js';
 import { describeError, type ApplyResult } from './planner/apply.js';
 import { planToJson } from './planner/json.js';
-import { hasChanges } from './planner/plan.js';
+import { hasChanges, heldChanges, type Plan } from './planner/plan.js';
 import { colorStyle, plainStyle, renderPlan, type Style } from './planner/render.js';
 import { formatProblem, loadSpecFile } from './spec/load.js';
 import type { Spec } from './spec/types.js';
@@ -112,11 +112,11 @@ export async function main(argv: string[]): Promise<number> {
           plan = withSavedPreviews(plan, saved);
         } else {
           process.stdout.write(renderPlan(plan, style));
-          if (!hasChanges(plan)) return 0;
+          if (!hasChanges(plan)) return heldChanges(plan).length > 0 ? 1 : 0;
           await approve(options.autoApprove, 'Do you want to perform these actions?', style, globals);
         }
-        if (!hasChanges(plan)) return 0;
-        return report(await engine.apply(plan), 'Apply', style);
+        if (!hasChanges(plan)) return heldChanges(plan).length > 0 ? 1 : 0;
+        return report(await engine.apply(plan), 'Apply', style, plan);
       }),
     );
 
@@ -133,9 +133,9 @@ export async function main(argv: string[]): Promise<number> {
         const style = styleFor(globals);
         const plan = await engine.destroyPlan();
         process.stdout.write(renderPlan(plan, style, 'destroy'));
-        if (!hasChanges(plan)) return 0;
+        if (!hasChanges(plan)) return heldChanges(plan).length > 0 ? 1 : 0;
         await approve(options.autoApprove, `Do you really want to destroy every resource of stack ${spec.name}?`, style, globals);
-        return report(await engine.apply(plan), 'Destroy', style);
+        return report(await engine.apply(plan), 'Destroy', style, plan);
       }),
     );
 
@@ -193,10 +193,18 @@ async function approve(autoApprove: boolean | undefined, question: string, style
   if (!(await host.confirm(style.bold(question)))) throw new Failure('cancelled; nothing was changed');
 }
 
-function report(result: ApplyResult, verb: 'Apply' | 'Destroy', style: Style): number {
+function report(result: ApplyResult, verb: 'Apply' | 'Destroy', style: Style, plan: Plan): number {
   const done = result.outcomes.filter((o) => o.status === 'done');
   const count = (operation: string) => done.filter((o) => o.operation === operation).length;
   const totals = `${count('create')} added, ${count('update')} changed, ${count('delete')} destroyed`;
+  const held = heldChanges(plan);
+  if (result.ok && held.length > 0) {
+    process.stdout.write(
+      `\n${style.yellow(style.bold(`${verb} incomplete.`))} Resources: ${totals}; ${held.length} kept, still in use by what this spec ` +
+        `does not manage (see the plan above): ${held.map((c) => c.id).join(', ')}.\n`,
+    );
+    return 1;
+  }
   if (result.ok) {
     process.stdout.write(`\n${style.green(style.bold(`${verb} complete!`))} Resources: ${totals}.\n`);
     return 0;

@@ -2,9 +2,11 @@
 // topology, the resource kinds and the generic planner together, and talks only through an IoHost.
 
 import { connect, refreshed, type AwsContext } from './aws/context.js';
+import { inventory } from './aws/inventory.js';
 import { defaultRetryPolicy } from './aws/retry.js';
 import { sequenced, type EngineEvent, type IoHost } from './io.js';
 import { applyPlan, type ApplyResult } from './planner/apply.js';
+import type { InventoryItem } from './planner/inventory.js';
 import { makePlan, type Plan } from './planner/plan.js';
 import type { Desired, Observed } from './planner/resource.js';
 import { kindsFor } from './resources/index.js';
@@ -31,10 +33,14 @@ export interface EngineOptions {
 export class Engine {
   private readonly ctx: AwsContext;
   private readonly kinds: ReturnType<typeof kindsFor>;
+  /** Whether the OpsWorks side is read: the spec uses it, or an OpsWorks endpoint is configured. */
+  private readonly readsOpsWorks: boolean;
   private readonly notify: (event: EngineEvent) => void;
 
   constructor(private readonly options: EngineOptions) {
-    this.kinds = kindsFor({ opsworks: options.spec.nat.manager === 'opsworks' });
+    this.readsOpsWorks =
+      options.spec.nat.manager === 'opsworks' || !!(options.opsworksEndpointUrl || process.env.AWS_ENDPOINT_URL_OPSWORKS);
+    this.kinds = kindsFor({ opsworks: this.readsOpsWorks });
     const io = sequenced(options.io);
     this.notify = io.notify;
     this.ctx = connect({
@@ -58,7 +64,10 @@ export class Engine {
     return this.planFor(desiredResources(this.options.spec));
   }
 
-  /** What destroy would delete: every resource carrying this stack's tag, nothing else. */
+  /**
+   * What destroy would delete: every resource carrying this stack's tag, nothing else. What no
+   * kind claims is kept, and so is what it uses (the plan names both).
+   */
   destroyPlan(): Promise<Plan> {
     return this.planFor([]);
   }
@@ -72,18 +81,21 @@ export class Engine {
     });
   }
 
-  /** Everything of the stack as it is now, read afresh. */
-  async observe(): Promise<{ observed: Observed[]; ctx: AwsContext }> {
+  /** Everything of the stack as it is now, read afresh, and all that carries its mark (to see what no kind claims). */
+  async observe(): Promise<{ observed: Observed[]; inventory: InventoryItem[]; ctx: AwsContext }> {
     const ctx = refreshed(this.ctx);
     const started = Date.now();
     this.notify({ type: 'observe-start', stack: ctx.stack, region: ctx.region });
-    const observed = (await Promise.all([...this.kinds.values()].map((k) => k.observe(ctx)))).flat();
+    const [observed, items] = await Promise.all([
+      Promise.all([...this.kinds.values()].map((k) => k.observe(ctx))).then((found) => found.flat()),
+      inventory(ctx, { opsworks: this.readsOpsWorks }),
+    ]);
     this.notify({ type: 'observe-done', resources: observed.length, elapsedMs: Date.now() - started });
-    return { observed, ctx };
+    return { observed, inventory: items, ctx };
   }
 
   private async planFor(desired: Desired[]): Promise<Plan> {
-    const { observed, ctx } = await this.observe();
-    return makePlan({ desired, observed, kinds: this.kinds, ctx });
+    const { observed, inventory: items, ctx } = await this.observe();
+    return makePlan({ desired, observed, inventory: items, kinds: this.kinds, ctx });
   }
 }

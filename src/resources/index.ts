@@ -19,17 +19,11 @@ import { securityGroup } from './security-group.js';
 import { subnet } from './subnet.js';
 import { vpc } from './vpc.js';
 
-const ec2Kinds = [vpc, internetGateway, subnet, routeTable, route, securityGroup, natInstance] as const;
+/** The kinds read through EC2 (the OpsWorks security groups are EC2 groups the stack adopts by tag). */
+const ec2Kinds = [vpc, internetGateway, subnet, routeTable, route, securityGroup, natInstance, opsworksSecurityGroup] as const;
 
-const opsworksKinds = [
-  opsworksStack,
-  opsworksSecurityGroup,
-  opsworksLayer,
-  opsworksInstance,
-  opsworksCustomJson,
-  opsworksDeployment,
-  opsworksPermission,
-] as const;
+/** The kinds read through the OpsWorks API. */
+const opsworksKinds = [opsworksStack, opsworksLayer, opsworksInstance, opsworksCustomJson, opsworksDeployment, opsworksPermission] as const;
 
 type AnyKind = (typeof ec2Kinds)[number] | (typeof opsworksKinds)[number];
 
@@ -42,8 +36,10 @@ export type PropsOf<N extends KindName> = ReturnType<KindMap[N]['desire']>['prop
 export type AnyDesired = { [N in KindName]: ReturnType<KindMap[N]['desire']> }[KindName];
 
 /**
- * The kinds that observe the stack. The OpsWorks ones are read only when the spec uses OpsWorks:
- * on a real account today the service is gone, and an EC2 stack must not depend on it.
+ * The kinds that observe the stack: every EC2 kind, whatever the spec (each claims what carries its
+ * ids, so an EC2 spec sees what an OpsWorks one made in EC2), and the OpsWorks ones when the
+ * OpsWorks API is read. That is asked for (the spec uses OpsWorks, or an OpsWorks endpoint is
+ * configured) and never assumed: on a real account today the service is gone.
  */
 export function kindsFor(options: { opsworks: boolean }): Kinds<AwsContext> {
   const all: readonly SomeKind<AwsContext>[] = options.opsworks ? [...ec2Kinds, ...opsworksKinds] : ec2Kinds;

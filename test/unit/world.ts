@@ -62,6 +62,7 @@ export function builtWorld(spec: Spec): BuiltWorld {
     permissions: [],
     deployments: [],
   };
+  const subnetOf = (subnetId: string) => world.subnets.find((s) => s.SubnetId === subnetId)!;
   for (const d of dependencyOrder(desired) as AnyDesired[]) {
     const id = outputs.get(d.id)!.id;
     const p = resolve(d.props, lookup) as Record<string, any>;
@@ -120,7 +121,7 @@ export function builtWorld(spec: Spec): BuiltWorld {
         break;
       case 'nat-instance':
         world.instances.push({
-          ...ec2Instance(id, p.subnetId, p.securityGroupIds, p.sourceDestCheck),
+          ...ec2Instance(id, subnetOf(p.subnetId), p.securityGroupIds, p.sourceDestCheck),
           InstanceType: p.instanceType,
           ImageId: p.imageId ?? 'ami-default',
           KeyName: p.keyName,
@@ -192,7 +193,7 @@ export function builtWorld(spec: Spec): BuiltWorld {
         // OpsWorks launches it with the stack's tags and its own, but no logical id.
         if (ec2Id) {
           world.instances.push({
-            ...ec2Instance(ec2Id, p.subnetId, p.securityGroupIds, p.sourceDestCheck ?? true),
+            ...ec2Instance(ec2Id, subnetOf(p.subnetId), p.securityGroupIds, p.sourceDestCheck ?? true),
             InstanceType: p.instanceType,
             Tags: [
               { Key: STACK_TAG, Value: spec.name },
@@ -258,11 +259,19 @@ function outputsOf(d: AnyDesired, next: (prefix: string) => string): Outputs {
   }
 }
 
-function ec2Instance(id: string, subnetId: string, groups: string[], sourceDestCheck: boolean): Partial<Instance> {
+// A NAT as EC2 describes it: in its public subnet, with a public address.
+function ec2Instance(
+  id: string,
+  subnet: { SubnetId: string; VpcId: string },
+  groups: string[],
+  sourceDestCheck: boolean,
+): Partial<Instance> {
   return {
     InstanceId: id,
     State: { Name: 'running' },
-    SubnetId: subnetId,
+    SubnetId: subnet.SubnetId,
+    VpcId: subnet.VpcId,
+    PublicIpAddress: `203.0.113.${id.slice(-3).replace(/^0+/, '')}`,
     NetworkInterfaces: [{ Attachment: { DeviceIndex: 0 }, Groups: groups.map((GroupId) => ({ GroupId })) }],
     SourceDestCheck: sourceDestCheck,
     LaunchTime: new Date('2024-01-01T00:00:00Z'),
