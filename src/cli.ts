@@ -4,7 +4,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { Engine } from './engine.js';
 import { httpUrl, serveOpsWorksEmulator, wholeNumber, type OpsWorksCommandOptions } from './emulator/opsworks/command.js';
-import { savePlan, loadPlan, staleReason, withSavedPreviews } from './planfile.js';
+import { loadPlan, planToApply, savePlan } from './planfile.js';
 import { describeError, type ApplyResult } from './planner/apply.js';
 import { planToJson } from './planner/json.js';
 import { hasChanges, heldChanges, type Plan } from './planner/plan.js';
@@ -12,6 +12,7 @@ import { colorStyle, plainStyle, renderPlan, type Style } from './planner/render
 import { formatProblem, loadSpecFile } from './spec/load.js';
 import type { Spec } from './spec/types.js';
 import { TerminalHost } from './terminal.js';
+import { VERSION } from './version.js';
 
 interface GlobalOptions {
   region?: string;
@@ -32,6 +33,7 @@ export async function main(argv: string[]): Promise<number> {
   let debug = argv.includes('--debug');
   const program = new Command('dupsworks')
     .description('Builds and heals an AWS VPC whose private subnets reach the internet through a ring of NAT instances.')
+    .version(VERSION, '-V, --version', 'print the version of dupsworks (saved plans record it)')
     .option('--region <region>', 'AWS region (overrides the spec)')
     .option('--profile <name>', 'named profile from the AWS shared config and credentials files')
     .option('--endpoint-url <url>', 'send AWS calls to this endpoint (e.g. a local emulator); AWS_ENDPOINT_URL works too')
@@ -102,14 +104,13 @@ export async function main(argv: string[]): Promise<number> {
     .action(
       run(async (globals, planfile: string | undefined, options: { file: string; autoApprove?: boolean; concurrency: number }) => {
         const spec = await loadSpec(options.file, globals);
+        // A plan file of another version or spec is refused before any AWS call.
+        const saved = planfile ? await loadPlan(planfile, spec) : undefined;
         const engine = engineFor(spec, globals, options.concurrency);
         const style = styleFor(globals);
         let plan = await engine.plan();
-        if (planfile) {
-          const saved = await loadPlan(planfile);
-          const stale = staleReason(saved, plan, spec);
-          if (stale) throw new Failure(`Saved plan ${planfile} is stale: ${stale}. Run "dupsworks plan" again.`);
-          plan = withSavedPreviews(plan, saved);
+        if (saved) {
+          plan = planToApply(saved, plan, planfile!);
         } else {
           process.stdout.write(renderPlan(plan, style));
           if (!hasChanges(plan)) return heldChanges(plan).length > 0 ? 1 : 0;

@@ -54,7 +54,10 @@ export interface PlanInput<C> {
 }
 
 export async function makePlan<C>({ desired, observed, inventory = [], kinds, ctx }: PlanInput<C>): Promise<Plan> {
-  const unclaimed = unclaimedItems(inventory, observed);
+  // In a stable order, whatever order AWS listed things in: a saved plan must compare equal.
+  const unclaimed = unclaimedItems(inventory, observed)
+    .map((u) => ({ ...u, references: [...new Set(u.references)].sort() }))
+    .sort((a, b) => a.physicalId.localeCompare(b.physicalId));
   const observedById = groupObserved(observed);
   const changes = new Map<string, Change>();
 
@@ -123,6 +126,7 @@ function holdDeletes(changes: readonly Change[], unclaimed: readonly InventoryIt
       if (firstTime) staying.push({ by: kept.id, uses: kept.observed!.references });
     }
   }
+  for (const c of changes) c.heldBy?.sort();
 }
 
 /** A plan that cannot be carried out as asked; the message says what to do instead. */
