@@ -91,7 +91,7 @@ describe('deletes kept back by what no kind claims', () => {
       heldChanges(plan).map((c) => [c.id, c.heldBy]),
       [
         ['net', ['box', 'gadget']],
-        ['box', ['stray-1', 'label']],
+        ['box', ['label', 'stray-1']],
         ['label', ['stray-2']],
         ['gadget', ['stray-1']],
       ],
