@@ -2,7 +2,7 @@
 // topology, the resource kinds and the generic planner together, and talks only through an IoHost.
 
 import { connect, refreshed, type AwsContext } from './aws/context.js';
-import { inventory } from './aws/inventory.js';
+import { inventory, strangers } from './aws/inventory.js';
 import { defaultRetryPolicy } from './aws/retry.js';
 import { sequenced, type EngineEvent, type IoHost } from './io.js';
 import { applyPlan, type ApplyResult } from './planner/apply.js';
@@ -96,6 +96,10 @@ export class Engine {
 
   private async planFor(desired: Desired[]): Promise<Plan> {
     const { observed, inventory: items, ctx } = await this.observe();
-    return makePlan({ desired, observed, inventory: items, kinds: this.kinds, ctx });
+    const plan = await makePlan({ desired, observed, inventory: items, kinds: this.kinds, ctx });
+    if (!plan.changes.some((c) => c.action === 'delete' && !c.heldBy)) return plan;
+    // Deleting: what else is in the stack's VPCs would make some deletes fail; keep those instead.
+    const inside = await strangers(ctx, items);
+    return inside.length === 0 ? plan : makePlan({ desired, observed, inventory: [...items, ...inside], kinds: this.kinds, ctx });
   }
 }

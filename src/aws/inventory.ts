@@ -6,13 +6,16 @@
 //
 // The disks and network interfaces made with a NAT carry the tag too, but are not listed: they go
 // with their instance, and listing them would cost two more calls in every plan.
+//
+// A plan that deletes also needs what else is inside the stack's VPCs (strangers): it is no
+// resource of the stack either, and it would make the deletes of what it is in fail.
 
-import type { Instance, Tag } from '@aws-sdk/client-ec2';
+import type { Instance, NetworkInterface, Tag } from '@aws-sdk/client-ec2';
 import type { InventoryItem } from '../planner/inventory.js';
 import { VERSION } from '../version.js';
 import type { AwsContext } from './context.js';
 import { instanceGroupIds } from './instance-groups.js';
-import { RESOURCE_TAG, tagMap } from './tags.js';
+import { RESOURCE_TAG, ofStack, tagMap } from './tags.js';
 
 /** Set on what OpsWorks launches: the name of its OpsWorks stack, and the instance's hostname. */
 const OPSWORKS_STACK_TAG = 'opsworks:stack';
@@ -99,6 +102,62 @@ function launchedBy(instance: Instance): string {
   if (stack === undefined || map[RESOURCE_TAG] !== undefined) return '';
   const hostname = map[OPSWORKS_INSTANCE_TAG];
   return `, launched by OpsWorks stack "${stack}"${hostname ? ` as ${hostname}` : ''}`;
+}
+
+/**
+ * What is in the stack's VPCs without being any item of `known` (the inventory): an instance or
+ * service someone put in a subnet (found by its network interface), a subnet, security group,
+ * route table or internet gateway someone made there. The VPC's default group and main route
+ * table go with the VPC and are left out, as are the interfaces of known instances.
+ */
+export async function strangers(ctx: AwsContext, known: readonly InventoryItem[]): Promise<InventoryItem[]> {
+  const [vpcs, instances] = await Promise.all([ctx.snapshot.vpcs(), ctx.snapshot.instances()]);
+  const inside = await ctx.snapshot.inVpcs(vpcs.map((v) => v.VpcId!));
+  const ours = new Set(known.map((k) => k.physicalId));
+  // Terminated ones too: an interface of a NAT just terminated goes away with it.
+  const ourInstances = new Set(instances.map((i) => i.InstanceId!));
+  // An interface still attached to anyone's instance that is terminating goes with it, or is
+  // detached and then seen on its own by the next plan.
+  const attachedTo = inside.networkInterfaces.flatMap((n) => n.Attachment?.InstanceId ?? []);
+  const ending = new Set(
+    (await ctx.snapshot.instancesByIds(attachedTo.filter((id) => !ourInstances.has(id))))
+      .filter((i) => ['shutting-down', 'terminated'].includes(i.State?.Name ?? ''))
+      .map((i) => i.InstanceId!),
+  );
+  const goesWithItsInstance = (n: NetworkInterface) =>
+    n.Attachment?.InstanceId !== undefined && (ourInstances.has(n.Attachment.InstanceId) || ending.has(n.Attachment.InstanceId));
+  const advice =
+    `It is in this stack's VPC but is not this stack's (it has no dupsworks:stack=${ctx.stack} tag), so what it is in cannot be ` +
+    'deleted while it is there. Delete it, or what made it, then run this again.';
+  const stranger = (physicalId: string, description: string, references: (string | undefined)[]): InventoryItem[] =>
+    ours.has(physicalId) ? [] : [{ physicalId, description, advice, references: references.filter((r): r is string => !!r) }];
+  const gatewaysOf = (vpcId: string | undefined) =>
+    inside.internetGateways.filter((g) => g.Attachments?.some((a) => a.VpcId === vpcId)).map((g) => g.InternetGatewayId);
+  return [
+    ...inside.networkInterfaces
+      .filter((n) => !ofStack(n.TagSet, ctx.stack) && !goesWithItsInstance(n))
+      .flatMap((n) =>
+        stranger(
+          n.NetworkInterfaceId!,
+          `network interface ${n.NetworkInterfaceId}${n.Attachment?.InstanceId ? ` of EC2 instance ${n.Attachment.InstanceId}` : n.Description ? ` ("${n.Description}")` : ''}`,
+          [n.SubnetId, n.VpcId, ...(n.Groups ?? []).map((g) => g.GroupId), ...(n.Association?.PublicIp ? gatewaysOf(n.VpcId) : [])],
+        ),
+      ),
+    ...inside.subnets.flatMap((s) => stranger(s.SubnetId!, `subnet ${s.SubnetId} (${s.CidrBlock})`, [s.VpcId])),
+    ...inside.securityGroups
+      .filter((g) => g.GroupName !== 'default')
+      .flatMap((g) => stranger(g.GroupId!, `security group ${g.GroupId} ("${g.GroupName}")`, [g.VpcId])),
+    ...inside.routeTables
+      .filter((t) => !t.Associations?.some((a) => a.Main))
+      .flatMap((t) => stranger(t.RouteTableId!, `route table ${t.RouteTableId}`, [t.VpcId])),
+    ...inside.internetGateways.flatMap((g) =>
+      stranger(
+        g.InternetGatewayId!,
+        `internet gateway ${g.InternetGatewayId}`,
+        (g.Attachments ?? []).map((a) => a.VpcId),
+      ),
+    ),
+  ];
 }
 
 async function opsworksItems(ctx: AwsContext): Promise<InventoryItem[]> {

@@ -81,7 +81,8 @@ function unclaimedLines(unclaimed: readonly InventoryItem[], style: Style): stri
   const byAdvice = new Map<string, InventoryItem[]>();
   for (const item of unclaimed) byAdvice.set(item.advice, [...(byAdvice.get(item.advice) ?? []), item]);
   const lines = [
-    `${style.yellow(style.bold('Warning:'))} these carry this stack's tag, but no resource of this spec is any of them; dupsworks leaves them alone:`,
+    `${style.yellow(style.bold('Warning:'))} found in this stack (by its tag, or inside its VPC), but no resource of this spec is any of ` +
+      'them; dupsworks leaves them alone:',
     '',
   ];
   for (const [advice, items] of byAdvice) {

@@ -5,7 +5,14 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DescribeSubnetsCommand, DescribeVpcsCommand, RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import {
+  CreateSecurityGroupCommand,
+  DeleteSecurityGroupCommand,
+  DescribeSubnetsCommand,
+  DescribeVpcsCommand,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+} from '@aws-sdk/client-ec2';
 import { RecordingHost } from '../../src/io.js';
 import { heldChanges } from '../../src/planner/plan.js';
 import { renderPlan } from '../../src/planner/render.js';
@@ -171,7 +178,7 @@ describe('the inventory', () => {
       [[stray, `EC2 instance ${stray} ("stray")`]],
     );
     assert.match(plan.unclaimed[0]!.advice, /no dupsworks:resource tag.*Delete it, or remove its dupsworks:stack tag\./);
-    assert.match(renderPlan(plan), /^Warning: these carry this stack's tag/);
+    assert.match(renderPlan(plan), /^Warning: found in this stack \(by its tag, or inside its VPC\)/);
 
     const io = new RecordingHost();
     const destroy = await makeEngine(ec2Spec, bed.moto.endpoint, { io }).destroyPlan();
@@ -187,6 +194,45 @@ describe('the inventory', () => {
 
     // Once it is gone, destroy finishes.
     await bed.ec2.send(new TerminateInstancesCommand({ InstanceIds: [stray] }));
+    const rest = makeEngine(ec2Spec, bed.moto.endpoint);
+    assertApplied(await rest.apply(await rest.destroyPlan()));
+    assertNoChanges(await rest.destroyPlan(), 'nothing left to destroy');
+  });
+
+  it("names what someone put in the stack's VPC without its tag, and keeps what it is in: destroy ends without waiting", async () => {
+    const engine = makeEngine(ec2Spec, bed.moto.endpoint);
+    await converge(engine);
+    const [subnet] = (
+      await bed.ec2.send(new DescribeSubnetsCommand({ Filters: byResource(ec2Spec.name, 'subnet/private/ap-northeast-1a') }))
+    ).Subnets!;
+    const stranger = (
+      await bed.ec2.send(new RunInstancesCommand({ ImageId: 'ami-12c6146b', MinCount: 1, MaxCount: 1, SubnetId: subnet!.SubnetId! }))
+    ).Instances![0]!;
+    const { GroupId: group } = await bed.ec2.send(
+      new CreateSecurityGroupCommand({ VpcId: subnet!.VpcId!, GroupName: 'someone-elses', Description: 'not the stack' }),
+    );
+
+    assertNoChanges(await engine.plan(), 'apply has nothing to delete, so it does not look inside the VPC');
+    const io = new RecordingHost();
+    const destroyer = makeEngine(ec2Spec, bed.moto.endpoint, { io });
+    const plan = await destroyer.destroyPlan();
+    const eni = stranger.NetworkInterfaces![0]!.NetworkInterfaceId!;
+    assert.deepEqual(
+      plan.unclaimed.map((u) => u.description).sort(),
+      [`network interface ${eni} of EC2 instance ${stranger.InstanceId}`, `security group ${group} ("someone-elses")`].sort(),
+    );
+    assert.match(plan.unclaimed[0]!.advice, /is in this stack's VPC but is not this stack's \(it has no dupsworks:stack=test-stack tag\)/);
+    assert.deepEqual(
+      heldChanges(plan).map((c) => c.id),
+      ['vpc', 'subnet/private/ap-northeast-1a'],
+    );
+    assertApplied(await destroyer.apply(plan));
+    assert.ok(!io.events.some((e) => e.type === 'retry' && e.code === 'DependencyViolation'), 'nothing waited out DependencyViolation');
+    const [untouched] = await instancesOf(bed.ec2, [{ Name: 'instance-id', Values: [stranger.InstanceId!] }]);
+    assert.equal(untouched?.State?.Name, 'running');
+
+    await bed.ec2.send(new TerminateInstancesCommand({ InstanceIds: [stranger.InstanceId!] }));
+    await bed.ec2.send(new DeleteSecurityGroupCommand({ GroupId: group! }));
     const rest = makeEngine(ec2Spec, bed.moto.endpoint);
     assertApplied(await rest.apply(await rest.destroyPlan()));
     assertNoChanges(await rest.destroyPlan(), 'nothing left to destroy');

@@ -110,7 +110,7 @@ describe('deletes kept back by what no kind claims', () => {
     );
     assert.match(
       text,
-      /\nWarning: these carry this stack's tag, but no resource of this spec is any of them; dupsworks leaves them alone:\n\n  - thing stray-1\n  - thing stray-2 \(the second\)\n    do something\n/,
+      /\nWarning: found in this stack \(by its tag, or inside its VPC\), but no resource of this spec is any of them; dupsworks leaves them alone:\n\n  - thing stray-1\n  - thing stray-2 \(the second\)\n    do something\n/,
     );
     assert.match(text, /\nPlan: 0 to add, 0 to change, 2 to destroy; 2 kept \(see above\)\.\n$/);
   });
