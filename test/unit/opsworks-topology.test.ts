@@ -1,4 +1,4 @@
-// The OpsWorks mode's desired resources: the custom JSON against the original's (CONTEXT.md), and
+// The OpsWorks mode's desired resources: the custom JSON against the original's, and
 // the order the original's chicken-and-egg needs.
 
 import { describe, it } from 'node:test';
@@ -38,7 +38,7 @@ const fakeIds = (r: Ref) => {
 };
 
 describe('the vpcnat custom JSON', () => {
-  it('is exactly the shape the vpcnat cookbook reads (golden: the example in CONTEXT.md), key order included', () => {
+  it('is exactly the shape the vpcnat cookbook reads (golden: the original's example), key order included', () => {
     const json = resolve(vpcnatCustomJson(example()), fakeIds) as { vpcnat: unknown; awscli: unknown };
     const golden =
       '{"ipmasq_src":"10.0.0.0/16",' +
