@@ -12,6 +12,8 @@ import {
   DescribeVpcsCommand,
   RunInstancesCommand,
   TerminateInstancesCommand,
+  type Instance,
+  type Tag,
 } from '@aws-sdk/client-ec2';
 import { RecordingHost } from '../../src/io.js';
 import { heldChanges } from '../../src/planner/plan.js';
@@ -41,6 +43,25 @@ describe('the inventory', () => {
   const bed = useOpsWorks();
   const ec2Spec = makeSpec();
   const opsSpec = makeSpec({ manager: 'opsworks' });
+
+  /** An instance launched by hand into one of the stack's subnets. */
+  async function launchInto(subnet: string, tags: Tag[] = []): Promise<Instance> {
+    const [found] = (await bed.ec2.send(new DescribeSubnetsCommand({ Filters: byResource(ec2Spec.name, subnet) }))).Subnets!;
+    const run = new RunInstancesCommand({
+      ImageId: 'ami-12c6146b',
+      MinCount: 1,
+      MaxCount: 1,
+      SubnetId: found!.SubnetId!,
+      ...(tags.length > 0 ? { TagSpecifications: [{ ResourceType: 'instance', Tags: tags }] } : {}),
+    });
+    return (await bed.ec2.send(run)).Instances![0]!;
+  }
+
+  async function destroysWhole(): Promise<void> {
+    const engine = makeEngine(ec2Spec, bed.moto.endpoint);
+    assertApplied(await engine.apply(await engine.destroyPlan()));
+    assertNoChanges(await engine.destroyPlan(), 'nothing left to destroy');
+  }
 
   it('destroy with the EC2 spec of an OpsWorks-built stack names the OpsWorks stack, keeps what it uses, and ends at once', async () => {
     await converge(makeOpsWorksEngine(bed, opsSpec));
@@ -121,7 +142,6 @@ describe('the inventory', () => {
 
   it('apply with the EC2 spec and the OpsWorks endpoint moves an OpsWorks-built stack to EC2 NATs in one apply', async () => {
     await converge(makeOpsWorksEngine(bed, opsSpec));
-    const stack = await ourStack(bed.client, opsSpec.name);
     const io = new RecordingHost();
     const engine = makeOpsWorksEngine(bed, ec2Spec, { io });
     const plan = await engine.plan();
@@ -141,35 +161,18 @@ describe('the inventory', () => {
       assert.ok(routeMoved < order.indexOf(`delete:opsworks/instance/nat-${az}`), `${az}'s route moved before its OpsWorks NAT went`);
     }
     assert.deepEqual(await stacksNamed(bed.client, opsSpec.name), [], 'the OpsWorks stack is gone');
-    assert.ok(stack.StackId);
     for (const { availabilityZone: az } of ec2Spec.zones) await liveNat(bed.ec2, ec2Spec.name, az);
   });
 
   it('names an instance tagged with the stack but no logical id, never touches it, and keeps its subnet and VPC from destroy', async () => {
     const engine = makeEngine(ec2Spec, bed.moto.endpoint);
     await converge(engine);
-    const [subnet] = (
-      await bed.ec2.send(new DescribeSubnetsCommand({ Filters: byResource(ec2Spec.name, 'subnet/private/ap-northeast-1c') }))
-    ).Subnets!;
     const stray = (
-      await bed.ec2.send(
-        new RunInstancesCommand({
-          ImageId: 'ami-12c6146b',
-          MinCount: 1,
-          MaxCount: 1,
-          SubnetId: subnet!.SubnetId!,
-          TagSpecifications: [
-            {
-              ResourceType: 'instance',
-              Tags: [
-                { Key: 'dupsworks:stack', Value: ec2Spec.name },
-                { Key: 'Name', Value: 'stray' },
-              ],
-            },
-          ],
-        }),
-      )
-    ).Instances![0]!.InstanceId!;
+      await launchInto('subnet/private/ap-northeast-1c', [
+        { Key: 'dupsworks:stack', Value: ec2Spec.name },
+        { Key: 'Name', Value: 'stray' },
+      ])
+    ).InstanceId!;
 
     const plan = await engine.plan();
     assertNoChanges(plan, 'a stray changes nothing the spec manages');
@@ -194,22 +197,15 @@ describe('the inventory', () => {
 
     // Once it is gone, destroy finishes.
     await bed.ec2.send(new TerminateInstancesCommand({ InstanceIds: [stray] }));
-    const rest = makeEngine(ec2Spec, bed.moto.endpoint);
-    assertApplied(await rest.apply(await rest.destroyPlan()));
-    assertNoChanges(await rest.destroyPlan(), 'nothing left to destroy');
+    await destroysWhole();
   });
 
   it("names what someone put in the stack's VPC without its tag, and keeps what it is in: destroy ends without waiting", async () => {
     const engine = makeEngine(ec2Spec, bed.moto.endpoint);
     await converge(engine);
-    const [subnet] = (
-      await bed.ec2.send(new DescribeSubnetsCommand({ Filters: byResource(ec2Spec.name, 'subnet/private/ap-northeast-1a') }))
-    ).Subnets!;
-    const stranger = (
-      await bed.ec2.send(new RunInstancesCommand({ ImageId: 'ami-12c6146b', MinCount: 1, MaxCount: 1, SubnetId: subnet!.SubnetId! }))
-    ).Instances![0]!;
+    const stranger = await launchInto('subnet/private/ap-northeast-1a');
     const { GroupId: group } = await bed.ec2.send(
-      new CreateSecurityGroupCommand({ VpcId: subnet!.VpcId!, GroupName: 'someone-elses', Description: 'not the stack' }),
+      new CreateSecurityGroupCommand({ VpcId: stranger.VpcId!, GroupName: 'someone-elses', Description: 'not the stack' }),
     );
 
     assertNoChanges(await engine.plan(), 'apply has nothing to delete, so it does not look inside the VPC');
@@ -233,8 +229,6 @@ describe('the inventory', () => {
 
     await bed.ec2.send(new TerminateInstancesCommand({ InstanceIds: [stranger.InstanceId!] }));
     await bed.ec2.send(new DeleteSecurityGroupCommand({ GroupId: group! }));
-    const rest = makeEngine(ec2Spec, bed.moto.endpoint);
-    assertApplied(await rest.apply(await rest.destroyPlan()));
-    assertNoChanges(await rest.destroyPlan(), 'nothing left to destroy');
+    await destroysWhole();
   });
 });

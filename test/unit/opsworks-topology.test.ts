@@ -38,7 +38,7 @@ const fakeIds = (r: Ref) => {
 };
 
 describe('the vpcnat custom JSON', () => {
-  it('is exactly the shape the vpcnat cookbook reads (golden: the original's example), key order included', () => {
+  it('is exactly the shape the vpcnat cookbook reads (golden: the example of the original), key order included', () => {
     const json = resolve(vpcnatCustomJson(example()), fakeIds) as { vpcnat: unknown; awscli: unknown };
     const golden =
       '{"ipmasq_src":"10.0.0.0/16",' +
