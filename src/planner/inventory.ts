@@ -1,7 +1,8 @@
 // The inventory: everything found carrying the stack's mark, each item claimed by exactly one
 // kind. The engine lists the items; an observed resource claims its physical id and the ids it is
 // also known by. What no kind claims is never touched: the plan shows it with what to do, and
-// keeps what it still uses from being deleted (see holdDeletes in plan.ts).
+// keeps what it still uses from being deleted (see holdDeletes in plan.ts). (Observed.claim is
+// another matter: what a resource holds exclusively, such as a subnet's CIDR block.)
 
 import type { Observed } from './resource.js';
 
