@@ -19,6 +19,11 @@
 //   no-op apply  `engine.run` of an apply with nothing to do (what a periodic apply costs when
 //                all is well), with the lock and with --lock=false, alternately: the lock's share
 //
+// And, before moto starts: the cold import of src/topology/index.js (spec -> desired resources,
+// which imports every resource kind to name their resources) in fresh Node processes, next to the
+// import of the SDK clients the kinds call, which the topology no longer loads. p50/p95 of
+// --import-reps runs each, alternating.
+//
 // Each measured thing runs once untimed (moto's first calls are slow), then N timed times; the
 // no-op plan and the floor are timed alternately, so a noisy machine slows both alike. Calls are
 // counted on the first timed run: EC2 calls (with SSM's, on the proxy in front of moto) and
@@ -34,6 +39,7 @@
 //   --check               exit 1 when a goal is missed (otherwise a miss is reported, exit 0)
 //   --reps N              timed runs of the no-op plan and the floor (default 20)
 //   --build-reps N        timed runs of builds and heals (default 3)
+//   --import-reps N       fresh processes per cold import measured (default 10)
 //   --zones 2,3           the zone counts to measure (default 2,3)
 //   --managers ec2,opsworks  the NAT modes to measure (default both)
 //   --spec-reps N         timed runs of `dupsworks validate` on each hostile spec (default 3; see spec-input.ts)
@@ -42,7 +48,10 @@
 //
 // Exit status: 0 measured (goals met or not), 1 a goal missed under --check, 2 the bench failed.
 
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import {
@@ -75,6 +84,8 @@ import { labBench, labReport } from './lab.js';
 import { STACK_TAG } from '../src/aws/tags.js';
 import { startOpsWorksEmulator, type OpsWorksEmulator } from '../src/emulator/opsworks/index.js';
 import { hasChanges, type Plan } from '../src/planner/plan.js';
+import { natInstance } from '../src/resources/nat-instance.js';
+import { opsworksInstance } from '../src/resources/opsworks-instance.js';
 import { renderPlan } from '../src/planner/render.js';
 import { benchSpecInput, specInputReport } from './spec-input.js';
 import { median, percentile, table } from './stats.js';
@@ -109,6 +120,7 @@ interface Options {
   check: boolean;
   reps: number;
   buildReps: number;
+  importReps: number;
   zones: number[];
   managers: Manager[];
   specReps: number;
@@ -167,6 +179,7 @@ function parseOptions(): Options {
         check: { type: 'boolean', default: false },
         reps: { type: 'string', default: '20' },
         'build-reps': { type: 'string', default: '3' },
+        'import-reps': { type: 'string', default: '10' },
         zones: { type: 'string', default: '2,3' },
         managers: { type: 'string', default: MANAGERS.join(',') },
         'spec-reps': { type: 'string', default: '3' },
@@ -205,6 +218,7 @@ function parseOptions(): Options {
     check: values.check!,
     reps: count('reps', values.reps!, 1),
     buildReps: count('build-reps', values['build-reps']!, 1),
+    importReps: count('import-reps', values['import-reps']!, 1),
     zones: values.zones!.split(',').map((z) => count('zones', z.trim(), 1, 3)),
     managers: MANAGERS.filter((m) => managers.includes(m)),
     specReps: count('spec-reps', values['spec-reps']!, 1),
@@ -394,7 +408,7 @@ function ec2Rig(world: World): Rig {
       const nat = await liveNat(world.direct, spec.name, az);
       await world.direct.send(new TerminateInstancesCommand({ InstanceIds: [nat.InstanceId!] }));
     },
-    natId: (az) => `nat/${az}`,
+    natId: (az) => natInstance.ids.id({ availabilityZone: az }),
   };
 }
 
@@ -434,7 +448,7 @@ function opsworksRig(world: World, ow: OpsWorksWorld): Rig {
       if (!nat?.Ec2InstanceId) throw new Error(`no OpsWorks instance nat-${az} with an EC2 instance in stack ${spec.name}`);
       await world.direct.send(new TerminateInstancesCommand({ InstanceIds: [nat.Ec2InstanceId] }));
     },
-    natId: (az) => `opsworks/instance/nat-${az}`,
+    natId: (az) => opsworksInstance.ids.id({ hostname: `nat-${az}` }),
   };
 }
 
@@ -642,6 +656,47 @@ function report(figures: Figures[], results: Goal[], options: Options, elapsedMs
   return out.join('\n');
 }
 
+interface ImportFigures {
+  what: string;
+  p50Ms: number;
+  p95Ms: number;
+  samplesMs: number[];
+}
+
+const IMPORTS: [what: string, specifiers: string[]][] = [
+  ['the topology (dist/src/topology/index.js)', [pathToFileURL(join(ROOT, 'dist/src/topology/index.js')).href]],
+  ['the SDK clients the kinds call (EC2, OpsWorks, SSM)', ['@aws-sdk/client-ec2', '@aws-sdk/client-opsworks', '@aws-sdk/client-ssm']],
+];
+
+/** How long the import alone takes in a fresh Node process, each subject in turn, `reps` times. */
+async function importTimes(reps: number): Promise<ImportFigures[]> {
+  const timeImport = async (specifiers: string[]): Promise<number> => {
+    const script = `const t = performance.now(); await Promise.all(${JSON.stringify(specifiers)}.map((s) => import(s))); process.stdout.write(String(performance.now() - t));`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT });
+    return Number(stdout);
+  };
+  const samples = IMPORTS.map(() => [] as number[]);
+  for (let rep = 0; rep < reps; rep++) {
+    for (const [i, [, specifiers]] of IMPORTS.entries()) samples[i]!.push(await timeImport(specifiers));
+  }
+  return IMPORTS.map(([what], i) => {
+    const sorted = [...samples[i]!].sort((a, b) => a - b);
+    return { what, p50Ms: round(median(sorted)), p95Ms: round(percentile(sorted, 95)), samplesMs: samples[i]!.map(round) };
+  });
+}
+
+function importReport(imports: ImportFigures[]): string {
+  const [topology, sdk] = imports;
+  const rows = [
+    ['cold import, fresh process', 'p50 ms', 'p95 ms', 'runs'],
+    ...imports.map((f) => [f.what, f.p50Ms.toFixed(1), f.p95Ms.toFixed(1), String(f.samplesMs.length)]),
+  ];
+  return [
+    table(rows, 1),
+    `The topology loads no SDK module: its p50 is ${(topology!.p50Ms / sdk!.p50Ms).toFixed(2)}x the SDK clients' (this run).`,
+  ].join('\n');
+}
+
 async function main(): Promise<number> {
   const options = parseOptions();
   const started = performance.now();
@@ -657,6 +712,8 @@ async function main(): Promise<number> {
   const world: Partial<World> = {};
   const ow: Partial<OpsWorksWorld> = {};
   try {
+    progress(`cold imports: ${options.importReps} fresh processes each, alternating`);
+    const imports = await importTimes(options.importReps);
     progress(`starting moto_server${wantsOpsWorks ? ', the OpsWorks emulator' : ''} and the counting prox${wantsOpsWorks ? 'ies' : 'y'}…`);
     world.moto = await startMoto();
     world.proxy = await startAwsProxy({ target: world.moto.endpoint });
@@ -683,10 +740,12 @@ async function main(): Promise<number> {
     if (options.json) {
       const opsworks = wantsOpsWorks ? { opsworks: { emulatorDelaysMs: OPSWORKS_DELAYS, pollIntervalMs: OPSWORKS_POLL_INTERVAL_MS } } : {};
       process.stdout.write(
-        `${JSON.stringify({ node: process.version, elapsedMs, ...opsworks, figures, goals: results, specInput, pass }, null, 2)}\n`,
+        `${JSON.stringify({ node: process.version, elapsedMs, ...opsworks, imports, figures, goals: results, specInput, pass }, null, 2)}\n`,
       );
     } else {
-      process.stdout.write(`${report(figures, results, options, elapsedMs)}\n\n${specInputReport(specInput)}\n`);
+      process.stdout.write(
+        `${importReport(imports)}\n\n${report(figures, results, options, elapsedMs)}\n\n${specInputReport(specInput)}\n`,
+      );
     }
     return options.check && !pass ? 1 : 0;
   } finally {

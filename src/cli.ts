@@ -10,14 +10,15 @@ import { DupsworksError, toErrorInfo, type ErrorInfo } from './errors.js';
 import type { RunOperation } from './io.js';
 import { DEFAULT_LEASE_SECONDS, DEFAULT_LOCK_TABLE, LockHeldError, who } from './lock/lease.js';
 import * as lab from './lab/control.js';
-import { savePlan, loadPlan, staleReason, withSavedPreviews } from './planfile.js';
+import { loadPlan, planToApply, savePlan } from './planfile.js';
 import { DEFAULT_GRACE_SECONDS } from './planner/apply.js';
 import { planToJson } from './planner/json.js';
-import { hasChanges, type Plan } from './planner/plan.js';
+import { hasChanges, heldChanges, type Plan } from './planner/plan.js';
 import { colorStyle, plainStyle, renderPlan, type Style } from './planner/render.js';
 import { formatProblems, loadSpecFile } from './spec/load.js';
 import type { Spec } from './spec/types.js';
 import { lockInfoLines, TerminalHost, write } from './terminal.js';
+import { VERSION } from './version.js';
 
 interface GlobalOptions {
   region?: string;
@@ -42,6 +43,7 @@ export async function main(argv: string[]): Promise<number> {
   let debug = argv.includes('--debug');
   const program = new Command('dupsworks')
     .description('Builds and heals an AWS VPC whose private subnets reach the internet through a ring of NAT instances.')
+    .version(VERSION, '-V, --version', 'print the version of dupsworks (saved plans record it)')
     .option('--region <region>', 'AWS region (overrides the spec)')
     .option('--profile <name>', 'named profile from the AWS shared config and credentials files')
     .option('--endpoint-url <url>', 'send AWS calls to this endpoint (e.g. a local emulator); AWS_ENDPOINT_URL works too')
@@ -132,13 +134,9 @@ export async function main(argv: string[]): Promise<number> {
     .action(
       run(async (globals, planfile: string | undefined, options: RunFlags) => {
         const spec = await loadSpec(options.file, globals);
-        const saved = planfile ? await loadPlan(planfile) : undefined;
-        const adopt = (fresh: Plan): Plan => {
-          if (!saved) return fresh;
-          const stale = staleReason(saved, fresh, spec);
-          if (stale) throw new Failure(`Saved plan ${planfile} is stale: ${stale}. Run "dupsworks plan" again.`);
-          return withSavedPreviews(fresh, saved);
-        };
+        // A plan file of another version or spec is refused before any AWS call.
+        const saved = planfile ? await loadPlan(planfile, spec) : undefined;
+        const adopt = (fresh: Plan): Plan => (saved ? planToApply(saved, fresh, planfile!) : fresh);
         // A saved plan was approved when it was made: apply exactly it, without asking.
         return runLocked('apply', spec, globals, { ...options, autoApprove: options.autoApprove || saved !== undefined }, adopt);
       }),
@@ -364,7 +362,9 @@ async function runLocked(
       return exitCodeFor(report.stopped);
     }
     if (report.stopped) throw new Failure(report.stopped.message);
-    return report.result && !report.result.ok ? 1 : 0;
+    // Deletes kept because something the spec does not manage still uses them: not done, so not 0.
+    const held = report.plan ? heldChanges(report.plan).length : 0;
+    return (report.result && !report.result.ok) || held > 0 ? 1 : 0;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -9,11 +9,13 @@
 import { hostname, userInfo } from 'node:os';
 import { Clients, connect, refreshed, type AwsContext } from './aws/context.js';
 import { DEFAULT_TIMEOUTS, type Timeouts } from './aws/endpoint.js';
+import { inventory, strangers } from './aws/inventory.js';
 import { defaultRetryPolicy, type RetryPolicy } from './aws/retry.js';
 import { DupsworksError, toErrorInfo, type ErrorInfo } from './errors.js';
 import { stamped, type EngineEvent, type IoHost, type RunOperation } from './io.js';
 import { DEFAULT_LEASE_SECONDS, DEFAULT_LOCK_TABLE, StackLock, type Lease, type LockInfo, type LockOwner } from './lock/lease.js';
 import { applyPlan, type ApplyResult } from './planner/apply.js';
+import type { InventoryItem } from './planner/inventory.js';
 import { hasChanges, makePlan, type Plan } from './planner/plan.js';
 import type { Desired, Observed } from './planner/resource.js';
 import { kindsFor } from './resources/index.js';
@@ -69,12 +71,16 @@ export class Engine {
   private readonly ctx: AwsContext;
   private readonly clients: Clients;
   private readonly kinds: ReturnType<typeof kindsFor>;
+  /** Whether the OpsWorks side is read: the spec uses it, or an OpsWorks endpoint is configured. */
+  private readonly readsOpsWorks: boolean;
   private readonly io: ReturnType<typeof stamped>;
   private readonly notify: (event: EngineEvent) => void;
   private readonly retry: RetryPolicy;
 
   constructor(private readonly options: EngineOptions) {
-    this.kinds = kindsFor(options.spec);
+    this.readsOpsWorks =
+      options.spec.nat.manager === 'opsworks' || !!(options.opsworksEndpointUrl || process.env.AWS_ENDPOINT_URL_OPSWORKS);
+    this.kinds = kindsFor({ opsworks: this.readsOpsWorks });
     this.io = stamped(options.io);
     this.notify = this.io.notify;
     this.retry = {
@@ -102,7 +108,10 @@ export class Engine {
     return this.planFor(desiredResources(this.options.spec));
   }
 
-  /** What destroy would delete: every resource carrying this stack's tag, nothing else. */
+  /**
+   * What destroy would delete: every resource carrying this stack's tag, nothing else. What no
+   * kind claims is kept, and so is what it uses (the plan names both).
+   */
   destroyPlan(): Promise<Plan> {
     return this.planFor([]);
   }
@@ -173,19 +182,26 @@ export class Engine {
     return this.stackLock().forceRelease(id);
   }
 
-  /** Everything of the stack as it is now, read afresh. */
-  async observe(): Promise<{ observed: Observed[]; ctx: AwsContext }> {
+  /** Everything of the stack as it is now, read afresh, and all that carries its mark (to see what no kind claims). */
+  async observe(): Promise<{ observed: Observed[]; inventory: InventoryItem[]; ctx: AwsContext }> {
     const ctx = refreshed(this.ctx);
     const started = Date.now();
     this.notify({ type: 'observe-start', stack: ctx.stack, region: ctx.region });
-    const observed = (await Promise.all([...this.kinds.values()].map((k) => k.observe(ctx)))).flat();
+    const [observed, items] = await Promise.all([
+      Promise.all([...this.kinds.values()].map((k) => k.observe(ctx))).then((found) => found.flat()),
+      inventory(ctx, { opsworks: this.readsOpsWorks }),
+    ]);
     this.notify({ type: 'observe-done', resources: observed.length, elapsedMs: Date.now() - started });
-    return { observed, ctx };
+    return { observed, inventory: items, ctx };
   }
 
   private async planFor(desired: Desired[]): Promise<Plan> {
-    const { observed, ctx } = await this.observe();
-    return makePlan({ desired, observed, kinds: this.kinds, ctx });
+    const { observed, inventory: items, ctx } = await this.observe();
+    const plan = await makePlan({ desired, observed, inventory: items, kinds: this.kinds, ctx });
+    if (!plan.changes.some((c) => c.action === 'delete' && !c.heldBy)) return plan;
+    // Deleting: what else is in the stack's VPCs would make some deletes fail; keep those instead.
+    const inside = await strangers(ctx, items);
+    return inside.length === 0 ? plan : makePlan({ desired, observed, inventory: [...items, ...inside], kinds: this.kinds, ctx });
   }
 
   private lockClient: StackLock | undefined;

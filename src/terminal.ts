@@ -9,6 +9,7 @@ import { who, type LockInfo } from './lock/lease.js';
 import type { ApplyResult } from './planner/apply.js';
 import type { Operation } from './planner/graph.js';
 import { renderPlan, type Style } from './planner/render.js';
+import { heldChanges } from './planner/plan.js';
 
 const WORDS: Record<Operation, { doing: string; done: string; progress: string }> = {
   create: { doing: 'Creating...', done: 'Creation complete', progress: 'still creating...' },
@@ -33,6 +34,8 @@ export class TerminalHost implements IoHost {
   private readonly stdout: NodeJS.WritableStream;
   private readonly stderr: NodeJS.WritableStream;
   private readonly stdin: NodeJS.ReadStream;
+  /** The deletes the plan of this run keeps (still in use by what the spec does not manage). */
+  private held: string[] = [];
 
   constructor(private readonly options: TerminalOptions) {
     this.stdout = options.stdout ?? process.stdout;
@@ -42,11 +45,12 @@ export class TerminalHost implements IoHost {
 
   notify(event: Stamped<EngineEvent>): void {
     if (event.type === 'plan-ready') {
+      this.held = heldChanges(event.plan).map((c) => c.id);
       write(this.stdout, renderPlan(event.plan, this.options.resultStyle ?? this.options.style, event.operation));
       return;
     }
     if (event.type === 'run-done') {
-      write(this.stdout, summary(event.operation, event.result, this.options.resultStyle ?? this.options.style));
+      write(this.stdout, summary(event.operation, event.result, this.options.resultStyle ?? this.options.style, this.held));
       return;
     }
     const line = this.format(event);
@@ -123,12 +127,21 @@ export class TerminalHost implements IoHost {
   }
 }
 
-/** Terraform's closing lines: what was done, and, if not everything, what was not and why. */
-export function summary(operation: RunOperation, result: ApplyResult, style: Style): string {
+/**
+ * Terraform's closing lines: what was done, and, if not everything, what was not and why. `held`:
+ * the deletes the plan kept because something the spec does not manage still uses them.
+ */
+export function summary(operation: RunOperation, result: ApplyResult, style: Style, held: readonly string[] = []): string {
   const verb = operation === 'destroy' ? 'Destroy' : 'Apply';
   const done = result.outcomes.filter((o) => o.status === 'done');
   const count = (op: string) => done.filter((o) => o.operation === op).length;
   const totals = `${count('create')} added, ${count('update')} changed, ${count('delete')} destroyed`;
+  if (result.ok && held.length > 0) {
+    return (
+      `\n${style.yellow(style.bold(`${verb} incomplete.`))} Resources: ${totals}; ${held.length} kept, still in use by what this spec ` +
+      `does not manage (see the plan above): ${held.join(', ')}.\n`
+    );
+  }
   if (result.ok) return `\n${style.green(style.bold(`${verb} complete!`))} Resources: ${totals}.\n`;
   const headline = result.stopped ? `${verb} stopped (${result.stopped.message}).` : `${verb} failed.`;
   const lines = [`\n${style.red(style.bold(headline))} Done: ${totals}.`];

@@ -1,8 +1,7 @@
 // One read of the stack's OpsWorks side per plan, as snapshot.ts is for EC2. OpsWorks has no tag
-// filter: the stack is found by its name, and is ours only if it carries `dupsworks:stack=<name>`
-// (a stack of the same name without it is someone else's and never touched) — or, for a stack an
-// interrupted apply created but could not tag yet, if its custom JSON holds the mark the engine
-// creates every stack with. Everything else is read per stack: one Describe call per kind.
+// filter: the stack is found by its name, and is ours only as the OpsWorks stack kind says
+// (isOurStack: its tag, or its mark); a stack of the same name that is not is never read further.
+// Everything else is read per stack of ours: one Describe call per kind.
 
 import {
   DescribeDeploymentsCommand,
@@ -18,7 +17,7 @@ import {
   type Permission,
   type Stack,
 } from '@aws-sdk/client-opsworks';
-import { STACK_TAG } from './tags.js';
+import { isOurStack } from '../resources/opsworks-stack.js';
 import { Memo } from './memo.js';
 
 export class OpsWorksSnapshot {
@@ -34,19 +33,19 @@ export class OpsWorksSnapshot {
     return (await this.ourStacks()).map((s) => s.stack);
   }
 
-  /** The same, each with whether it carries the stack tag yet. */
-  ourStacks(): Promise<{ stack: Stack; tagged: boolean }[]> {
+  /** The same, each with its tags (the stack tag is missing when an interrupted apply did not get to it). */
+  ourStacks(): Promise<{ stack: Stack; tags: Record<string, string> }[]> {
     return this.memo.once('stacks', async () => {
       const all = (await this.opsworks.send(new DescribeStacksCommand({}))).Stacks ?? [];
       const named = all.filter((s) => s.Name === this.stack);
       const found = await Promise.all(
         named.map(async (stack) => {
           const tags = (await this.opsworks.send(new ListTagsCommand({ ResourceArn: stack.Arn! }))).Tags ?? {};
-          return { stack, tagged: tags[STACK_TAG] === this.stack };
+          return { stack, tags };
         }),
       );
       return found
-        .filter(({ stack, tagged }) => tagged || isMarked(stack.CustomJson, this.stack))
+        .filter(({ stack, tags }) => isOurStack(this.stack, tags, stack.CustomJson))
         .sort((a, b) => (a.stack.CreatedAt ?? '').localeCompare(b.stack.CreatedAt ?? ''));
     });
   }
@@ -79,21 +78,5 @@ export class OpsWorksSnapshot {
 
   private perStack<T>(key: string, read: (stackId: string) => Promise<T[]>): Promise<T[]> {
     return this.memo.once(key, async () => (await Promise.all((await this.stacks()).map((s) => read(s.StackId!)))).flat());
-  }
-}
-
-/**
- * What every OpsWorks stack the engine creates holds in its custom JSON from the first moment
- * (CreateStack takes no tags; they follow in a second call an interruption could prevent).
- */
-export function stackMark(stack: string): { dupsworks: { stack: string } } {
-  return { dupsworks: { stack } };
-}
-
-function isMarked(customJson: string | undefined, stack: string): boolean {
-  try {
-    return (JSON.parse(customJson ?? '') as Partial<ReturnType<typeof stackMark>>)?.dupsworks?.stack === stack;
-  } catch {
-    return false;
   }
 }

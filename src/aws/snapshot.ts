@@ -6,6 +6,7 @@ import {
   paginateDescribeInstances,
   paginateDescribeInstanceStatus,
   paginateDescribeInternetGateways,
+  paginateDescribeNetworkInterfaces,
   paginateDescribeRouteTables,
   paginateDescribeSecurityGroups,
   paginateDescribeSubnets,
@@ -14,6 +15,7 @@ import {
   type Filter,
   type Instance,
   type InternetGateway,
+  type NetworkInterface,
   type RouteTable,
   type SecurityGroup,
   type Subnet,
@@ -110,6 +112,30 @@ export class Snapshot {
     return new Set((await this.routeTables()).flatMap((t) => t.Routes ?? []).map((r) => r.InstanceId));
   }
 
+  /**
+   * Everything in the given VPCs, whatever its tags: what else than the stack's own resources is in
+   * them (an instance someone launched into a subnet, a group someone made), so a plan that deletes
+   * knows what would make the deletes fail. Read only for such plans: five calls, by VPC.
+   */
+  inVpcs(vpcIds: readonly string[]): Promise<InVpcs> {
+    const ids = [...new Set(vpcIds)].sort();
+    return this.memo.once(`in-vpcs:${ids.join(',')}`, async () => {
+      if (ids.length === 0) return { networkInterfaces: [], subnets: [], securityGroups: [], routeTables: [], internetGateways: [] };
+      const byVpc = [{ Name: 'vpc-id', Values: ids }];
+      const [networkInterfaces, subnets, securityGroups, routeTables, internetGateways] = await Promise.all([
+        collect(paginateDescribeNetworkInterfaces({ client: this.ec2 }, { Filters: byVpc }), (p) => p.NetworkInterfaces),
+        collect(paginateDescribeSubnets({ client: this.ec2 }, { Filters: byVpc }), (p) => p.Subnets),
+        collect(paginateDescribeSecurityGroups({ client: this.ec2 }, { Filters: byVpc }), (p) => p.SecurityGroups),
+        collect(paginateDescribeRouteTables({ client: this.ec2 }, { Filters: byVpc }), (p) => p.RouteTables),
+        collect(
+          paginateDescribeInternetGateways({ client: this.ec2 }, { Filters: [{ Name: 'attachment.vpc-id', Values: ids }] }),
+          (p) => p.InternetGateways,
+        ),
+      ]);
+      return { networkInterfaces, subnets, securityGroups, routeTables, internetGateways };
+    });
+  }
+
   /** A public SSM parameter, such as the latest Amazon Linux AMI id. */
   parameter(name: string): Promise<string> {
     return this.memo.once(`ssm:${name}`, async () => {
@@ -125,14 +151,16 @@ export class Snapshot {
   }
 }
 
+export interface InVpcs {
+  networkInterfaces: NetworkInterface[];
+  subnets: Subnet[];
+  securityGroups: SecurityGroup[];
+  routeTables: RouteTable[];
+  internetGateways: InternetGateway[];
+}
+
 export async function collect<P, T>(pages: AsyncIterable<P>, items: (page: P) => T[] | undefined): Promise<T[]> {
   const all: T[] = [];
   for await (const page of pages) all.push(...(items(page) ?? []));
   return all;
-}
-
-/** The security groups an instance uses: those of its primary network interface. */
-export function instanceGroupIds(instance: Instance): string[] {
-  const groups = instance.NetworkInterfaces?.find((n) => n.Attachment?.DeviceIndex === 0)?.Groups ?? instance.SecurityGroups ?? [];
-  return groups.map((g) => g.GroupId!);
 }

@@ -3,6 +3,7 @@
 // untagged orphan.
 
 import type { ResourceType, Tag, TagSpecification } from '@aws-sdk/client-ec2';
+import type { IdScheme } from '../planner/identity.js';
 
 export const STACK_TAG = 'dupsworks:stack';
 export const RESOURCE_TAG = 'dupsworks:resource';
@@ -18,19 +19,20 @@ export function logicalIdOf(tags: readonly Tag[] | undefined, stack: string): st
 }
 
 /**
- * The resources of `stack` among `items` whose logical id lies in `namespace` ("subnet" holds
- * "subnet/public/ap-northeast-1c"), each with its logical id. A kind claims only its own
- * namespace: other kinds' resources, and resources that carry the stack tag without a logical id
- * (instances OpsWorks launched for the stack), are not its to manage.
+ * The resources of `stack` among `items` whose logical id is one of `ids` (a kind's scheme), each
+ * with its logical id and the key it names. A kind claims only ids of its own scheme: other kinds'
+ * resources, and resources that carry the stack tag without a logical id (instances OpsWorks
+ * launched for the stack), are not its to manage.
  */
-export function withLogicalIds<T extends { Tags?: Tag[] }>(
+export function withLogicalIds<T extends { Tags?: Tag[] }, K>(
   items: readonly T[],
   stack: string,
-  namespace: string,
-): { id: string; item: T }[] {
+  ids: IdScheme<K>,
+): { id: string; key: K; item: T }[] {
   return items.flatMap((item) => {
     const id = logicalIdOf(item.Tags, stack);
-    return id !== undefined && (id === namespace || id.startsWith(`${namespace}/`)) ? [{ id, item }] : [];
+    const key = id === undefined ? undefined : ids.parse(id);
+    return id !== undefined && key !== undefined ? [{ id, key, item }] : [];
   });
 }
 

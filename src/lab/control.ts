@@ -7,6 +7,8 @@ import { accessSync, constants, existsSync, openSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { internetGateway } from '../resources/internet-gateway.js';
+import { natInstance } from '../resources/nat-instance.js';
 import { removeLab } from './cleanup.js';
 import { TEST_TARGETS, type LabZone } from './fabric.js';
 import { Lab, runningPid, type LabDescription, type LabEvent } from './lab.js';
@@ -155,12 +157,13 @@ export async function findLab(stack: string | undefined): Promise<LabDescription
 export function namespaceOf(lab: LabDescription, where: string): string {
   const fixed: Record<string, string> = {
     router: lab.namespaces.router,
-    'internet-gateway': lab.namespaces.internetGateway,
+    // Places are named as the resources they model: the internet gateway's and a NAT's logical ids.
+    [internetGateway.ids.id({})]: lab.namespaces.internetGateway,
     igw: lab.namespaces.internetGateway,
     internet: lab.namespaces.internet,
   };
   if (fixed[where]) return fixed[where];
-  const natZone = /^nat[/:](.+)$/.exec(where)?.[1];
+  const natZone = natInstance.ids.parse(where)?.availabilityZone;
   const zone = lab.zones.find((z) => z.availabilityZone === (natZone ?? where));
   if (zone && !natZone && zone.host) return zone.host.namespace;
   if (zone && natZone && zone.nat) return zone.nat.namespace;

@@ -7,6 +7,7 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:net';
+import { natInstance } from '../resources/nat-instance.js';
 import { bootInstance, type Booted } from './boot.js';
 import { DataPlane, type Programmed } from './dataplane.js';
 import { API_ADDRESS, IMDS_ADDRESS, fabricFor, tableOf, type Endpoint, type Fabric, type LabZone, type Numbering } from './fabric.js';
@@ -189,7 +190,7 @@ export class Lab {
         const az = zone.availabilityZone;
         const host = endpoints.find((e) => e.key === `host/${az}`);
         const nats = endpoints
-          .filter((e) => e.kind === 'nat' && e.instance!.logicalId === `nat/${az}`)
+          .filter((e) => e.kind === 'nat' && e.instance!.logicalId === natInstance.ids.id({ availabilityZone: az }))
           .sort((a, b) => b.instance!.launchTime - a.instance!.launchTime);
         const current = nats.find((e) => e.instance!.state === 'running') ?? nats[0];
         const privateTable = host ? tableOf(world, host.subnetId) : undefined;

@@ -36,7 +36,7 @@ export function labNames(stack: string): LabNames {
   const stateDir = join(STATE_ROOT, stack);
   return {
     stack,
-    router: ns('vpc'),
+    router: ns('router'),
     internetGateway: ns('igw'),
     internet: ns('internet'),
     host: (az) => ns(`host-${az}`),

@@ -16,6 +16,8 @@ import {
 } from '@aws-sdk/client-ec2';
 import { collect } from '../aws/snapshot.js';
 import { RESOURCE_TAG, STACK_TAG, logicalIdOf } from '../aws/tags.js';
+import { natInstance } from '../resources/nat-instance.js';
+import { vpc as vpcKind } from '../resources/vpc.js';
 
 export interface LabWorld {
   vpc: { id: string; cidr: string };
@@ -89,7 +91,7 @@ export async function readWorld(ec2: EC2Client, stack: string): Promise<LabWorld
       {
         Filters: [
           { Name: `tag:${STACK_TAG}`, Values: [stack] },
-          { Name: `tag:${RESOURCE_TAG}`, Values: ['vpc'] },
+          { Name: `tag:${RESOURCE_TAG}`, Values: [vpcKind.ids.id({})] },
         ],
       },
     ),
@@ -113,13 +115,14 @@ export async function readWorld(ec2: EC2Client, stack: string): Promise<LabWorld
   for (const i of reservations.flatMap((r) => r.Instances ?? [])) {
     const logicalId = logicalIdOf(i.Tags, stack);
     const state = i.State?.Name ?? 'pending';
-    if (!logicalId?.startsWith('nat/') || GONE.has(state)) continue;
+    const nat = logicalId === undefined ? undefined : natInstance.ids.parse(logicalId);
+    if (!logicalId || !nat || GONE.has(state)) continue;
     const eni = i.NetworkInterfaces?.find((n) => n.Attachment?.DeviceIndex === 0) ?? i.NetworkInterfaces?.[0];
     if (!i.PrivateIpAddress || !i.SubnetId || !eni?.NetworkInterfaceId) continue;
     instances.push({
       id: i.InstanceId!,
       logicalId,
-      availabilityZone: i.Placement?.AvailabilityZone ?? logicalId.slice('nat/'.length),
+      availabilityZone: i.Placement?.AvailabilityZone ?? nat.availabilityZone,
       subnetId: i.SubnetId,
       privateIp: i.PrivateIpAddress,
       publicIp: i.PublicIpAddress ?? eni.Association?.PublicIp,

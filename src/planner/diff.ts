@@ -14,13 +14,13 @@ export interface AttributeRule {
  * One change per attribute in `rules` whose desired value differs from the observed one. An
  * UNKNOWN desired value always differs: it will be something new.
  */
-export function compareAttributes<D extends object, O extends object>(
+export function compareAttributes<D extends object, O extends object, K extends keyof D & keyof O & string>(
   desired: D,
   observed: O,
-  rules: Readonly<Partial<Record<keyof D & keyof O & string, AttributeRule>>>,
-): AttributeChange[] {
-  const changes: AttributeChange[] = [];
-  for (const [path, rule] of Object.entries(rules) as [string, AttributeRule][]) {
+  rules: Readonly<Partial<Record<K, AttributeRule>>>,
+): AttributeChange<K>[] {
+  const changes: AttributeChange<K>[] = [];
+  for (const [path, rule] of Object.entries(rules) as [K, AttributeRule][]) {
     const after = (desired as Record<string, unknown>)[path];
     const before = (observed as Record<string, unknown>)[path];
     if (!isUnknown(after) && equal(normalize(after), normalize(before))) continue;
@@ -30,8 +30,11 @@ export function compareAttributes<D extends object, O extends object>(
 }
 
 /** Compares tag maps key by key, so the plan says which tag differs ("tags.Name"). */
-export function compareTags(desired: Readonly<Record<string, string>>, observed: Readonly<Record<string, string>>): AttributeChange[] {
-  const changes: AttributeChange[] = [];
+export function compareTags(
+  desired: Readonly<Record<string, string>>,
+  observed: Readonly<Record<string, string>>,
+): AttributeChange<`tags.${string}`>[] {
+  const changes: AttributeChange<`tags.${string}`>[] = [];
   for (const [key, after] of Object.entries(desired)) {
     if (observed[key] !== after) changes.push({ path: `tags.${key}`, before: observed[key], after });
   }
@@ -43,10 +46,14 @@ export function compareTags(desired: Readonly<Record<string, string>>, observed:
  * ("customJson.vpcnat.az.ap-northeast-1a.opposite_primary_nat_id"), so a large document shows
  * only what changed in it.
  */
-export function compareNested(path: string, desired: unknown, observed: unknown): AttributeChange[] {
+export function compareNested<Path extends string>(
+  path: Path,
+  desired: unknown,
+  observed: unknown,
+): AttributeChange<Path | `${Path}.${string}`>[] {
   if (isMapping(desired) && isMapping(observed)) {
     const keys = [...new Set([...Object.keys(desired), ...Object.keys(observed)])];
-    return keys.flatMap((key) => compareNested(`${path}.${key}`, desired[key], observed[key]));
+    return keys.flatMap((key) => compareNested(`${path}.${key}` as `${Path}.${string}`, desired[key], observed[key]));
   }
   if (!containsUnknown(desired) && equal(desired, observed)) return [];
   return [{ path, before: observed, after: desired }];

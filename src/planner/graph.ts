@@ -1,7 +1,7 @@
 // The plan as a graph of steps. A resource is created or updated after everything it refers to;
 // a resource is deleted only after everything that still uses it has moved off it or is gone.
 // Replacements create the new resource first, then delete the old one (a NAT is never missing
-// while its routes are re-pointed).
+// while its routes are re-pointed). A delete the plan keeps back (Change.heldBy) is no step at all.
 
 import type { Change, Plan } from './plan.js';
 
@@ -28,7 +28,7 @@ export function buildSteps(plan: Plan): Step[] {
       steps.set(key, { key, operation, change, after: [] });
       applyKey.set(id, key);
     }
-    if (action === 'delete' || action === 'replace') {
+    if ((action === 'delete' || action === 'replace') && !change.heldBy) {
       const key = `delete:${id}`;
       steps.set(key, { key, operation: 'delete', change, after: [] });
       deleteKey.set(id, key);

@@ -7,6 +7,8 @@ import { isUnknown } from './values.js';
 export interface JsonPlan {
   format_version: '1.0';
   resource_changes: JsonResourceChange[];
+  /** What carries the stack's mark but no resource of the spec claims: left alone (dupsworks's own). */
+  unclaimed: { physical_id: string; description: string; advice: string; references: string[] }[];
   summary: { add: number; change: number; destroy: number };
   state_hash: string;
 }
@@ -25,6 +27,8 @@ export interface JsonResourceChange {
   /** Per changed attribute: the path, and why (Terraform has only one reason per resource). */
   reasons?: { path: string; reason?: string; forces_replacement?: boolean }[];
   action_reason?: string;
+  /** A delete kept back (dupsworks's own): what still uses the resource. Its actions leave the delete out. */
+  held_by?: string[];
 }
 
 const ACTIONS: Record<Change['action'], string[]> = {
@@ -40,6 +44,12 @@ export function planToJson(plan: Plan): JsonPlan {
   return {
     format_version: '1.0',
     resource_changes: plan.changes.map(resourceChange),
+    unclaimed: plan.unclaimed.map((u) => ({
+      physical_id: u.physicalId,
+      description: u.description,
+      advice: u.advice,
+      references: u.references,
+    })),
     summary: countActions(plan),
     state_hash: plan.stateHash,
   };
@@ -48,11 +58,12 @@ export function planToJson(plan: Plan): JsonPlan {
 function resourceChange(c: Change): JsonResourceChange {
   const after = c.action === 'delete' ? null : (c.preview ?? c.planned ?? null);
   const replacePaths = c.attributes.filter((a) => a.forcesReplacement).map((a) => [a.path]);
+  const actions = c.heldBy ? ACTIONS[c.action].filter((a) => a !== 'delete') : ACTIONS[c.action];
   return {
     address: c.id,
     type: c.kind,
     change: {
-      actions: ACTIONS[c.action],
+      actions: actions.length > 0 ? actions : ['no-op'],
       before: c.observed ? { id: c.observed.physicalId, ...(c.observed.state as object) } : null,
       after: known(after),
       after_unknown: unknownMask(after),
@@ -68,6 +79,7 @@ function resourceChange(c: Change): JsonResourceChange {
         }
       : {}),
     ...(c.reason ? { action_reason: c.reason } : {}),
+    ...(c.heldBy ? { held_by: c.heldBy } : {}),
   };
 }
 

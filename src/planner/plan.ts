@@ -3,8 +3,9 @@
 
 import { createHash } from 'node:crypto';
 import { forcesReplacement } from './diff.js';
-import type { AttributeChange, Desired, Observed, ResourceKind } from './resource.js';
-import { UNKNOWN, containsUnknown, referencedIds, resolve, type Props, type Ref, type Resolved, type Value } from './values.js';
+import { unclaimedItems, type InventoryItem } from './inventory.js';
+import type { AttributeChange, Desired, Observed, SomeKind } from './resource.js';
+import { referencedIds, resolve, unknownBecause, unknownCauses, type Props, type Ref, type Resolved, type Value } from './values.js';
 
 export type Action = 'no-op' | 'create' | 'update' | 'replace' | 'delete';
 
@@ -26,34 +27,48 @@ export interface Change {
   reason?: string;
   /** Logical ids whose outputs this resource needs (its optional references excluded). */
   dependsOn: string[];
+  /**
+   * delete / replace: what keeps the resource that would go (physical ids of unclaimed items,
+   * logical ids of other kept resources): it is not deleted, since that could not succeed.
+   */
+  heldBy?: string[];
 }
 
 export interface Plan {
   changes: Change[];
+  /** What carries the stack's mark but no kind claims: never touched, shown with what to do. */
+  unclaimed: InventoryItem[];
   /** Hash of everything observed; a saved plan is applied only while the world still hashes the same. */
   stateHash: string;
 }
 
-export type Kinds<C> = ReadonlyMap<string, ResourceKind<any, any, C>>;
+export type Kinds<C> = ReadonlyMap<string, SomeKind<C>>;
 
 export interface PlanInput<C> {
   desired: readonly Desired[];
   observed: readonly Observed[];
+  /** Everything found carrying the stack's mark; what `observed` does not claim is unclaimed. */
+  inventory?: readonly InventoryItem[];
   kinds: Kinds<C>;
   ctx: C;
 }
 
-export async function makePlan<C>({ desired, observed, kinds, ctx }: PlanInput<C>): Promise<Plan> {
+export async function makePlan<C>({ desired, observed, inventory = [], kinds, ctx }: PlanInput<C>): Promise<Plan> {
+  // In a stable order, whatever order AWS listed things in: a saved plan must compare equal.
+  const unclaimed = unclaimedItems(inventory, observed)
+    .map((u) => ({ ...u, references: [...new Set(u.references)].sort() }))
+    .sort((a, b) => a.physicalId.localeCompare(b.physicalId));
   const observedById = groupObserved(observed);
   const changes = new Map<string, Change>();
 
   const lookup = (r: Ref): Value => {
     const target = changes.get(r.$ref);
     if (!target) throw new Error(`internal: ${r.$ref} is referenced before it was planned`);
-    if (target.action === 'create' || target.action === 'replace') return UNKNOWN;
+    if (target.action === 'create') return unknownBecause(`${target.id} is being created`);
+    if (target.action === 'replace') return unknownBecause(`${target.id} is being replaced`);
     const value = target.observed?.outputs[r.output];
     // An update can bring a required output into being (an instance still starting gets its EC2 id).
-    if (value === undefined && !r.optional && target.action === 'update') return UNKNOWN;
+    if (value === undefined && !r.optional && target.action === 'update') return unknownBecause(`${target.id} is being updated`);
     return value;
   };
 
@@ -66,7 +81,7 @@ export async function makePlan<C>({ desired, observed, kinds, ctx }: PlanInput<C
     if (!found) {
       change = { id: want.id, kind: want.kind, action: 'create', desired: want, planned, attributes: [], dependsOn };
     } else {
-      const attributes = explainUnknowns(kind.diff(planned, found), want, changes);
+      const attributes = explainUnknowns(kind.diff(planned, found));
       const action: Action = attributes.length === 0 ? 'no-op' : forcesReplacement(attributes) ? 'replace' : 'update';
       change = { id: want.id, kind: want.kind, action, desired: want, planned, observed: found, attributes, dependsOn };
     }
@@ -88,7 +103,30 @@ export async function makePlan<C>({ desired, observed, kinds, ctx }: PlanInput<C
   }
 
   checkClaims([...changes.values()], kinds);
-  return { changes: [...changes.values()], stateHash: hashState(observed) };
+  holdDeletes([...changes.values()], unclaimed);
+  return { changes: [...changes.values()], unclaimed, stateHash: hashState(observed, unclaimed) };
+}
+
+// A resource something unclaimed still uses cannot be deleted (AWS would answer
+// DependencyViolation until the retries give up): it is kept, and so is everything a kept
+// resource uses in turn (the subnet an unclaimed instance is in, then the subnet's VPC).
+function holdDeletes(changes: readonly Change[], unclaimed: readonly InventoryItem[]): void {
+  const doomed = new Map<string, Change>();
+  for (const c of changes) {
+    if ((c.action !== 'delete' && c.action !== 'replace') || !c.observed) continue;
+    for (const physicalId of [c.observed.physicalId, ...(c.observed.alsoKnownAs ?? [])]) doomed.set(physicalId, c);
+  }
+  const staying = unclaimed.map((u) => ({ by: u.physicalId, uses: u.references }));
+  for (let next = staying.shift(); next; next = staying.shift()) {
+    for (const used of next.uses) {
+      const kept = doomed.get(used);
+      if (!kept || kept.heldBy?.includes(next.by)) continue;
+      const firstTime = kept.heldBy === undefined;
+      kept.heldBy = [...(kept.heldBy ?? []), next.by];
+      if (firstTime) staying.push({ by: kept.id, uses: kept.observed!.references });
+    }
+  }
+  for (const c of changes) c.heldBy?.sort();
 }
 
 /** A plan that cannot be carried out as asked; the message says what to do instead. */
@@ -111,8 +149,14 @@ function checkClaims<C>(changes: readonly Change[], kinds: Kinds<C>): void {
   }
 }
 
+/** Whether applying the plan would change anything (a kept delete changes nothing). */
 export function hasChanges(plan: Plan): boolean {
-  return plan.changes.some((c) => c.action !== 'no-op');
+  return plan.changes.some((c) => c.action !== 'no-op' && !(c.action === 'delete' && c.heldBy));
+}
+
+/** The deletes the plan keeps back: the world cannot match the spec until what holds them goes. */
+export function heldChanges(plan: Plan): Change[] {
+  return plan.changes.filter((c) => c.heldBy);
 }
 
 export function countActions(plan: Plan): { add: number; change: number; destroy: number } {
@@ -120,7 +164,7 @@ export function countActions(plan: Plan): { add: number; change: number; destroy
   for (const c of plan.changes) {
     if (c.action === 'create' || c.action === 'replace') count.add++;
     if (c.action === 'update') count.change++;
-    if (c.action === 'delete' || c.action === 'replace') count.destroy++;
+    if ((c.action === 'delete' || c.action === 'replace') && !c.heldBy) count.destroy++;
   }
   return count;
 }
@@ -147,18 +191,16 @@ export function dependencyOrder(desired: readonly Desired[]): Desired[] {
   return ordered;
 }
 
-// "(known after apply)" says what, not why: name the resource being created or replaced.
-function explainUnknowns(attributes: AttributeChange[], want: Desired, planned: ReadonlyMap<string, Change>): AttributeChange[] {
+// "(known after apply)" says what, not why: the unknowns in a change say what they wait for, in
+// whatever nested or derived attribute the kind put them.
+function explainUnknowns(attributes: AttributeChange[]): AttributeChange[] {
   return attributes.map((a) => {
-    if (a.reason || !containsUnknown(a.after)) return a;
-    const cause = referencedIds(want.props[a.path] ?? null)
-      .map((id) => planned.get(id))
-      .find((c) => c?.action === 'create' || c?.action === 'replace');
-    return cause ? { ...a, reason: `${cause.id} ${cause.action === 'create' ? 'is being created' : 'is being replaced'}` } : a;
+    const causes = a.reason ? [] : unknownCauses(a.after);
+    return causes.length > 0 ? { ...a, reason: causes.join('; ') } : a;
   });
 }
 
-function kindOf<C>(kinds: Kinds<C>, name: string): ResourceKind<any, any, C> {
+function kindOf<C>(kinds: Kinds<C>, name: string): SomeKind<C> {
   const kind = kinds.get(name);
   if (!kind) throw new Error(`internal: no resource kind "${name}"`);
   return kind;
@@ -177,10 +219,15 @@ function groupObserved(observed: readonly Observed[]): Map<string, Observed[]> {
 }
 
 // Independent of the order AWS lists things in (resources, references, keys, tags).
-function hashState(observed: readonly Observed[]): string {
-  const canonical = [...observed]
+function hashState(observed: readonly Observed[], unclaimed: readonly InventoryItem[]): string {
+  const resources = [...observed]
     .map((o) => ({ id: o.id, physicalId: o.physicalId, outputs: o.outputs, references: [...o.references].sort(), state: o.state }))
     .sort((a, b) => a.id.localeCompare(b.id) || a.physicalId.localeCompare(b.physicalId));
+  const strays = [...unclaimed]
+    .map((u) => ({ physicalId: u.physicalId, references: [...u.references].sort() }))
+    .sort((a, b) => a.physicalId.localeCompare(b.physicalId));
+  // Without unclaimed items the hash is what it always was, so saved plans of a clean stack hash alike.
+  const canonical = strays.length > 0 ? { resources, unclaimed: strays } : resources;
   return createHash('sha256').update(canonicalJson(canonical)).digest('hex');
 }
 

@@ -1,8 +1,10 @@
 // The plan as text, in Terraform's manner: a symbol per action, the attributes that matter, the
-// reason for each change, and one summary line.
+// reason for each change, and one summary line. Then what the plan keeps back, and what carries
+// the stack's mark without being any resource of the spec, with what to do about it.
 
+import type { InventoryItem } from './inventory.js';
 import type { AttributeChange } from './resource.js';
-import { countActions, hasChanges, type Change, type Plan } from './plan.js';
+import { countActions, hasChanges, heldChanges, type Change, type Plan } from './plan.js';
 import { isUnknown } from './values.js';
 
 export interface Style {
@@ -31,28 +33,62 @@ const HEADLINE: Record<Exclude<Change['action'], 'no-op'>, string> = {
 };
 
 export function renderPlan(plan: Plan, style: Style = plainStyle, verb = 'apply'): string {
-  if (!hasChanges(plan)) return `${style.green(style.bold('No changes.'))} The stack matches the spec.\n`;
+  const held = heldChanges(plan);
+  const changes = hasChanges(plan);
+  if (!changes && held.length === 0 && plan.unclaimed.length === 0) {
+    return `${style.green(style.bold('No changes.'))} The stack matches the spec.\n`;
+  }
   const symbol = {
     create: style.green('+'),
     update: style.yellow('~'),
     replace: `${style.red('-')}/${style.green('+')}`,
     delete: style.red('-'),
   };
-  const lines: string[] = [`dupsworks will perform the following actions (${verb}):`, ''];
+  const lines: string[] = [];
+  if (changes) lines.push(`dupsworks will perform the following actions (${verb}):`, '');
   for (const change of plan.changes) {
-    if (change.action === 'no-op') continue;
+    if (change.action === 'no-op' || (change.action === 'delete' && change.heldBy)) continue;
     lines.push(`  ${style.bold(`# ${change.id}`)} ${HEADLINE[change.action]}${change.reason ? ` (${change.reason})` : ''}`);
     lines.push(`${change.action === 'replace' ? '' : '  '}${symbol[change.action]} ${change.kind} "${change.id}" {`);
     lines.push(...attributeLines(change, style).map((l) => `      ${l}`));
     lines.push('    }', '');
   }
-  lines.push(summaryLine(plan, style));
+  if (held.length > 0) {
+    lines.push(`${style.yellow(style.bold('Kept:'))} still in use by what this spec does not manage, so deleting would fail:`, '');
+    for (const c of held) {
+      const what =
+        c.action === 'replace' ? `the old one (${c.observed!.physicalId}) stays once its replacement is made` : c.observed!.physicalId;
+      lines.push(`  ${style.bold(`# ${c.id}`)} ${style.dim('-')} ${what}; in use by ${c.heldBy!.join(', ')}`);
+    }
+    lines.push('');
+  }
+  lines.push(...unclaimedLines(plan.unclaimed, style));
+  if (changes) lines.push(summaryLine(plan, style));
+  else if (held.length > 0) lines.push(`${style.bold('Nothing can be changed now:')} ${held.length} kept (see above).`);
+  else lines.push(`${style.green(style.bold('No changes.'))} The stack matches the spec.`);
   return `${lines.join('\n')}\n`;
 }
 
 export function summaryLine(plan: Plan, style: Style = plainStyle): string {
   const { add, change, destroy } = countActions(plan);
-  return `${style.bold('Plan:')} ${add} to add, ${change} to change, ${destroy} to destroy.`;
+  const held = heldChanges(plan).length;
+  return `${style.bold('Plan:')} ${add} to add, ${change} to change, ${destroy} to destroy${held > 0 ? `; ${held} kept (see above)` : ''}.`;
+}
+
+// Items that share what to do are listed together, the advice once after them.
+function unclaimedLines(unclaimed: readonly InventoryItem[], style: Style): string[] {
+  if (unclaimed.length === 0) return [];
+  const byAdvice = new Map<string, InventoryItem[]>();
+  for (const item of unclaimed) byAdvice.set(item.advice, [...(byAdvice.get(item.advice) ?? []), item]);
+  const lines = [
+    `${style.yellow(style.bold('Warning:'))} found in this stack (by its tag, or inside its VPC), but no resource of this spec is any of ` +
+      'them; dupsworks leaves them alone:',
+    '',
+  ];
+  for (const [advice, items] of byAdvice) {
+    lines.push(...items.map((item) => `  - ${item.description}`), `    ${advice}`, '');
+  }
+  return lines;
 }
 
 function attributeLines(change: Change, style: Style): string[] {

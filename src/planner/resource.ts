@@ -1,21 +1,30 @@
 // The contract between the planner and a resource kind. The planner knows nothing about what a
 // kind manages; a kind knows nothing about graphs, ordering or output. One kind = one file in
-// src/resources/ that implements this interface.
+// src/resources/ that implements this interface, its identity included.
 
+import type { IdScheme } from './identity.js';
 import type { Known, Props, Resolved } from './values.js';
 
-/** One resource the spec asks for. `id` is the logical id, stable across runs (e.g. "nat/ap-northeast-1c"). */
-export interface Desired<P extends Props = Props> {
+/**
+ * One resource the spec asks for. `id` is the logical id, stable across runs (e.g.
+ * "nat/ap-northeast-1c"); only the kind's `desire` makes one, so the id is always in the kind's scheme.
+ */
+export interface Desired<N extends string = string, P extends Props = Props> {
   id: string;
-  kind: string;
+  kind: N;
   props: P;
 }
 
+/** What a kind's `desire` returns: a desired resource of kind `kind` named `id`. */
+export function desired<N extends string, P extends Props>(kind: N, id: string, props: P): Desired<N, P> {
+  return { id, kind, props };
+}
+
 /** One resource as found in the world right now. */
-export interface Observed<S = unknown> {
-  /** Logical id (from the resource's tags, or derived from its parent's). */
+export interface Observed<S = unknown, N extends string = string> {
+  /** Logical id (from the resource's tags, or derived from its parent's), in its kind's scheme. */
   id: string;
-  kind: string;
+  kind: N;
   /** The provider's id: vpc-…, i-…, or a composite for things that have none (routes). */
   physicalId: string;
   /** Values other resources may reference (always includes `id`). */
@@ -43,29 +52,56 @@ export interface Observed<S = unknown> {
 
 export type Outputs = { readonly id: string; readonly [name: string]: string | undefined };
 
+type Keys<T> = T extends object ? Extract<keyof T, string> : never;
+
+/**
+ * Where a change of a kind with props P and observed state S is, as the plan shows it: a prop
+ * ("instanceType"), an attribute of the state that the props imply ("userDataSha256", "state"),
+ * or a key inside either ("tags.Name", "customJson.vpcnat.az.ap-northeast-1a.opposite_rtb"). A
+ * kind's update switches on these, so a misspelt path does not compile.
+ */
+export type ChangePath<P, S> = Keys<P> | Keys<S> | `${Keys<P> | Keys<S>}.${string}`;
+
 /** One attribute that differs between desired and observed. */
-export interface AttributeChange {
-  /** Attribute path as shown to the user, e.g. "cidr_block" or "tags.Name". */
-  path: string;
+export interface AttributeChange<Path extends string = string> {
+  path: Path;
   before: unknown;
-  /** May be UNKNOWN ("known after apply"). */
+  /**
+   * May be or hold unknowns ("known after apply"); each says why it is unknown (see
+   * unknownBecause), and the planner turns that into the change's reason.
+   */
   after: unknown;
   forcesReplacement?: boolean;
   /** Why this differs when the values alone do not say it (e.g. "instance is terminated"). */
   reason?: string;
 }
 
-export interface ResourceKind<P extends Props = Props, S = unknown, C = unknown> {
-  readonly kind: string;
+/** A change of a kind with props P and state S. */
+export type ChangeOf<P, S> = AttributeChange<ChangePath<P, S>>;
+
+export interface ResourceKind<N extends string, P extends Props, S, C> {
+  readonly kind: N;
+
+  /**
+   * How this kind names its resources: its logical ids are made by this scheme (in `desire`) and
+   * read back by it (in `observe`), and nowhere else.
+   */
+  readonly ids: IdScheme<unknown>;
+
+  /**
+   * A desired resource of this kind, named by `ids`: the only way a topology makes one. Its
+   * arguments are the kind's own (a key and the props, or only the props when they name it).
+   */
+  desire(...args: never[]): Desired<N, P>;
 
   /**
    * Every resource of this kind that belongs to the stack (read-only). Batched: the kind reads
    * through the context's shared snapshot, never one call per resource.
    */
-  observe(ctx: C): Promise<Observed<S>[]>;
+  observe(ctx: C): Promise<Observed<S, N>[]>;
 
   /** What differs; empty means no change. Any change with forcesReplacement makes it a replacement. */
-  diff(desired: Resolved<P>, observed: Observed<S>): AttributeChange[];
+  diff(desired: Resolved<P>, observed: Observed<S, N>): ChangeOf<P, S>[];
 
   /**
    * The attributes shown for a resource about to be created. Optional: by default its props.
@@ -84,7 +120,7 @@ export interface ResourceKind<P extends Props = Props, S = unknown, C = unknown>
   create(desired: Known<P>, ctx: C & CreateContext): Promise<Outputs>;
 
   /** Applies exactly `changes` (none of which forces replacement). */
-  update(desired: Known<P>, observed: Observed<S>, changes: AttributeChange[], ctx: C): Promise<Outputs>;
+  update(desired: Known<P>, observed: Observed<S, N>, changes: ChangeOf<P, S>[], ctx: C): Promise<Outputs>;
 
   /** Deletes it and waits until it is gone enough for what it contained to be deleted next. */
   delete(observed: Observed<S>, ctx: C): Promise<void>;
@@ -102,3 +138,6 @@ export interface CreateContext {
   /** Values shown in the plan for this resource (from `preview`), so apply makes what was shown. */
   previewed?: Record<string, unknown>;
 }
+
+/** Any kind, as the generic planner sees it: it hands each kind only what that kind made or found. */
+export type SomeKind<C> = ResourceKind<string, Props, unknown, C>;

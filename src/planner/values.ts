@@ -16,9 +16,46 @@ export type Props = { readonly [key: string]: Value };
 /** A value that exists only after apply, shown as "(known after apply)". */
 export interface Unknown {
   readonly $unknown: true;
+  /**
+   * Why it is not known yet ("nat/ap-northeast-1c is being replaced"), when the planner knows.
+   * Not enumerable: an unknown equals any other in comparisons and JSON, whatever its cause.
+   */
+  readonly cause?: string;
 }
 
 export const UNKNOWN: Unknown = Object.freeze({ $unknown: true as const });
+
+/**
+ * An unknown that says why. The value travels wherever the props take it (into nested documents,
+ * lists, values derived from it), so every change it ends up in can name its cause.
+ */
+export function unknownBecause(cause: string): Unknown {
+  return Object.freeze(Object.defineProperty({ $unknown: true as const }, 'cause', { value: cause, enumerable: false }));
+}
+
+/** The first unknown inside `value`, to stand for a value derived from it (a digest, say), cause and all. */
+export function firstUnknown(value: unknown): Unknown | undefined {
+  if (isUnknown(value)) return value;
+  if (typeof value === 'object' && value !== null) {
+    for (const inner of Object.values(value)) {
+      const found = firstUnknown(inner);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+/** The distinct causes of the unknowns inside `value`, in the order they appear. */
+export function unknownCauses(value: unknown): string[] {
+  const causes = new Set<string>();
+  const visit = (v: unknown): void => {
+    if (isUnknown(v)) {
+      if (v.cause) causes.add(v.cause);
+    } else if (typeof v === 'object' && v !== null) Object.values(v).forEach(visit);
+  };
+  visit(value);
+  return [...causes];
+}
 
 export function ref(id: string, output = 'id', options: { optional?: boolean } = {}): Ref {
   return { $ref: id, output, ...(options.optional ? { optional: true } : {}) };
@@ -63,10 +100,7 @@ export function resolve<T extends Value>(value: T, lookup: (ref: Ref) => Value):
 
 /** Whether anything inside `value` is still unknown. */
 export function containsUnknown(value: unknown): boolean {
-  if (isUnknown(value)) return true;
-  if (Array.isArray(value)) return value.some(containsUnknown);
-  if (typeof value === 'object' && value !== null) return Object.values(value).some(containsUnknown);
-  return false;
+  return firstUnknown(value) !== undefined;
 }
 
 /**

@@ -1,8 +1,9 @@
-// Every resource kind the engine manages, by name.
+// Every resource kind the engine manages, and the types that tie a kind's name to its props and
+// state. A new kind is one file in this folder and one entry in one of the lists below.
 
 import type { AwsContext } from '../aws/context.js';
-import type { ResourceKind } from '../planner/resource.js';
-import type { Spec } from '../spec/types.js';
+import type { Kinds } from '../planner/plan.js';
+import type { SomeKind } from '../planner/resource.js';
 import { internetGateway } from './internet-gateway.js';
 import { natInstance } from './nat-instance.js';
 import { opsworksCustomJson } from './opsworks-custom-json.js';
@@ -18,24 +19,29 @@ import { securityGroup } from './security-group.js';
 import { subnet } from './subnet.js';
 import { vpc } from './vpc.js';
 
-type Kind = ResourceKind<any, any, AwsContext>;
+/** The kinds read through EC2 (the OpsWorks security groups are EC2 groups the stack adopts by tag). */
+const ec2Kinds = [vpc, internetGateway, subnet, routeTable, route, securityGroup, natInstance, opsworksSecurityGroup] as const;
 
-const ec2Kinds: Kind[] = [vpc, internetGateway, subnet, routeTable, route, securityGroup, natInstance];
-const opsworksKinds: Kind[] = [
-  opsworksStack,
-  opsworksSecurityGroup,
-  opsworksLayer,
-  opsworksInstance,
-  opsworksCustomJson,
-  opsworksDeployment,
-  opsworksPermission,
-];
+/** The kinds read through the OpsWorks API. */
+const opsworksKinds = [opsworksStack, opsworksLayer, opsworksInstance, opsworksCustomJson, opsworksDeployment, opsworksPermission] as const;
+
+type AnyKind = (typeof ec2Kinds)[number] | (typeof opsworksKinds)[number];
+
+/** Kind name -> kind, with its props, state and identity in the type. */
+export type KindMap = { [K in AnyKind as K['kind']]: K };
+export type KindName = keyof KindMap;
+export type PropsOf<N extends KindName> = ReturnType<KindMap[N]['desire']>['props'];
+
+/** A desired resource of a kind this engine has, its props those of its kind. */
+export type AnyDesired = { [N in KindName]: ReturnType<KindMap[N]['desire']> }[KindName];
 
 /**
- * The kinds a spec needs. The OpsWorks ones are read only when the spec uses OpsWorks: on a real
- * account today the service is gone, and an EC2 stack must not depend on it.
+ * The kinds that observe the stack: every EC2 kind, whatever the spec (each claims what carries its
+ * ids, so an EC2 spec sees what an OpsWorks one made in EC2), and the OpsWorks ones when the
+ * OpsWorks API is read. That is asked for (the spec uses OpsWorks, or an OpsWorks endpoint is
+ * configured) and never assumed: on a real account today the service is gone.
  */
-export function kindsFor(spec: Spec): ReadonlyMap<string, Kind> {
-  const all = spec.nat.manager === 'opsworks' ? [...ec2Kinds, ...opsworksKinds] : ec2Kinds;
+export function kindsFor(options: { opsworks: boolean }): Kinds<AwsContext> {
+  const all: readonly SomeKind<AwsContext>[] = options.opsworks ? [...ec2Kinds, ...opsworksKinds] : ec2Kinds;
   return new Map(all.map((k) => [k.kind, k]));
 }

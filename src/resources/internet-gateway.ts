@@ -1,16 +1,11 @@
 // The internet gateway and its attachment to the VPC. A detached gateway is re-attached in place.
 
-import {
-  AttachInternetGatewayCommand,
-  CreateInternetGatewayCommand,
-  DeleteInternetGatewayCommand,
-  DetachInternetGatewayCommand,
-} from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
 import { compareAttributes, compareTags } from '../planner/diff.js';
-import type { ResourceKind } from '../planner/resource.js';
+import { idScheme } from '../planner/identity.js';
+import { desired, type ResourceKind } from '../planner/resource.js';
 import type { Ref } from '../planner/values.js';
 import { applyTags } from './tagging.js';
 
@@ -25,15 +20,20 @@ interface InternetGatewayState {
   tags: Record<string, string>;
 }
 
-export const internetGateway: ResourceKind<InternetGatewayProps, InternetGatewayState, AwsContext> = {
+/** "internet-gateway": a stack has one. */
+const ids = idScheme('internet-gateway', []);
+
+export const internetGateway = {
   kind: 'internet-gateway',
+  ids,
+  desire: (props: InternetGatewayProps) => desired('internet-gateway', ids.id({}), props),
 
   async observe(ctx) {
-    return withLogicalIds(await ctx.snapshot.internetGateways(), ctx.stack, 'internet-gateway').map(({ id, item: g }) => {
+    return withLogicalIds(await ctx.snapshot.internetGateways(), ctx.stack, ids).map(({ id, item: g }) => {
       const vpcId = g.Attachments?.find((a) => ['available', 'attached', 'attaching'].includes(String(a.State)))?.VpcId;
       return {
         id,
-        kind: 'internet-gateway',
+        kind: 'internet-gateway' as const,
         physicalId: g.InternetGatewayId!,
         outputs: { id: g.InternetGatewayId! },
         references: vpcId ? [vpcId] : [],
@@ -52,6 +52,7 @@ export const internetGateway: ResourceKind<InternetGatewayProps, InternetGateway
   },
 
   async create(desired, ctx) {
+    const { AttachInternetGatewayCommand, CreateInternetGatewayCommand } = await import('@aws-sdk/client-ec2');
     const created = await ctx.ec2.send(
       new CreateInternetGatewayCommand({
         TagSpecifications: tagSpecifications('internet-gateway', ctx.stack, ctx.resourceId, desired.tags),
@@ -64,6 +65,7 @@ export const internetGateway: ResourceKind<InternetGatewayProps, InternetGateway
 
   async update(desired, observed, changes, ctx) {
     if (changes.some((c) => c.path === 'vpcId')) {
+      const { AttachInternetGatewayCommand } = await import('@aws-sdk/client-ec2');
       await ctx.ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: observed.physicalId, VpcId: desired.vpcId }));
     }
     await applyTags(ctx, observed.physicalId, changes, desired.tags);
@@ -71,12 +73,14 @@ export const internetGateway: ResourceKind<InternetGatewayProps, InternetGateway
   },
 
   async delete(observed, ctx) {
+    const { DeleteInternetGatewayCommand } = await import('@aws-sdk/client-ec2');
     if (observed.state.vpcId) await detach(ctx, observed.physicalId, observed.state.vpcId);
     await ignoreNotFound(ctx.ec2.send(new DeleteInternetGatewayCommand({ InternetGatewayId: observed.physicalId })));
   },
-};
+} satisfies ResourceKind<'internet-gateway', InternetGatewayProps, InternetGatewayState, AwsContext>;
 
 async function detach(ctx: AwsContext, gatewayId: string, vpcId: string) {
+  const { DetachInternetGatewayCommand } = await import('@aws-sdk/client-ec2');
   try {
     await ctx.ec2.send(new DetachInternetGatewayCommand({ InternetGatewayId: gatewayId, VpcId: vpcId }));
   } catch (error) {

@@ -6,24 +6,16 @@
 // first; the planner then re-points every route that used the old one before terminating it.
 
 import { createHash } from 'node:crypto';
-import {
-  ModifyInstanceAttributeCommand,
-  RunInstancesCommand,
-  StartInstancesCommand,
-  TerminateInstancesCommand,
-  waitUntilInstanceRunning,
-  waitUntilInstanceTerminated,
-  type Instance,
-  type RunInstancesCommandInput,
-} from '@aws-sdk/client-ec2';
+import type { Instance, RunInstancesCommandInput } from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
 import { compareAttributes, compareTags } from '../planner/diff.js';
-import type { AttributeChange, Observed, Outputs, ResourceKind } from '../planner/resource.js';
+import { idScheme } from '../planner/identity.js';
+import { desired, type ChangeOf, type Observed, type Outputs, type ResourceKind } from '../planner/resource.js';
 import type { Ref } from '../planner/values.js';
 import { applyTags } from './tagging.js';
-import { instanceGroupIds } from '../aws/snapshot.js';
+import { instanceGroupIds } from '../aws/instance-groups.js';
 
 /** Public SSM parameter naming the latest Amazon Linux 2023 AMI. */
 export const DEFAULT_IMAGE_PARAMETER = '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64';
@@ -62,8 +54,13 @@ export interface NatInstanceState {
 
 const DEAD = new Set(['shutting-down', 'terminated']);
 
-export const natInstance: ResourceKind<NatInstanceProps, NatInstanceState, AwsContext> = {
+/** "nat/ap-northeast-1c": a zone has one NAT. */
+const ids = idScheme('nat', ['availabilityZone']);
+
+export const natInstance = {
   kind: 'nat-instance',
+  ids,
+  desire: (key: { availabilityZone: string }, props: NatInstanceProps) => desired('nat-instance', ids.id(key), props),
 
   async observe(ctx) {
     const [instances, impaired, routed] = await Promise.all([
@@ -72,7 +69,7 @@ export const natInstance: ResourceKind<NatInstanceProps, NatInstanceState, AwsCo
       ctx.snapshot.routedInstanceIds(),
     ]);
     const byId = new Map<string, Candidate[]>();
-    for (const { id, item: instance } of withLogicalIds(instances, ctx.stack, 'nat')) {
+    for (const { id, item: instance } of withLogicalIds(instances, ctx.stack, ids)) {
       const candidate = {
         observed: observed(id, instance, impaired.has(instance.InstanceId!)),
         routed: routed.has(instance.InstanceId),
@@ -85,7 +82,7 @@ export const natInstance: ResourceKind<NatInstanceProps, NatInstanceState, AwsCo
 
   diff(desired, observed) {
     const { state } = observed;
-    const changes: AttributeChange[] = [];
+    const changes: ChangeOf<NatInstanceProps, NatInstanceState>[] = [];
     if (DEAD.has(state.state)) {
       changes.push({ path: 'state', before: state.state, after: 'running', forcesReplacement: true, reason: `instance is ${state.state}` });
     } else if (state.impaired) {
@@ -157,6 +154,7 @@ export const natInstance: ResourceKind<NatInstanceProps, NatInstanceState, AwsCo
   },
 
   async update(desired, observed, changes, ctx) {
+    const { ModifyInstanceAttributeCommand, StartInstancesCommand } = await import('@aws-sdk/client-ec2');
     const id = observed.physicalId;
     const changed = new Set(changes.map((c) => c.path));
     if (changed.has('state')) await ctx.ec2.send(new StartInstancesCommand({ InstanceIds: [id] }));
@@ -171,6 +169,7 @@ export const natInstance: ResourceKind<NatInstanceProps, NatInstanceState, AwsCo
   async delete(observed, ctx) {
     const id = observed.physicalId;
     if (observed.state.state === 'terminated') return;
+    const { TerminateInstancesCommand, waitUntilInstanceTerminated } = await import('@aws-sdk/client-ec2');
     await ignoreNotFound(ctx.ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] })));
     // What the instance sits in (subnet, security group) can only go once it is gone.
     await waitUntilInstanceTerminated(
@@ -178,9 +177,9 @@ export const natInstance: ResourceKind<NatInstanceProps, NatInstanceState, AwsCo
       { InstanceIds: [id] },
     );
   },
-};
+} satisfies ResourceKind<'nat-instance', NatInstanceProps, NatInstanceState, AwsContext>;
 
-function observed(id: string, i: Instance, impaired: boolean): Observed<NatInstanceState> {
+function observed(id: string, i: Instance, impaired: boolean): Observed<NatInstanceState, 'nat-instance'> {
   const state = i.State?.Name ?? 'pending';
   const groups = instanceGroupIds(i);
   const tags = tagMap(i.Tags);
@@ -216,7 +215,7 @@ function outputsOf(instanceId: string, state: string): Outputs {
 const PREFERENCE = ['running', 'pending', 'stopping', 'stopped', 'shutting-down', 'terminated'];
 
 interface Candidate {
-  observed: Observed<NatInstanceState>;
+  observed: Observed<NatInstanceState, 'nat-instance'>;
   /** Some route of the stack points at it. */
   routed: boolean;
   launched: number;
@@ -226,7 +225,7 @@ interface Candidate {
 // still listed, a copy launched by hand). The NAT is the healthiest; among equals, the one routes
 // already use (no churn), then the oldest. Dead ones are forgotten when a live one exists (they
 // are already gone); other live ones are listed after it, for the planner to delete.
-function bestFirst(candidates: Candidate[]): Observed<NatInstanceState>[] {
+function bestFirst(candidates: Candidate[]): Observed<NatInstanceState, 'nat-instance'>[] {
   const rank = ({ observed: o }: Candidate) => PREFERENCE.indexOf(o.state.state) * 2 + (o.state.impaired ? 1 : 0);
   const ordered = [...candidates]
     .sort(
@@ -242,6 +241,7 @@ function bestFirst(candidates: Candidate[]): Observed<NatInstanceState>[] {
 }
 
 async function run(ctx: AwsContext, input: RunInstancesCommandInput, token: string): Promise<Instance> {
+  const { RunInstancesCommand } = await import('@aws-sdk/client-ec2');
   const out = await ctx.ec2.send(new RunInstancesCommand({ ...input, ClientToken: token }));
   return out.Instances![0]!;
 }
@@ -254,10 +254,12 @@ function clientToken(stack: string, resourceId: string, replacing: string | unde
 }
 
 async function setSourceDestCheck(ctx: AwsContext, instanceId: string, value: boolean) {
+  const { ModifyInstanceAttributeCommand } = await import('@aws-sdk/client-ec2');
   await ctx.ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: instanceId, SourceDestCheck: { Value: value } }));
 }
 
 async function waitRunning(ctx: AwsContext, instanceId: string) {
+  const { waitUntilInstanceRunning } = await import('@aws-sdk/client-ec2');
   await waitUntilInstanceRunning(
     { client: ctx.ec2, maxWaitTime: ctx.instanceWaitSeconds, minDelay: 2, maxDelay: 15 },
     { InstanceIds: [instanceId] },

@@ -4,11 +4,11 @@
 // original's chicken-and-egg, solved by the plan's order). It lives in the stack: UpdateStack.
 
 import { createHash } from 'node:crypto';
-import { UpdateStackCommand } from '@aws-sdk/client-opsworks';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { compareNested } from '../planner/diff.js';
-import type { AttributeChange, Observed, ResourceKind } from '../planner/resource.js';
+import { idScheme } from '../planner/identity.js';
+import { desired, type ChangeOf, type Observed, type ResourceKind } from '../planner/resource.js';
 import type { Ref, Value } from '../planner/values.js';
 
 export type OpsWorksCustomJsonProps = {
@@ -22,12 +22,17 @@ interface OpsWorksCustomJsonState {
   customJson: unknown;
 }
 
-export const opsworksCustomJson: ResourceKind<OpsWorksCustomJsonProps, OpsWorksCustomJsonState, AwsContext> = {
+/** "opsworks/custom-json": the stack has one. */
+const ids = idScheme('opsworks/custom-json', []);
+
+export const opsworksCustomJson = {
   kind: 'opsworks-custom-json',
+  ids,
+  desire: (props: OpsWorksCustomJsonProps) => desired('opsworks-custom-json', ids.id({}), props),
 
   async observe(ctx) {
-    return (await ctx.opsworksSnapshot.stacks()).slice(0, 1).map((s): Observed<OpsWorksCustomJsonState> => ({
-      id: 'opsworks/custom-json',
+    return (await ctx.opsworksSnapshot.stacks()).slice(0, 1).map((s): Observed<OpsWorksCustomJsonState, 'opsworks-custom-json'> => ({
+      id: ids.id({}),
       kind: 'opsworks-custom-json',
       physicalId: `${s.StackId}/custom-json`,
       outputs: { id: `${s.StackId}/custom-json` },
@@ -39,7 +44,7 @@ export const opsworksCustomJson: ResourceKind<OpsWorksCustomJsonProps, OpsWorksC
   },
 
   diff(desired, observed) {
-    const changes: AttributeChange[] = [];
+    const changes: ChangeOf<OpsWorksCustomJsonProps, OpsWorksCustomJsonState>[] = [];
     if (desired.stackId !== observed.state.stackId) {
       changes.push({ path: 'stackId', before: observed.state.stackId, after: desired.stackId, forcesReplacement: true });
     }
@@ -58,9 +63,10 @@ export const opsworksCustomJson: ResourceKind<OpsWorksCustomJsonProps, OpsWorksC
 
   // It goes with its stack; alone, it is emptied.
   async delete(observed, ctx) {
+    const { UpdateStackCommand } = await import('@aws-sdk/client-opsworks');
     await ignoreNotFound(ctx.opsworks.send(new UpdateStackCommand({ StackId: observed.state.stackId, CustomJson: '' })));
   },
-};
+} satisfies ResourceKind<'opsworks-custom-json', OpsWorksCustomJsonProps, OpsWorksCustomJsonState, AwsContext>;
 
 /** A stable fingerprint of a custom JSON value, for deployments to say which one they ran with. */
 export function customJsonDigest(value: unknown): string {
@@ -68,6 +74,7 @@ export function customJsonDigest(value: unknown): string {
 }
 
 async function write(ctx: AwsContext, stackId: string, customJson: unknown) {
+  const { UpdateStackCommand } = await import('@aws-sdk/client-opsworks');
   await ctx.opsworks.send(new UpdateStackCommand({ StackId: stackId, CustomJson: JSON.stringify(customJson) }));
 }
 

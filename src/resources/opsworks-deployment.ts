@@ -6,13 +6,14 @@
 // with: a different desired digest, other instances, or a failed run mean deploying again.
 // Deployments are history: never deleted.
 
-import { CreateDeploymentCommand, DescribeDeploymentsCommand, type Deployment } from '@aws-sdk/client-opsworks';
+import type { Deployment } from '@aws-sdk/client-opsworks';
 import equal from 'fast-deep-equal';
 import type { AwsContext } from '../aws/context.js';
 import { pollUntil } from '../aws/wait.js';
 import { compareAttributes } from '../planner/diff.js';
-import type { AttributeChange, ResourceKind } from '../planner/resource.js';
-import { containsUnknown, UNKNOWN, type Ref, type Value } from '../planner/values.js';
+import { idScheme } from '../planner/identity.js';
+import { desired, type ChangeOf, type ResourceKind } from '../planner/resource.js';
+import { containsUnknown, firstUnknown, type Ref, type Value } from '../planner/values.js';
 import { customJsonDigest, parseCustomJson } from './opsworks-custom-json.js';
 
 export type OpsWorksDeploymentProps = {
@@ -37,8 +38,13 @@ interface OpsWorksDeploymentState {
 
 const COMMENT = 'dupsworks: execute_recipes with custom JSON sha256:';
 
-export const opsworksDeployment: ResourceKind<OpsWorksDeploymentProps, OpsWorksDeploymentState, AwsContext> = {
+/** "opsworks/deployment": the last deployment this engine made stands for all of them. */
+const ids = idScheme('opsworks/deployment', []);
+
+export const opsworksDeployment = {
   kind: 'opsworks-deployment',
+  ids,
+  desire: (props: OpsWorksDeploymentProps) => desired('opsworks-deployment', ids.id({}), props),
 
   async observe(ctx) {
     const [deployments, stacks] = await Promise.all([ctx.opsworksSnapshot.deployments(), ctx.opsworksSnapshot.stacks()]);
@@ -48,8 +54,8 @@ export const opsworksDeployment: ResourceKind<OpsWorksDeploymentProps, OpsWorksD
     const stack = stacks.find((s) => s.StackId === last.StackId);
     return [
       {
-        id: 'opsworks/deployment',
-        kind: 'opsworks-deployment',
+        id: ids.id({}),
+        kind: 'opsworks-deployment' as const,
         physicalId: last.DeploymentId!,
         outputs: { id: last.DeploymentId! },
         // A past deployment holds nothing in use: its instances may go while the next one runs.
@@ -64,9 +70,10 @@ export const opsworksDeployment: ResourceKind<OpsWorksDeploymentProps, OpsWorksD
     const comparable = {
       instanceIds: [...desired.instanceIds].sort(),
       recipes: desired.recipes,
-      customJsonSha256: containsUnknown(desired.customJson) ? UNKNOWN : customJsonDigest(desired.customJson),
+      // A digest of what is not known yet is not known either, for the same reason.
+      customJsonSha256: firstUnknown(desired.customJson) ?? customJsonDigest(desired.customJson),
     };
-    const changes: AttributeChange[] = compareAttributes(comparable, observed.state, {
+    const changes: ChangeOf<OpsWorksDeploymentProps, OpsWorksDeploymentState>[] = compareAttributes(comparable, observed.state, {
       instanceIds: {},
       recipes: {},
       customJsonSha256: {},
@@ -94,7 +101,7 @@ export const opsworksDeployment: ResourceKind<OpsWorksDeploymentProps, OpsWorksD
 
   async preview(desired) {
     const { customJson, customJsonId: _, ...shown } = desired;
-    return { ...shown, customJsonSha256: containsUnknown(customJson) ? UNKNOWN : customJsonDigest(customJson) };
+    return { ...shown, customJsonSha256: firstUnknown(customJson) ?? customJsonDigest(customJson) };
   },
 
   async create(desired, ctx) {
@@ -108,9 +115,10 @@ export const opsworksDeployment: ResourceKind<OpsWorksDeploymentProps, OpsWorksD
   async delete() {
     // History stays.
   },
-};
+} satisfies ResourceKind<'opsworks-deployment', OpsWorksDeploymentProps, OpsWorksDeploymentState, AwsContext>;
 
 async function deploy(desired: { stackId: string; instanceIds: string[]; recipes: string[]; customJson: unknown }, ctx: AwsContext) {
+  const { CreateDeploymentCommand, DescribeDeploymentsCommand } = await import('@aws-sdk/client-opsworks');
   const { DeploymentId } = await ctx.opsworks.send(
     new CreateDeploymentCommand({
       StackId: desired.stackId,

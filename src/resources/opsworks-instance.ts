@@ -8,22 +8,15 @@
 // EC2 id (routes, the custom JSON) follows in the same apply, then the old one is stopped and
 // deleted. Create waits until the instance is online: only then does it have an EC2 id to route to.
 
-import { ModifyInstanceAttributeCommand } from '@aws-sdk/client-ec2';
-import {
-  CreateInstanceCommand,
-  DeleteInstanceCommand,
-  DescribeInstancesCommand,
-  StartInstanceCommand,
-  StopInstanceCommand,
-  type Instance,
-} from '@aws-sdk/client-opsworks';
+import type { Instance } from '@aws-sdk/client-opsworks';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { pollUntil } from '../aws/wait.js';
 import { compareAttributes } from '../planner/diff.js';
-import type { AttributeChange, Observed, Outputs, ResourceKind } from '../planner/resource.js';
+import { idScheme } from '../planner/identity.js';
+import { desired, type AttributeChange, type ChangeOf, type Observed, type Outputs, type ResourceKind } from '../planner/resource.js';
 import type { Known, Ref } from '../planner/values.js';
-import { instanceGroupIds } from '../aws/snapshot.js';
+import { instanceGroupIds } from '../aws/instance-groups.js';
 
 export type OpsWorksInstanceProps = {
   stackId: Ref;
@@ -68,12 +61,16 @@ const STOPPED = new Set(['stopped', 'stopping', 'stop_failed']);
 const BROKEN = new Set(['start_failed', 'setup_failed', 'connection_lost', 'terminating', 'terminated', 'shutting_down']);
 const EC2_GONE = new Set([undefined, 'shutting-down', 'terminated']);
 
-export function instanceId(hostname: string): string {
-  return `opsworks/instance/${hostname}`;
-}
+/**
+ * "opsworks/instance/nat-ap-northeast-1c": an instance is named by its hostname, without the -rN a
+ * replacement adds (see baseHostname), which is what observe finds it by.
+ */
+const ids = idScheme('opsworks/instance', ['hostname']);
 
-export const opsworksInstance: ResourceKind<OpsWorksInstanceProps, OpsWorksInstanceState, AwsContext> = {
+export const opsworksInstance = {
   kind: 'opsworks-instance',
+  ids,
+  desire: (props: OpsWorksInstanceProps) => desired('opsworks-instance', ids.id({ hostname: props.hostname }), props),
 
   async observe(ctx) {
     const [instances, impaired, routed] = await Promise.all([
@@ -102,8 +99,8 @@ export const opsworksInstance: ResourceKind<OpsWorksInstanceProps, OpsWorksInsta
         securityGroupIds: e ? instanceGroupIds(e).sort() : undefined,
         sourceDestCheck: e?.SourceDestCheck,
       };
-      const id = instanceId(baseHostname(i.Hostname!));
-      const observed: Observed<OpsWorksInstanceState> = {
+      const id = ids.id({ hostname: baseHostname(i.Hostname!) });
+      const observed: Observed<OpsWorksInstanceState, 'opsworks-instance'> = {
         id,
         kind: 'opsworks-instance',
         physicalId: i.InstanceId!,
@@ -123,7 +120,7 @@ export const opsworksInstance: ResourceKind<OpsWorksInstanceProps, OpsWorksInsta
   diff(desired, observed) {
     const { state } = observed;
     const hasEc2 = !EC2_GONE.has(state.ec2State);
-    const changes: AttributeChange[] = [...health(desired.running, state)];
+    const changes: ChangeOf<OpsWorksInstanceProps, OpsWorksInstanceState>[] = [...health(desired.running, state)];
     changes.push(
       ...compareAttributes({ ...desired, layerIds: [...desired.layerIds].sort() }, state, {
         stackId: { forcesReplacement: true },
@@ -153,6 +150,7 @@ export const opsworksInstance: ResourceKind<OpsWorksInstanceProps, OpsWorksInsta
   },
 
   async create(desired, ctx) {
+    const { CreateInstanceCommand } = await import('@aws-sdk/client-opsworks');
     const hostname = await freeHostname(ctx, desired.stackId, desired.hostname);
     const { InstanceId } = await ctx.opsworks.send(
       new CreateInstanceCommand({
@@ -180,20 +178,23 @@ export const opsworksInstance: ResourceKind<OpsWorksInstanceProps, OpsWorksInsta
     }
     const ec2Id = observed.outputs.ec2InstanceId!;
     if (changed.has('sourceDestCheck')) await setSourceDestCheck(ctx, ec2Id, desired.sourceDestCheck!);
-    if (changed.has('securityGroupIds'))
+    if (changed.has('securityGroupIds')) {
+      const { ModifyInstanceAttributeCommand } = await import('@aws-sdk/client-ec2');
       await ctx.ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: ec2Id, Groups: desired.securityGroupIds }));
+    }
     return observed.outputs;
   },
 
   async delete(observed, ctx) {
     const id = observed.physicalId;
     if (observed.state.status !== 'stopped') await stop(ctx, id);
+    const { DeleteInstanceCommand } = await import('@aws-sdk/client-opsworks');
     await ignoreNotFound(ctx.opsworks.send(new DeleteInstanceCommand({ InstanceId: id, DeleteElasticIp: true, DeleteVolumes: true })));
   },
-};
+} satisfies ResourceKind<'opsworks-instance', OpsWorksInstanceProps, OpsWorksInstanceState, AwsContext>;
 
-function health(running: boolean, state: OpsWorksInstanceState): AttributeChange[] {
-  const change = (after: string, reason: string, forcesReplacement = false): AttributeChange[] => [
+function health(running: boolean, state: OpsWorksInstanceState): AttributeChange<'status'>[] {
+  const change = (after: string, reason: string, forcesReplacement = false): AttributeChange<'status'>[] => [
     { path: 'status', before: state.status, after, reason, ...(forcesReplacement ? { forcesReplacement } : {}) },
   ];
   if (!running) return STOPPED.has(state.status) ? [] : change('stopped', 'the spec keeps this instance stopped');
@@ -211,6 +212,7 @@ function health(running: boolean, state: OpsWorksInstanceState): AttributeChange
 
 /** Starts it unless it is already on its way up, then waits until it is online. */
 async function start(ctx: AwsContext, id: string, desired: Known<OpsWorksInstanceProps>, status = 'stopped'): Promise<Outputs> {
+  const { StartInstanceCommand } = await import('@aws-sdk/client-opsworks');
   if (!COMING_UP.has(status)) await ctx.opsworks.send(new StartInstanceCommand({ InstanceId: id }));
   const online = await waitFor(ctx, id, 'online');
   if (desired.sourceDestCheck !== undefined) await setSourceDestCheck(ctx, online.Ec2InstanceId!, desired.sourceDestCheck);
@@ -218,11 +220,13 @@ async function start(ctx: AwsContext, id: string, desired: Known<OpsWorksInstanc
 }
 
 async function stop(ctx: AwsContext, id: string): Promise<void> {
+  const { StopInstanceCommand } = await import('@aws-sdk/client-opsworks');
   await ctx.opsworks.send(new StopInstanceCommand({ InstanceId: id }));
   await waitFor(ctx, id, 'stopped');
 }
 
 async function waitFor(ctx: AwsContext, id: string, status: 'online' | 'stopped'): Promise<Instance> {
+  const { DescribeInstancesCommand } = await import('@aws-sdk/client-opsworks');
   return pollUntil(
     { what: `OpsWorks instance ${id} to be ${status}`, intervalMs: ctx.pollIntervalMs, timeoutSeconds: ctx.instanceWaitSeconds },
     async () => (await ctx.opsworks.send(new DescribeInstancesCommand({ InstanceIds: [id] }))).Instances![0]!,
@@ -236,6 +240,7 @@ async function waitFor(ctx: AwsContext, id: string, status: 'online' | 'stopped'
 }
 
 async function setSourceDestCheck(ctx: AwsContext, ec2Id: string, value: boolean) {
+  const { ModifyInstanceAttributeCommand } = await import('@aws-sdk/client-ec2');
   await ctx.ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: ec2Id, SourceDestCheck: { Value: value } }));
 }
 
@@ -257,6 +262,7 @@ function baseHostname(hostname: string): string {
 
 // The base name if free, else the next -rN: the instance it replaces still holds the base name.
 async function freeHostname(ctx: AwsContext, stackId: string, base: string): Promise<string> {
+  const { DescribeInstancesCommand } = await import('@aws-sdk/client-opsworks');
   const taken = new Set(
     ((await ctx.opsworks.send(new DescribeInstancesCommand({ StackId: stackId }))).Instances ?? []).map((i) => i.Hostname),
   );
@@ -265,7 +271,7 @@ async function freeHostname(ctx: AwsContext, stackId: string, base: string): Pro
 }
 
 interface Candidate {
-  observed: Observed<OpsWorksInstanceState>;
+  observed: Observed<OpsWorksInstanceState, 'opsworks-instance'>;
   routed: boolean;
   createdAt: string;
 }
@@ -275,7 +281,7 @@ const PREFERENCE = ['online', 'running_setup', 'booting', 'pending', 'requested'
 // Several instances can claim one hostname base (a replacement interrupted halfway). The
 // healthiest serves; among equals, the one routes use, then the oldest. The others are listed
 // after it, for the planner to delete.
-function bestFirst(candidates: Candidate[]): Observed<OpsWorksInstanceState>[] {
+function bestFirst(candidates: Candidate[]): Observed<OpsWorksInstanceState, 'opsworks-instance'>[] {
   const rank = ({ observed: { state } }: Candidate) => {
     const r = PREFERENCE.indexOf(state.status);
     return (r < 0 ? PREFERENCE.length : r) * 2 + (state.impaired || (state.status === 'online' && EC2_GONE.has(state.ec2State)) ? 1 : 0);

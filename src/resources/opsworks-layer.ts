@@ -2,11 +2,12 @@
 // Its packages are checked by OpsWorks against the STACK's default OS, whatever the OS of its
 // instances: that error comes back from CreateLayer/UpdateLayer as the service words it.
 
-import { CreateLayerCommand, DeleteLayerCommand, UpdateLayerCommand, type Layer } from '@aws-sdk/client-opsworks';
+import type { Layer } from '@aws-sdk/client-opsworks';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { compareAttributes } from '../planner/diff.js';
-import type { Observed, ResourceKind } from '../planner/resource.js';
+import { idScheme } from '../planner/identity.js';
+import { desired, type Observed, type ResourceKind } from '../planner/resource.js';
 import type { Known, Ref } from '../planner/values.js';
 
 export type OpsWorksLayerProps = {
@@ -26,16 +27,17 @@ export type OpsWorksLayerProps = {
 
 type OpsWorksLayerState = Known<OpsWorksLayerProps>;
 
-export function layerId(shortname: string): string {
-  return `opsworks/layer/${shortname}`;
-}
+/** "opsworks/layer/nat": a layer is named by its shortname, which is what observe finds it by. */
+const ids = idScheme('opsworks/layer', ['shortname']);
 
-export const opsworksLayer: ResourceKind<OpsWorksLayerProps, OpsWorksLayerState, AwsContext> = {
+export const opsworksLayer = {
   kind: 'opsworks-layer',
+  ids,
+  desire: (props: OpsWorksLayerProps) => desired('opsworks-layer', ids.id({ shortname: props.shortname }), props),
 
   async observe(ctx) {
-    return (await ctx.opsworksSnapshot.layers()).map((l): Observed<OpsWorksLayerState> => ({
-      id: layerId(l.Shortname!),
+    return (await ctx.opsworksSnapshot.layers()).map((l): Observed<OpsWorksLayerState, 'opsworks-layer'> => ({
+      id: ids.id({ shortname: l.Shortname! }),
       kind: 'opsworks-layer',
       physicalId: l.LayerId!,
       outputs: { id: l.LayerId! },
@@ -64,6 +66,7 @@ export const opsworksLayer: ResourceKind<OpsWorksLayerProps, OpsWorksLayerState,
   },
 
   async create(desired, ctx) {
+    const { CreateLayerCommand } = await import('@aws-sdk/client-opsworks');
     const { LayerId } = await ctx.opsworks.send(
       new CreateLayerCommand({ StackId: desired.stackId, Type: 'custom', Shortname: desired.shortname, ...settings(desired) }),
     );
@@ -71,14 +74,16 @@ export const opsworksLayer: ResourceKind<OpsWorksLayerProps, OpsWorksLayerState,
   },
 
   async update(desired, observed, _changes, ctx) {
+    const { UpdateLayerCommand } = await import('@aws-sdk/client-opsworks');
     await ctx.opsworks.send(new UpdateLayerCommand({ LayerId: observed.physicalId, ...settings(desired) }));
     return observed.outputs;
   },
 
   async delete(observed, ctx) {
+    const { DeleteLayerCommand } = await import('@aws-sdk/client-opsworks');
     await ignoreNotFound(ctx.opsworks.send(new DeleteLayerCommand({ LayerId: observed.physicalId })));
   },
-};
+} satisfies ResourceKind<'opsworks-layer', OpsWorksLayerProps, OpsWorksLayerState, AwsContext>;
 
 function settings(desired: Known<OpsWorksLayerProps>) {
   return {

@@ -2,11 +2,12 @@
 // a permission: removing one sets it to nothing (no SSH, no sudo, level deny), and such a
 // permission is read back as absent.
 
-import { SetPermissionCommand, type Permission } from '@aws-sdk/client-opsworks';
+import type { Permission } from '@aws-sdk/client-opsworks';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { compareAttributes } from '../planner/diff.js';
-import type { ResourceKind } from '../planner/resource.js';
+import { idScheme } from '../planner/identity.js';
+import { desired, type ResourceKind } from '../planner/resource.js';
 import type { Ref } from '../planner/values.js';
 
 export type OpsWorksPermissionProps = {
@@ -25,18 +26,22 @@ interface OpsWorksPermissionState {
   level: string;
 }
 
-/** "arn:aws:iam::123456789012:user/ops/alice" -> "opsworks/permission/ops/alice". */
-export function permissionId(iamUserArn: string): string {
-  return `opsworks/permission/${iamUserArn.replace(/^arn:[^:]+:iam::\d+:user\//, '')}`;
+/** "opsworks/permission/ops/alice": a permission is named by its IAM user ("arn:aws:iam::123456789012:user/ops/alice"). */
+const ids = idScheme('opsworks/permission', ['user']);
+
+function idOf(iamUserArn: string): string {
+  return ids.id({ user: iamUserArn.replace(/^arn:[^:]+:iam::\d+:user\//, '') });
 }
 
-export const opsworksPermission: ResourceKind<OpsWorksPermissionProps, OpsWorksPermissionState, AwsContext> = {
+export const opsworksPermission = {
   kind: 'opsworks-permission',
+  ids,
+  desire: (props: OpsWorksPermissionProps) => desired('opsworks-permission', idOf(props.iamUserArn), props),
 
   async observe(ctx) {
     return (await ctx.opsworksSnapshot.permissions()).filter(granted).map((p) => ({
-      id: permissionId(p.IamUserArn!),
-      kind: 'opsworks-permission',
+      id: idOf(p.IamUserArn!),
+      kind: 'opsworks-permission' as const,
       physicalId: `${p.StackId}/${p.IamUserArn}`,
       outputs: { id: `${p.StackId}/${p.IamUserArn}` },
       references: [p.StackId!],
@@ -74,13 +79,14 @@ export const opsworksPermission: ResourceKind<OpsWorksPermissionProps, OpsWorksP
   async delete(observed, ctx) {
     await ignoreNotFound(set(ctx, { ...observed.state, allowSsh: false, allowSudo: false, level: 'deny' }));
   },
-};
+} satisfies ResourceKind<'opsworks-permission', OpsWorksPermissionProps, OpsWorksPermissionState, AwsContext>;
 
 function granted(p: Permission): boolean {
   return p.AllowSsh === true || p.AllowSudo === true || (p.Level !== undefined && p.Level !== 'deny');
 }
 
 async function set(ctx: AwsContext, p: OpsWorksPermissionState) {
+  const { SetPermissionCommand } = await import('@aws-sdk/client-opsworks');
   await ctx.opsworks.send(
     new SetPermissionCommand({
       StackId: p.stackId,

@@ -4,13 +4,13 @@
 // with the stack's tags: OpsWorks leaves the groups behind when its stack goes, and the VPC could
 // not be deleted while they remain. Only groups of these names, in the stack's own VPC, are adopted.
 
-import { CreateTagsCommand, DeleteSecurityGroupCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { RESOURCE_TAG, STACK_TAG, toTags, withLogicalIds } from '../aws/tags.js';
 import { pollUntil } from '../aws/wait.js';
 import { compareAttributes } from '../planner/diff.js';
-import type { ResourceKind } from '../planner/resource.js';
+import { idScheme } from '../planner/identity.js';
+import { desired, type ResourceKind } from '../planner/resource.js';
 import type { Ref } from '../planner/values.js';
 
 export type OpsWorksSecurityGroupProps = {
@@ -25,13 +25,18 @@ interface OpsWorksSecurityGroupState {
   groupName: string;
 }
 
-export const opsworksSecurityGroup: ResourceKind<OpsWorksSecurityGroupProps, OpsWorksSecurityGroupState, AwsContext> = {
+/** "opsworks/security-group/AWS-OpsWorks-Custom-Server": named by the group's name (OpsWorks chooses it). */
+const ids = idScheme('opsworks/security-group', ['groupName']);
+
+export const opsworksSecurityGroup = {
   kind: 'opsworks-security-group',
+  ids,
+  desire: (props: OpsWorksSecurityGroupProps) => desired('opsworks-security-group', ids.id({ groupName: props.groupName }), props),
 
   async observe(ctx) {
-    return withLogicalIds(await ctx.snapshot.securityGroups(), ctx.stack, 'opsworks/security-group').map(({ id, item: g }) => ({
+    return withLogicalIds(await ctx.snapshot.securityGroups(), ctx.stack, ids).map(({ id, item: g }) => ({
       id,
-      kind: 'opsworks-security-group',
+      kind: 'opsworks-security-group' as const,
       physicalId: g.GroupId!,
       outputs: { id: g.GroupId! },
       references: [g.VpcId!],
@@ -50,6 +55,7 @@ export const opsworksSecurityGroup: ResourceKind<OpsWorksSecurityGroupProps, Ops
   },
 
   async create(desired, ctx) {
+    const { CreateTagsCommand, DescribeSecurityGroupsCommand } = await import('@aws-sdk/client-ec2');
     const filters = [
       { Name: 'vpc-id', Values: [desired.vpcId] },
       { Name: 'group-name', Values: [desired.groupName] },
@@ -75,6 +81,7 @@ export const opsworksSecurityGroup: ResourceKind<OpsWorksSecurityGroupProps, Ops
   },
 
   async delete(observed, ctx) {
+    const { DeleteSecurityGroupCommand } = await import('@aws-sdk/client-ec2');
     await ignoreNotFound(ctx.ec2.send(new DeleteSecurityGroupCommand({ GroupId: observed.physicalId })));
   },
-};
+} satisfies ResourceKind<'opsworks-security-group', OpsWorksSecurityGroupProps, OpsWorksSecurityGroupState, AwsContext>;

@@ -7,21 +7,14 @@
 // and found by name and that tag. It is created with a mark in its custom JSON, so a stack whose
 // tagging an interruption prevented is still recognised, and tagged by the next apply.
 
-import {
-  CreateStackCommand,
-  DeleteStackCommand,
-  DescribeStacksCommand,
-  TagResourceCommand,
-  UpdateStackCommand,
-  type Stack,
-} from '@aws-sdk/client-opsworks';
+import type { Stack } from '@aws-sdk/client-opsworks';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
-import { stackMark } from '../aws/opsworks-snapshot.js';
 import { STACK_TAG } from '../aws/tags.js';
 import { compareAttributes } from '../planner/diff.js';
+import { idScheme } from '../planner/identity.js';
 import type { Known, Ref } from '../planner/values.js';
-import type { AttributeChange, Observed, ResourceKind } from '../planner/resource.js';
+import { desired, type ChangeOf, type Observed, type ResourceKind } from '../planner/resource.js';
 
 export type OpsWorksStackProps = {
   name: string;
@@ -38,34 +31,62 @@ export type OpsWorksStackProps = {
   customCookbooksSource: { type: string; url: string; revision: string };
 };
 
-type OpsWorksStackState = Omit<Known<OpsWorksStackProps>, 'name'> & { tagged: boolean };
+type OpsWorksStackState = Omit<Known<OpsWorksStackProps>, 'name'> & { tags: Record<string, string> };
 
-export const opsworksStack: ResourceKind<OpsWorksStackProps, OpsWorksStackState, AwsContext> = {
+/** "opsworks/stack": a dupsworks stack has one OpsWorks stack, of its own name. */
+const ids = idScheme('opsworks/stack', []);
+
+/**
+ * What every OpsWorks stack the engine creates holds in its custom JSON from the first moment
+ * (CreateStack takes no tags; they follow in a second call an interruption could prevent).
+ */
+export function stackMark(stack: string): { dupsworks: { stack: string } } {
+  return { dupsworks: { stack } };
+}
+
+/**
+ * Whether an OpsWorks stack named `stack` is this dupsworks stack's: it carries the stack tag, or
+ * (made by an apply interrupted before it could tag it) the mark. A stack of the same name with
+ * neither is someone else's and is never touched.
+ */
+export function isOurStack(stack: string, tags: Readonly<Record<string, string>>, customJson: string | undefined): boolean {
+  if (tags[STACK_TAG] === stack) return true;
+  try {
+    return (JSON.parse(customJson ?? '') as Partial<ReturnType<typeof stackMark>>)?.dupsworks?.stack === stack;
+  } catch {
+    return false;
+  }
+}
+
+export const opsworksStack = {
   kind: 'opsworks-stack',
+  ids,
+  desire: (props: OpsWorksStackProps) => desired('opsworks-stack', ids.id({}), props),
 
   async observe(ctx) {
-    return (await ctx.opsworksSnapshot.ourStacks()).map(({ stack: s, tagged }): Observed<OpsWorksStackState> => ({
-      id: 'opsworks/stack',
+    return (await ctx.opsworksSnapshot.ourStacks()).map(({ stack: s, tags }): Observed<OpsWorksStackState, 'opsworks-stack'> => ({
+      id: ids.id({}),
       kind: 'opsworks-stack',
       physicalId: s.StackId!,
       outputs: { id: s.StackId!, arn: s.Arn },
       references: [s.VpcId, s.DefaultSubnetId].filter((x): x is string => !!x),
       owned: true,
-      state: { ...stateOf(s), tagged },
+      state: { ...stateOf(s), tags },
     }));
   },
 
   diff(desired, observed) {
-    const tag: AttributeChange[] = observed.state.tagged
-      ? []
-      : [
-          {
-            path: `tags.${STACK_TAG}`,
-            before: undefined,
-            after: desired.name,
-            reason: 'an interrupted apply created it but did not tag it',
-          },
-        ];
+    const tag: ChangeOf<OpsWorksStackProps, OpsWorksStackState>[] =
+      observed.state.tags[STACK_TAG] === desired.name
+        ? []
+        : [
+            {
+              path: `tags.${STACK_TAG}`,
+              before: observed.state.tags[STACK_TAG],
+              after: desired.name,
+              reason: 'an interrupted apply created it but did not tag it',
+            },
+          ];
     const settings = compareAttributes(desired, observed.state, {
       region: { forcesReplacement: true },
       vpcId: { forcesReplacement: true },
@@ -83,6 +104,7 @@ export const opsworksStack: ResourceKind<OpsWorksStackProps, OpsWorksStackState,
   },
 
   async create(desired, ctx) {
+    const { CreateStackCommand, DescribeStacksCommand } = await import('@aws-sdk/client-opsworks');
     const { StackId } = await ctx.opsworks.send(
       new CreateStackCommand({
         Name: desired.name,
@@ -98,19 +120,22 @@ export const opsworksStack: ResourceKind<OpsWorksStackProps, OpsWorksStackState,
   },
 
   async update(desired, observed, changes, ctx) {
-    if (!observed.state.tagged) await tag(ctx, observed.outputs.arn!);
+    if (changes.some((c) => c.path === `tags.${STACK_TAG}`)) await tag(ctx, observed.outputs.arn!);
     if (changes.some((c) => !c.path.startsWith('tags.'))) {
+      const { UpdateStackCommand } = await import('@aws-sdk/client-opsworks');
       await ctx.opsworks.send(new UpdateStackCommand({ StackId: observed.physicalId, ...settings(desired) }));
     }
     return observed.outputs;
   },
 
   async delete(observed, ctx) {
+    const { DeleteStackCommand } = await import('@aws-sdk/client-opsworks');
     await ignoreNotFound(ctx.opsworks.send(new DeleteStackCommand({ StackId: observed.physicalId })));
   },
-};
+} satisfies ResourceKind<'opsworks-stack', OpsWorksStackProps, OpsWorksStackState, AwsContext>;
 
 async function tag(ctx: AwsContext, arn: string) {
+  const { TagResourceCommand } = await import('@aws-sdk/client-opsworks');
   await ctx.opsworks.send(new TagResourceCommand({ ResourceArn: arn, Tags: { [STACK_TAG]: ctx.stack } }));
 }
 
@@ -137,7 +162,7 @@ function settings(desired: Known<OpsWorksStackProps>) {
   };
 }
 
-function stateOf(s: Stack): Omit<OpsWorksStackState, 'tagged'> {
+function stateOf(s: Stack): Omit<OpsWorksStackState, 'tags'> {
   return {
     region: s.Region ?? '',
     vpcId: s.VpcId ?? '',

@@ -1,20 +1,13 @@
 // A route table and its association with one subnet. The routes in it are their own kind
 // (route.ts); this file only owns the table and which subnet uses it.
 
-import {
-  AssociateRouteTableCommand,
-  CreateRouteTableCommand,
-  DeleteRouteTableCommand,
-  DescribeRouteTablesCommand,
-  DisassociateRouteTableCommand,
-  ReplaceRouteTableAssociationCommand,
-} from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../aws/context.js';
 import { errorCode } from '../aws/retry.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
 import { compareAttributes, compareTags } from '../planner/diff.js';
-import type { ResourceKind } from '../planner/resource.js';
+import { idScheme } from '../planner/identity.js';
+import { desired, type ResourceKind } from '../planner/resource.js';
 import type { Ref } from '../planner/values.js';
 import { applyTags } from './tagging.js';
 
@@ -33,17 +26,24 @@ interface RouteTableState {
   tags: Record<string, string>;
 }
 
-export const routeTable: ResourceKind<RouteTableProps, RouteTableState, AwsContext> = {
+/** "route-table/public/ap-northeast-1c": a route table is named by the tier and zone of its subnet. */
+const ids = idScheme('route-table', ['tier', 'availabilityZone']);
+
+export type RouteTableKey = { tier: 'public' | 'private'; availabilityZone: string };
+
+export const routeTable = {
   kind: 'route-table',
+  ids,
+  desire: (key: RouteTableKey, props: RouteTableProps) => desired('route-table', ids.id(key), props),
 
   async observe(ctx) {
-    return withLogicalIds(await ctx.snapshot.routeTables(), ctx.stack, 'route-table').map(({ id, item: t }) => {
+    return withLogicalIds(await ctx.snapshot.routeTables(), ctx.stack, ids).map(({ id, item: t }) => {
       const associations = (t.Associations ?? [])
         .filter((a) => a.SubnetId && !a.Main && (a.AssociationState?.State ?? 'associated') === 'associated')
         .map((a) => ({ associationId: a.RouteTableAssociationId!, subnetId: a.SubnetId! }));
       return {
         id,
-        kind: 'route-table',
+        kind: 'route-table' as const,
         physicalId: t.RouteTableId!,
         outputs: { id: t.RouteTableId! },
         references: [t.VpcId!, ...associations.map((a) => a.subnetId)],
@@ -72,6 +72,7 @@ export const routeTable: ResourceKind<RouteTableProps, RouteTableState, AwsConte
   },
 
   async create(desired, ctx) {
+    const { CreateRouteTableCommand } = await import('@aws-sdk/client-ec2');
     const created = await ctx.ec2.send(
       new CreateRouteTableCommand({
         VpcId: desired.vpcId,
@@ -85,6 +86,7 @@ export const routeTable: ResourceKind<RouteTableProps, RouteTableState, AwsConte
 
   async update(desired, observed, changes, ctx) {
     if (changes.some((c) => c.path === 'subnetId')) {
+      const { DisassociateRouteTableCommand } = await import('@aws-sdk/client-ec2');
       for (const a of observed.state.associations.filter((a) => a.subnetId !== desired.subnetId)) {
         await ignoreNotFound(ctx.ec2.send(new DisassociateRouteTableCommand({ AssociationId: a.associationId })));
       }
@@ -96,16 +98,19 @@ export const routeTable: ResourceKind<RouteTableProps, RouteTableState, AwsConte
   },
 
   async delete(observed, ctx) {
+    const { DeleteRouteTableCommand, DisassociateRouteTableCommand } = await import('@aws-sdk/client-ec2');
     for (const a of observed.state.associations) {
       await ignoreNotFound(ctx.ec2.send(new DisassociateRouteTableCommand({ AssociationId: a.associationId })));
     }
     await ignoreNotFound(ctx.ec2.send(new DeleteRouteTableCommand({ RouteTableId: observed.physicalId })));
   },
-};
+} satisfies ResourceKind<'route-table', RouteTableProps, RouteTableState, AwsContext>;
 
 // A subnet belongs to exactly one table. When it is still in another (the VPC's main table after
 // someone removed our association, or a table this stack is replacing), move it over.
 async function associate(ctx: AwsContext, routeTableId: string, subnetId: string) {
+  const { AssociateRouteTableCommand, DescribeRouteTablesCommand, ReplaceRouteTableAssociationCommand } =
+    await import('@aws-sdk/client-ec2');
   try {
     await ctx.ec2.send(new AssociateRouteTableCommand({ RouteTableId: routeTableId, SubnetId: subnetId }));
   } catch (error) {

@@ -6,13 +6,15 @@
 // so the plan does not fight a failover. A route is repaired when it is missing, a blackhole, or
 // points at something that is neither the desired target nor an accepted one.
 
-import { CreateRouteCommand, DeleteRouteCommand, ReplaceRouteCommand, type Route as Ec2Route } from '@aws-sdk/client-ec2';
+import type { Route as Ec2Route } from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { errorCode } from '../aws/retry.js';
 import { ofStack, withLogicalIds } from '../aws/tags.js';
-import type { AttributeChange, Observed, ResourceKind } from '../planner/resource.js';
+import { idScheme } from '../planner/identity.js';
+import { desired, type ChangeOf, type Observed, type ResourceKind } from '../planner/resource.js';
 import type { Ref } from '../planner/values.js';
+import { routeTable } from './route-table.js';
 
 export type RouteProps = {
   routeTableId: Ref;
@@ -33,13 +35,27 @@ interface RouteState {
   state: string;
 }
 
-/** The logical id of the route to `destination` in the route table `routeTableId` ("route-table/x" -> "route/x/<cidr>"). */
-export function routeId(routeTableId: string, destination: string): string {
-  return `${routeTableId.replace(/^route-table\//, 'route/')}/${destination}`;
+/**
+ * "route/public/ap-northeast-1c/8.8.4.4/32": a route is named by its table's key and its
+ * destination. Routes carry no tags; `desire` and `observe` both name a route from its table's
+ * logical id (read by the route-table kind's scheme) and its destination, through routeIdIn.
+ */
+const ids = idScheme('route', ['tier', 'availabilityZone', 'destination']);
+
+function routeIdIn(routeTableId: string, destination: string): string | undefined {
+  const table = routeTable.ids.parse(routeTableId);
+  return table && ids.id({ ...table, destination });
 }
 
-export const route: ResourceKind<RouteProps, RouteState, AwsContext> = {
+export const route = {
   kind: 'route',
+  ids,
+  /** The route to props.destinationCidrBlock in the table props.routeTableId refers to. */
+  desire: (props: RouteProps) => {
+    const id = routeIdIn(props.routeTableId.$ref, props.destinationCidrBlock);
+    if (!id) throw new Error(`internal: a route's routeTableId must refer to a route table, not to ${props.routeTableId.$ref}`);
+    return desired('route', id, props);
+  },
 
   async observe(ctx) {
     const [tables, instances, gateways] = await Promise.all([
@@ -52,13 +68,13 @@ export const route: ResourceKind<RouteProps, RouteState, AwsContext> = {
       ...instances.filter((i) => ofStack(i.Tags, ctx.stack)).map((i) => i.InstanceId!),
       ...gateways.filter((g) => ofStack(g.Tags, ctx.stack)).map((g) => g.InternetGatewayId!),
     ]);
-    const found: Observed<RouteState>[] = [];
-    for (const { id: tableId, item: table } of withLogicalIds(tables, ctx.stack, 'route-table')) {
+    const found: Observed<RouteState, 'route'>[] = [];
+    for (const { id: tableId, item: table } of withLogicalIds(tables, ctx.stack, routeTable.ids)) {
       for (const r of table.Routes ?? []) {
         if (r.Origin !== 'CreateRoute' || !r.DestinationCidrBlock) continue; // the local route and propagated ones are not ours to manage
         const target = targetOf(r);
         found.push({
-          id: routeId(tableId, r.DestinationCidrBlock),
+          id: routeIdIn(tableId, r.DestinationCidrBlock)!,
           kind: 'route',
           physicalId: physicalId(table.RouteTableId!, r.DestinationCidrBlock),
           outputs: { id: physicalId(table.RouteTableId!, r.DestinationCidrBlock) },
@@ -72,7 +88,7 @@ export const route: ResourceKind<RouteProps, RouteState, AwsContext> = {
   },
 
   diff(desired, observed) {
-    const changes: AttributeChange[] = [];
+    const changes: ChangeOf<RouteProps, RouteState>[] = [];
     const { state } = observed;
     if (desired.routeTableId !== state.routeTableId) {
       changes.push({ path: 'routeTableId', before: state.routeTableId, after: desired.routeTableId, forcesReplacement: true });
@@ -97,6 +113,7 @@ export const route: ResourceKind<RouteProps, RouteState, AwsContext> = {
   },
 
   async create(desired, ctx) {
+    const { CreateRouteCommand, ReplaceRouteCommand } = await import('@aws-sdk/client-ec2');
     const input = routeInput(desired.routeTableId, desired);
     try {
       await ctx.ec2.send(new CreateRouteCommand(input));
@@ -109,18 +126,20 @@ export const route: ResourceKind<RouteProps, RouteState, AwsContext> = {
   },
 
   async update(desired, observed, _changes, ctx) {
+    const { ReplaceRouteCommand } = await import('@aws-sdk/client-ec2');
     await ctx.ec2.send(new ReplaceRouteCommand(routeInput(observed.state.routeTableId, desired)));
     return observed.outputs;
   },
 
   async delete(observed, ctx) {
+    const { DeleteRouteCommand } = await import('@aws-sdk/client-ec2');
     await ignoreNotFound(
       ctx.ec2.send(
         new DeleteRouteCommand({ RouteTableId: observed.state.routeTableId, DestinationCidrBlock: observed.state.destinationCidrBlock }),
       ),
     );
   },
-};
+} satisfies ResourceKind<'route', RouteProps, RouteState, AwsContext>;
 
 function physicalId(routeTableId: string, destination: string): string {
   return `${routeTableId}:${destination}`;

@@ -1,20 +1,13 @@
 // A security group and its rules. Rules are compared as a set of "<protocol> <ports> <cidr>"
 // strings, so drift (a rule removed, one added by hand) shows as exactly the rules that differ.
 
-import {
-  AuthorizeSecurityGroupEgressCommand,
-  AuthorizeSecurityGroupIngressCommand,
-  CreateSecurityGroupCommand,
-  DeleteSecurityGroupCommand,
-  RevokeSecurityGroupEgressCommand,
-  RevokeSecurityGroupIngressCommand,
-  type IpPermission,
-} from '@aws-sdk/client-ec2';
+import type { IpPermission } from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
 import { compareAttributes, compareTags } from '../planner/diff.js';
-import type { ResourceKind } from '../planner/resource.js';
+import { idScheme } from '../planner/identity.js';
+import { desired, type ResourceKind } from '../planner/resource.js';
 import type { Ref } from '../planner/values.js';
 import { applyTags } from './tagging.js';
 
@@ -39,13 +32,18 @@ interface SecurityGroupState {
   tags: Record<string, string>;
 }
 
-export const securityGroup: ResourceKind<SecurityGroupProps, SecurityGroupState, AwsContext> = {
+/** "security-group/nat": a group is named by the role of the instances it holds. */
+const ids = idScheme('security-group', ['role']);
+
+export const securityGroup = {
   kind: 'security-group',
+  ids,
+  desire: (key: { role: string }, props: SecurityGroupProps) => desired('security-group', ids.id(key), props),
 
   async observe(ctx) {
-    return withLogicalIds(await ctx.snapshot.securityGroups(), ctx.stack, 'security-group').map(({ id, item: g }) => ({
+    return withLogicalIds(await ctx.snapshot.securityGroups(), ctx.stack, ids).map(({ id, item: g }) => ({
       id,
-      kind: 'security-group',
+      kind: 'security-group' as const,
       physicalId: g.GroupId!,
       outputs: { id: g.GroupId! },
       references: [g.VpcId!],
@@ -76,6 +74,7 @@ export const securityGroup: ResourceKind<SecurityGroupProps, SecurityGroupState,
   },
 
   async create(desired, ctx) {
+    const { CreateSecurityGroupCommand } = await import('@aws-sdk/client-ec2');
     const created = await ctx.ec2.send(
       new CreateSecurityGroupCommand({
         VpcId: desired.vpcId,
@@ -97,9 +96,10 @@ export const securityGroup: ResourceKind<SecurityGroupProps, SecurityGroupState,
   },
 
   async delete(observed, ctx) {
+    const { DeleteSecurityGroupCommand } = await import('@aws-sdk/client-ec2');
     await ignoreNotFound(ctx.ec2.send(new DeleteSecurityGroupCommand({ GroupId: observed.physicalId })));
   },
-};
+} satisfies ResourceKind<'security-group', SecurityGroupProps, SecurityGroupState, AwsContext>;
 
 async function syncRules(
   ctx: AwsContext,
@@ -107,28 +107,23 @@ async function syncRules(
   desired: { ingress: Rule[]; egress: Rule[] },
   current: { ingress: Rule[]; egress: Rule[] },
 ) {
+  const {
+    AuthorizeSecurityGroupEgressCommand,
+    AuthorizeSecurityGroupIngressCommand,
+    RevokeSecurityGroupEgressCommand,
+    RevokeSecurityGroupIngressCommand,
+  } = await import('@aws-sdk/client-ec2');
   const missing = (want: Rule[], have: Rule[]) => want.filter((r) => !have.includes(r)).map(toPermission);
   const extra = (want: Rule[], have: Rule[]) => have.filter((r) => !want.includes(r)).map(toPermission);
+  const input = (IpPermissions: IpPermission[]) => ({ GroupId: groupId, IpPermissions });
   const calls = [
-    [
-      missing(desired.ingress, current.ingress),
-      (p: IpPermission[]) => new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: p }),
-    ],
-    [
-      missing(desired.egress, current.egress),
-      (p: IpPermission[]) => new AuthorizeSecurityGroupEgressCommand({ GroupId: groupId, IpPermissions: p }),
-    ],
-    [
-      extra(desired.ingress, current.ingress),
-      (p: IpPermission[]) => new RevokeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: p }),
-    ],
-    [
-      extra(desired.egress, current.egress),
-      (p: IpPermission[]) => new RevokeSecurityGroupEgressCommand({ GroupId: groupId, IpPermissions: p }),
-    ],
+    [missing(desired.ingress, current.ingress), (p: IpPermission[]) => ctx.ec2.send(new AuthorizeSecurityGroupIngressCommand(input(p)))],
+    [missing(desired.egress, current.egress), (p: IpPermission[]) => ctx.ec2.send(new AuthorizeSecurityGroupEgressCommand(input(p)))],
+    [extra(desired.ingress, current.ingress), (p: IpPermission[]) => ctx.ec2.send(new RevokeSecurityGroupIngressCommand(input(p)))],
+    [extra(desired.egress, current.egress), (p: IpPermission[]) => ctx.ec2.send(new RevokeSecurityGroupEgressCommand(input(p)))],
   ] as const;
-  for (const [permissions, command] of calls) {
-    if (permissions.length > 0) await ctx.ec2.send(command(permissions) as AuthorizeSecurityGroupIngressCommand);
+  for (const [permissions, send] of calls) {
+    if (permissions.length > 0) await send(permissions);
   }
 }
 

@@ -1,12 +1,12 @@
 // A subnet: a CIDR block of the VPC in one availability zone. Nothing about it changes in place
 // except its tags.
 
-import { CreateSubnetCommand, DeleteSubnetCommand } from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
 import { compareAttributes, compareTags } from '../planner/diff.js';
-import type { ResourceKind } from '../planner/resource.js';
+import { idScheme } from '../planner/identity.js';
+import { desired, type ResourceKind } from '../planner/resource.js';
 import type { Ref } from '../planner/values.js';
 import { applyTags } from './tagging.js';
 
@@ -24,13 +24,20 @@ interface SubnetState {
   tags: Record<string, string>;
 }
 
-export const subnet: ResourceKind<SubnetProps, SubnetState, AwsContext> = {
+/** "subnet/public/ap-northeast-1c": a subnet is named by its tier and zone. */
+const ids = idScheme('subnet', ['tier', 'availabilityZone']);
+
+export type SubnetKey = { tier: 'public' | 'private'; availabilityZone: string };
+
+export const subnet = {
   kind: 'subnet',
+  ids,
+  desire: (key: SubnetKey, props: SubnetProps) => desired('subnet', ids.id(key), props),
 
   async observe(ctx) {
-    return withLogicalIds(await ctx.snapshot.subnets(), ctx.stack, 'subnet').map(({ id, item: s }) => ({
+    return withLogicalIds(await ctx.snapshot.subnets(), ctx.stack, ids).map(({ id, item: s }) => ({
       id,
-      kind: 'subnet',
+      kind: 'subnet' as const,
       physicalId: s.SubnetId!,
       outputs: { id: s.SubnetId! },
       references: [s.VpcId!],
@@ -56,6 +63,7 @@ export const subnet: ResourceKind<SubnetProps, SubnetState, AwsContext> = {
   },
 
   async create(desired, ctx) {
+    const { CreateSubnetCommand } = await import('@aws-sdk/client-ec2');
     const created = await ctx.ec2.send(
       new CreateSubnetCommand({
         VpcId: desired.vpcId,
@@ -73,9 +81,10 @@ export const subnet: ResourceKind<SubnetProps, SubnetState, AwsContext> = {
   },
 
   async delete(observed, ctx) {
+    const { DeleteSubnetCommand } = await import('@aws-sdk/client-ec2');
     await ignoreNotFound(ctx.ec2.send(new DeleteSubnetCommand({ SubnetId: observed.physicalId })));
   },
-};
+} satisfies ResourceKind<'subnet', SubnetProps, SubnetState, AwsContext>;
 
 // Two subnets of a VPC cannot share a CIDR block, even for a moment.
 function claimOf(cidrBlock: string, vpcId: string): string {

@@ -1,6 +1,5 @@
 // Name (and any other desired tag) drift is repaired in place with CreateTags.
 
-import { CreateTagsCommand } from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../aws/context.js';
 import { toTags } from '../aws/tags.js';
 import type { AttributeChange } from '../planner/resource.js';
@@ -13,5 +12,6 @@ export async function applyTags(
 ) {
   const changed = Object.fromEntries(Object.entries(desired).filter(([key]) => changes.some((c) => c.path === `tags.${key}`)));
   if (Object.keys(changed).length === 0) return;
+  const { CreateTagsCommand } = await import('@aws-sdk/client-ec2');
   await ctx.ec2.send(new CreateTagsCommand({ Resources: [physicalId], Tags: toTags(changed) }));
 }

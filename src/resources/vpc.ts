@@ -1,11 +1,11 @@
 // The VPC: a CIDR block, DNS support and DNS hostnames on (instances get resolvable names).
 
-import { CreateVpcCommand, DeleteVpcCommand, DescribeVpcAttributeCommand, ModifyVpcAttributeCommand } from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
 import { compareAttributes, compareTags } from '../planner/diff.js';
-import type { Observed, ResourceKind } from '../planner/resource.js';
+import { idScheme } from '../planner/identity.js';
+import { desired, type Observed, type ResourceKind } from '../planner/resource.js';
 import { applyTags } from './tagging.js';
 
 export type VpcProps = {
@@ -22,12 +22,18 @@ interface VpcState {
   tags: Record<string, string>;
 }
 
-export const vpc: ResourceKind<VpcProps, VpcState, AwsContext> = {
+/** "vpc": a stack has one VPC. */
+const ids = idScheme('vpc', []);
+
+export const vpc = {
   kind: 'vpc',
+  ids,
+  desire: (props: VpcProps) => desired('vpc', ids.id({}), props),
 
   async observe(ctx) {
+    const { DescribeVpcAttributeCommand } = await import('@aws-sdk/client-ec2');
     return Promise.all(
-      withLogicalIds(await ctx.snapshot.vpcs(), ctx.stack, 'vpc').map(async ({ id, item: v }): Promise<Observed<VpcState>> => {
+      withLogicalIds(await ctx.snapshot.vpcs(), ctx.stack, ids).map(async ({ id, item: v }): Promise<Observed<VpcState, 'vpc'>> => {
         const [support, hostnames] = await Promise.all([
           ctx.ec2.send(new DescribeVpcAttributeCommand({ VpcId: v.VpcId!, Attribute: 'enableDnsSupport' })),
           ctx.ec2.send(new DescribeVpcAttributeCommand({ VpcId: v.VpcId!, Attribute: 'enableDnsHostnames' })),
@@ -62,6 +68,7 @@ export const vpc: ResourceKind<VpcProps, VpcState, AwsContext> = {
   },
 
   async create(desired, ctx) {
+    const { CreateVpcCommand } = await import('@aws-sdk/client-ec2');
     const created = await ctx.ec2.send(
       new CreateVpcCommand({
         CidrBlock: desired.cidrBlock,
@@ -81,12 +88,14 @@ export const vpc: ResourceKind<VpcProps, VpcState, AwsContext> = {
   },
 
   async delete(observed, ctx) {
+    const { DeleteVpcCommand } = await import('@aws-sdk/client-ec2');
     await ignoreNotFound(ctx.ec2.send(new DeleteVpcCommand({ VpcId: observed.physicalId })));
   },
-};
+} satisfies ResourceKind<'vpc', VpcProps, VpcState, AwsContext>;
 
 // One attribute per call is all ModifyVpcAttribute takes. Hostnames need support, so support first.
 async function setDnsAttributes(ctx: AwsContext, vpcId: string, desired: Pick<VpcProps, 'enableDnsSupport' | 'enableDnsHostnames'>) {
+  const { ModifyVpcAttributeCommand } = await import('@aws-sdk/client-ec2');
   await ctx.ec2.send(new ModifyVpcAttributeCommand({ VpcId: vpcId, EnableDnsSupport: { Value: desired.enableDnsSupport } }));
   await ctx.ec2.send(new ModifyVpcAttributeCommand({ VpcId: vpcId, EnableDnsHostnames: { Value: desired.enableDnsHostnames } }));
 }

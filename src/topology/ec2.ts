@@ -2,37 +2,40 @@
 // subnet, made a NAT by its user data.
 
 import { natUserData } from '../nat/user-data.js';
-import type { Desired } from '../planner/resource.js';
 import { ref } from '../planner/values.js';
-import type { NatInstanceProps } from '../resources/nat-instance.js';
+import type { AnyDesired } from '../resources/index.js';
+import { natInstance } from '../resources/nat-instance.js';
 import type { Spec } from '../spec/types.js';
-import { desired, networkIds, zoneName, type NatOutputs } from './network.js';
+import { zoneName, type NatOutputs, type Network } from './network.js';
 
-export function natId(az: string): string {
-  return `nat/${az}`;
-}
-
-export function ec2Nats(spec: Spec): { resources: Desired[]; outputs: NatOutputs } {
+export function ec2Nats(spec: Spec, net: Network): { resources: AnyDesired[]; outputs: NatOutputs } {
   const nat = spec.nat;
-  const resources = spec.zones.map((zone) => {
-    const az = zone.availabilityZone;
-    return desired<NatInstanceProps>(natId(az), 'nat-instance', {
-      subnetId: ref(networkIds.subnet('public', az)),
-      securityGroupIds: [ref(networkIds.natSecurityGroup)],
-      instanceType: nat.instanceType,
-      ...(nat.imageId ? { imageId: nat.imageId } : {}),
-      ...(nat.keyName ? { keyName: nat.keyName } : {}),
-      ...(nat.instanceProfileArn ? { instanceProfileArn: nat.instanceProfileArn } : {}),
-      userData: natUserData({ stack: spec.name, availabilityZone: az, vpcCidr: spec.vpc.cidr }),
-      sourceDestCheck: false,
-      tags: { Name: zoneName(spec, 'nat', az) },
-    });
-  });
+  const nats = new Map(
+    spec.zones.map((zone) => {
+      const az = zone.availabilityZone;
+      const desired = natInstance.desire(
+        { availabilityZone: az },
+        {
+          subnetId: ref(net.zone(az).subnet.public.id),
+          securityGroupIds: [ref(net.natSecurityGroup.id)],
+          instanceType: nat.instanceType,
+          ...(nat.imageId ? { imageId: nat.imageId } : {}),
+          ...(nat.keyName ? { keyName: nat.keyName } : {}),
+          ...(nat.instanceProfileArn ? { instanceProfileArn: nat.instanceProfileArn } : {}),
+          userData: natUserData({ stack: spec.name, availabilityZone: az, vpcCidr: spec.vpc.cidr }),
+          sourceDestCheck: false,
+          tags: { Name: zoneName(spec, 'nat', az) },
+        },
+      );
+      return [az, desired] as const;
+    }),
+  );
+  const idOf = (az: string) => nats.get(az)!.id;
   return {
-    resources,
+    resources: [...nats.values()],
     outputs: {
-      instanceId: (az) => ref(natId(az)),
-      runningId: (az) => ref(natId(az), 'runningId', { optional: true }),
+      instanceId: (az) => ref(idOf(az)),
+      runningId: (az) => ref(idOf(az), 'runningId', { optional: true }),
     },
   };
 }

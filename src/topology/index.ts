@@ -2,15 +2,14 @@
 // The network and the routes are the same whoever manages the NATs; the NATs come from EC2
 // (ec2.ts) or from OpsWorks (opsworks.ts).
 
-import type { Desired } from '../planner/resource.js';
+import type { AnyDesired } from '../resources/index.js';
 import type { Spec } from '../spec/types.js';
-import { ec2Nats, natId } from './ec2.js';
-import { natRoutes, networkIds, networkResources } from './network.js';
+import { ec2Nats } from './ec2.js';
+import { natRoutes, network } from './network.js';
 import { opsworksNats } from './opsworks.js';
 
-export const ids = { ...networkIds, nat: natId };
-
-export function desiredResources(spec: Spec): Desired[] {
-  const nats = spec.nat.manager === 'opsworks' ? opsworksNats(spec) : ec2Nats(spec);
-  return [...networkResources(spec), ...nats.resources, ...natRoutes(spec, nats.outputs)];
+export function desiredResources(spec: Spec): AnyDesired[] {
+  const net = network(spec);
+  const nats = spec.nat.manager === 'opsworks' ? opsworksNats(spec, net) : ec2Nats(spec, net);
+  return [...net.resources, ...nats.resources, ...natRoutes(spec, net, nats.outputs)];
 }

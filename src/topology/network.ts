@@ -2,30 +2,39 @@
 // security group, and per zone a public and a private subnet with their route tables. Then the
 // routes that send traffic through the NATs, given how to name a zone's NAT.
 //
-// Zone i's private default route goes out through its own NAT; zone i's public table sends
-// heartbeat.viaPeer/32 through the NAT of zone (i+1) mod N, so each NAT's pings test its peer's
-// whole egress path (a ring; two zones make the original cross-wiring).
+// Zone i's private default route goes out through its own NAT; its public table sends
+// heartbeat.viaPeer/32 through the NAT of its peer in the ring (ring.ts).
+//
+// Resources refer to each other through the desired resources themselves (ref(vpc.id)): the kinds
+// name them, nothing here spells an id.
 
 import type { Desired } from '../planner/resource.js';
-import { ref, type Props, type Ref } from '../planner/values.js';
-import type { InternetGatewayProps } from '../resources/internet-gateway.js';
-import { routeId, type RouteProps } from '../resources/route.js';
-import type { RouteTableProps } from '../resources/route-table.js';
-import type { SecurityGroupProps } from '../resources/security-group.js';
-import type { SubnetProps } from '../resources/subnet.js';
-import type { VpcProps } from '../resources/vpc.js';
+import { ref, type Ref } from '../planner/values.js';
+import { internetGateway } from '../resources/internet-gateway.js';
+import type { AnyDesired } from '../resources/index.js';
+import { routeTable } from '../resources/route-table.js';
+import { route } from '../resources/route.js';
+import { securityGroup } from '../resources/security-group.js';
+import { subnet } from '../resources/subnet.js';
+import { vpc } from '../resources/vpc.js';
 import type { Spec } from '../spec/types.js';
+import { natRing } from './ring.js';
 
 export type Tier = 'public' | 'private';
 
-export const networkIds = {
-  vpc: 'vpc',
-  internetGateway: 'internet-gateway',
-  natSecurityGroup: 'security-group/nat',
-  subnet: (tier: Tier, az: string) => `subnet/${tier}/${az}`,
-  routeTable: (tier: Tier, az: string) => `route-table/${tier}/${az}`,
-};
-const ids = networkIds;
+/** A zone's part of the network. */
+export interface ZoneNetwork {
+  subnet: Record<Tier, ReturnType<typeof subnet.desire>>;
+  routeTable: Record<Tier, ReturnType<typeof routeTable.desire>>;
+}
+
+/** The network's desired resources, and the ones NATs and routes refer to. */
+export interface Network {
+  resources: AnyDesired[];
+  vpc: Desired;
+  natSecurityGroup: Desired;
+  zone(az: string): ZoneNetwork;
+}
 
 /** How the routes name a zone's NAT: its EC2 instance id, and that id only while it can serve. */
 export interface NatOutputs {
@@ -33,68 +42,76 @@ export interface NatOutputs {
   runningId(az: string): Ref;
 }
 
-export function networkResources(spec: Spec): Desired[] {
+export function network(spec: Spec): Network {
   const vpcName = spec.vpc.name;
-  const resources: Desired[] = [
-    desired<VpcProps>(ids.vpc, 'vpc', {
-      cidrBlock: spec.vpc.cidr,
-      enableDnsSupport: true,
-      enableDnsHostnames: true,
-      tags: { Name: vpcName },
-    }),
-    desired<InternetGatewayProps>(ids.internetGateway, 'internet-gateway', { vpcId: ref(ids.vpc), tags: { Name: `${vpcName}-igw` } }),
-    desired<SecurityGroupProps>(ids.natSecurityGroup, 'security-group', {
-      vpcId: ref(ids.vpc),
+  const theVpc = vpc.desire({ cidrBlock: spec.vpc.cidr, enableDnsSupport: true, enableDnsHostnames: true, tags: { Name: vpcName } });
+  const gateway = internetGateway.desire({ vpcId: ref(theVpc.id), tags: { Name: `${vpcName}-igw` } });
+  const natGroup = securityGroup.desire(
+    { role: 'nat' },
+    {
+      vpcId: ref(theVpc.id),
       groupName: `${spec.name}-nat`,
       description: `dupsworks NAT instances of stack ${spec.name}`,
       ingress: [`all ${spec.vpc.cidr}`],
       egress: ['all 0.0.0.0/0'],
       tags: { Name: `${vpcName}-nat` },
-    }),
-  ];
+    },
+  );
+  const resources: AnyDesired[] = [theVpc, gateway, natGroup];
+  const zones = new Map<string, ZoneNetwork>();
   for (const zone of spec.zones) {
     const az = zone.availabilityZone;
-    for (const tier of ['public', 'private'] as const) {
-      resources.push(
-        desired<SubnetProps>(ids.subnet(tier, az), 'subnet', {
-          vpcId: ref(ids.vpc),
-          cidrBlock: tier === 'public' ? zone.publicSubnet : zone.privateSubnet,
-          availabilityZone: az,
-          tags: { Name: zoneName(spec, tier, az) },
-        }),
-        desired<RouteTableProps>(ids.routeTable(tier, az), 'route-table', {
-          vpcId: ref(ids.vpc),
-          subnetId: ref(ids.subnet(tier, az)),
-          tags: { Name: zoneName(spec, `${tier}-rt`, az) },
-        }),
-      );
-    }
+    const tierOf = (tier: Tier) => {
+      const key = { tier, availabilityZone: az };
+      const theSubnet = subnet.desire(key, {
+        vpcId: ref(theVpc.id),
+        cidrBlock: tier === 'public' ? zone.publicSubnet : zone.privateSubnet,
+        availabilityZone: az,
+        tags: { Name: zoneName(spec, tier, az) },
+      });
+      const table = routeTable.desire(key, {
+        vpcId: ref(theVpc.id),
+        subnetId: ref(theSubnet.id),
+        tags: { Name: zoneName(spec, `${tier}-rt`, az) },
+      });
+      resources.push(theSubnet, table);
+      return { subnet: theSubnet, table };
+    };
+    const [pub, priv] = [tierOf('public'), tierOf('private')];
+    const part: ZoneNetwork = {
+      subnet: { public: pub.subnet, private: priv.subnet },
+      routeTable: { public: pub.table, private: priv.table },
+    };
     resources.push(
-      desired<RouteProps>(routeId(ids.routeTable('public', az), '0.0.0.0/0'), 'route', {
-        routeTableId: ref(ids.routeTable('public', az)),
-        destinationCidrBlock: '0.0.0.0/0',
-        gatewayId: ref(ids.internetGateway),
-      }),
+      route.desire({ routeTableId: ref(part.routeTable.public.id), destinationCidrBlock: '0.0.0.0/0', gatewayId: ref(gateway.id) }),
     );
+    zones.set(az, part);
   }
-  return resources;
+  return {
+    resources,
+    vpc: theVpc,
+    natSecurityGroup: natGroup,
+    zone: (az) => {
+      const part = zones.get(az);
+      if (!part) throw new Error(`internal: no zone ${az} in the spec`);
+      return part;
+    },
+  };
 }
 
-export function natRoutes(spec: Spec, nat: NatOutputs): Desired[] {
+export function natRoutes(spec: Spec, net: Network, nat: NatOutputs): AnyDesired[] {
   const allNats = spec.zones.map((z) => nat.runningId(z.availabilityZone));
-  return spec.zones.flatMap((zone, i) => {
+  return natRing(spec.zones).flatMap(({ zone, peer }) => {
     const az = zone.availabilityZone;
-    const next = spec.zones[(i + 1) % spec.zones.length]!.availabilityZone;
-    const publicTable = ids.routeTable('public', az);
-    const privateTable = ids.routeTable('private', az);
+    const tables = net.zone(az).routeTable;
     return [
-      desired<RouteProps>(routeId(publicTable, `${zone.heartbeat.viaPeer}/32`), 'route', {
-        routeTableId: ref(publicTable),
+      route.desire({
+        routeTableId: ref(tables.public.id),
         destinationCidrBlock: `${zone.heartbeat.viaPeer}/32`,
-        instanceId: nat.instanceId(next),
+        instanceId: nat.instanceId(peer.availabilityZone),
       }),
-      desired<RouteProps>(routeId(privateTable, '0.0.0.0/0'), 'route', {
-        routeTableId: ref(privateTable),
+      route.desire({
+        routeTableId: ref(tables.private.id),
         destinationCidrBlock: '0.0.0.0/0',
         instanceId: nat.instanceId(az),
         // A failover agent may point this at another running NAT of the stack; that is fine.
@@ -107,8 +124,4 @@ export function natRoutes(spec: Spec, nat: NatOutputs): Desired[] {
 /** "MyVPC-public-ap-northeast-1c": the Name tag of a zone's resource. */
 export function zoneName(spec: Spec, what: string, az: string): string {
   return `${spec.vpc.name}-${what}-${az}`;
-}
-
-export function desired<P extends Props>(id: string, kind: string, props: P): Desired {
-  return { id, kind, props };
 }

@@ -2,10 +2,11 @@
 // plans, and that bad input never reaches AWS.
 
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { before, describe, it } from 'node:test';
 import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
-import { cliEnv, runCli, tempFile } from '../support/cli.js';
+import { join } from 'node:path';
+import { ROOT, cliEnv, runCli, tempFile } from '../support/cli.js';
 import { liveNat, makeEngine, makeSpec, specYaml, useEmulator } from '../support/stack.js';
 
 describe('the dupsworks command', () => {
@@ -94,7 +95,9 @@ describe('the dupsworks command', () => {
     const planFile = await tempFile('plan.json', '');
     const saved = await runCli(['plan', '-f', specFile, ...aws(), '--out', planFile]);
     assert.equal(saved.code, 0, saved.stderr);
-    assert.equal(JSON.parse(await readFile(planFile, 'utf8')).format, 'dupsworks-plan/1');
+    const file = JSON.parse(await readFile(planFile, 'utf8'));
+    assert.equal(file.format, 'dupsworks-plan/2');
+    assert.equal(file.dupsworks_version, JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')).version);
     const applied = await runCli(['apply', '-f', specFile, ...aws(), planFile]);
     assert.equal(applied.code, 0, applied.stderr);
     assert.match(applied.stdout, /Apply complete! Resources: 19 added/);
@@ -111,6 +114,50 @@ describe('the dupsworks command', () => {
     const stale = await runCli(['apply', '-f', specFile, ...aws(), planFile]);
     assert.equal(stale.code, 1);
     assert.match(stale.stderr, /stale/);
+  });
+
+  it("refuses a saved plan edited to change one resource's action, and changes nothing", async () => {
+    const planFile = await tempFile('plan.json', '');
+    const saved = await runCli(['plan', '-f', specFile, ...aws(), '--out', planFile]);
+    assert.equal(saved.code, 0, saved.stderr);
+    const file = JSON.parse(await readFile(planFile, 'utf8'));
+    const nat = file.resource_changes.find((c: { address: string }) => c.address === 'nat/ap-northeast-1c');
+    nat.change.actions = ['no-op'];
+    await writeFile(planFile, JSON.stringify(file, null, 2));
+
+    emu.proxy.resetCounts();
+    const refused = await runCli(['apply', '-f', specFile, ...aws(), planFile]);
+    assert.equal(refused.code, 1);
+    assert.equal(
+      refused.stderr.trim().split('\n').at(-1),
+      `Error: Saved plan ${planFile} does not match what dupsworks would do now: the file has nat/ap-northeast-1c as ["no-op"], ` +
+        'a plan made now as ["create"]. Was the file edited? Run "dupsworks plan --out" again.',
+    );
+    assert.doesNotMatch(refused.stderr, /\n\s+at /, 'no stack trace');
+    const mutating = [...emu.proxy.calls().keys()].filter((action) => !/^(Describe|Get)/.test(action));
+    assert.deepEqual(mutating, [], 'only reads were made');
+  });
+
+  it('refuses a saved plan written by another version of dupsworks, before any AWS call', async () => {
+    const planFile = await tempFile('plan.json', '');
+    assert.equal((await runCli(['plan', '-f', specFile, ...aws(), '--out', planFile])).code, 0);
+    const file = JSON.parse(await readFile(planFile, 'utf8'));
+    await writeFile(planFile, JSON.stringify({ ...file, dupsworks_version: '0.0.1' }));
+
+    emu.proxy.resetCounts();
+    const refused = await runCli(['apply', '-f', specFile, ...aws(), planFile]);
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      /^Error: \S+plan\.json was made by dupsworks "0\.0\.1"; this is dupsworks \d+\.\d+\.\d+, which may plan the same stack differently\. Run "dupsworks plan --out" again with this version\.\n$/,
+    );
+    assert.equal(totalCalls(), 0, 'refused before any AWS call');
+    const version = await runCli(['--version']);
+    assert.deepEqual(
+      [version.code, version.stdout],
+      [0, `${file.dupsworks_version}\n`],
+      'the version it names is the one --version prints',
+    );
   });
 
   it('destroy removes the stack; a second destroy has nothing to do', async () => {

@@ -4,7 +4,15 @@
 import { createHash } from 'node:crypto';
 import { compareAttributes, type AttributeRule } from '../../src/planner/diff.js';
 import type { Change, Plan } from '../../src/planner/plan.js';
-import type { Desired, Observed, Outputs, ResourceKind } from '../../src/planner/resource.js';
+import type { IdScheme } from '../../src/planner/identity.js';
+import {
+  desired as desiredOf,
+  type Desired,
+  type Observed,
+  type Outputs,
+  type ResourceKind,
+  type SomeKind,
+} from '../../src/planner/resource.js';
 import { resolve, type Props, type Ref } from '../../src/planner/values.js';
 import type { Spec } from '../../src/spec/types.js';
 import type { NatInstanceState } from '../../src/resources/nat-instance.js';
@@ -41,17 +49,22 @@ export interface FakeKindOptions {
   delayMs?: number;
 }
 
+// The tests name the fake kinds' resources freely ("net", "box"): every id is theirs.
+const anyId: IdScheme<{ id: string }> = { namespace: '', id: (key) => key.id, parse: (id) => ({ id }) };
+
 /**
  * A kind whose props are plain attributes compared one to one with the observed state (its diff is
  * compareAttributes over every desired prop).
  */
-export function fakeKind(kind: string, options: FakeKindOptions = {}): ResourceKind<Props, Record<string, unknown>, FakeCtx> {
+export function fakeKind(kind: string, options: FakeKindOptions = {}): ResourceKind<string, Props, Record<string, unknown>, FakeCtx> {
   const pause = () => new Promise((r) => setTimeout(r, options.delayMs ?? 0));
   const rulesFor = (props: object): Record<string, AttributeRule> =>
     Object.fromEntries(Object.keys(props).map((k) => [k, options.forceNew?.includes(k) ? { forcesReplacement: true } : {}]));
   const made = (physicalId: string): Outputs => ({ id: physicalId, ...options.outputs?.(physicalId) }) as Outputs;
   return {
     kind,
+    ids: anyId,
+    desire: (id: string, props: Props) => desiredOf(kind, id, props),
     async observe() {
       return [];
     },
@@ -90,18 +103,18 @@ export function fakeKind(kind: string, options: FakeKindOptions = {}): ResourceK
   };
 }
 
-export function kindsOf(...kinds: ResourceKind<any, any, FakeCtx>[]): ReadonlyMap<string, ResourceKind<any, any, FakeCtx>> {
+export function kindsOf(...kinds: SomeKind<FakeCtx>[]): ReadonlyMap<string, SomeKind<FakeCtx>> {
   return new Map(kinds.map((k) => [k.kind, k]));
 }
 
 /** An observed resource; outputs default to `{ id: physicalId }`, owned to true. */
-export function observed<S>(
+export function observed<S, N extends string>(
   id: string,
-  kind: string,
+  kind: N,
   physicalId: string,
   state: S,
   extra: Partial<Pick<Observed<S>, 'outputs' | 'references' | 'owned' | 'note' | 'claim'>> = {},
-): Observed<S> {
+): Observed<S, N> {
   return {
     id,
     kind,
@@ -248,7 +261,11 @@ export function observedStack(resources: readonly Desired[]): Observed[] {
 export type NatStateFixture = NatInstanceState;
 
 /** A NAT instance as nat-instance.ts observes it (outputs and references follow its state). */
-export function natObserved(id: string, state: Partial<NatStateFixture>, physicalId = physicalIdOf(id)): Observed<NatStateFixture> {
+export function natObserved(
+  id: string,
+  state: Partial<NatStateFixture>,
+  physicalId = physicalIdOf(id),
+): Observed<NatStateFixture, 'nat-instance'> {
   const full: NatStateFixture = {
     state: 'running',
     impaired: false,
@@ -286,7 +303,7 @@ export function routeObserved(
   destinationCidrBlock: string,
   target: string | undefined,
   state = 'active',
-): Observed<RouteStateFixture> {
+): Observed<RouteStateFixture, 'route'> {
   const physicalId = `${routeTableId}:${destinationCidrBlock}`;
   return observed(
     id,

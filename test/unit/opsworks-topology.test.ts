@@ -1,4 +1,4 @@
-// The OpsWorks mode's desired resources: the custom JSON against the original's (CONTEXT.md), and
+// The OpsWorks mode's desired resources: the custom JSON against the original's, and
 // the order the original's chicken-and-egg needs.
 
 import { describe, it } from 'node:test';
@@ -12,7 +12,6 @@ import { kindsFor } from '../../src/resources/index.js';
 import { parseSpec } from '../../src/spec/load.js';
 import type { Spec } from '../../src/spec/types.js';
 import { desiredResources } from '../../src/topology/index.js';
-import { vpcnatCustomJson } from '../../src/topology/opsworks.js';
 import { ROOT } from '../support/cli.js';
 
 function example(): Spec {
@@ -20,6 +19,13 @@ function example(): Spec {
   const loaded = parseSpec(readFileSync(file, 'utf8'), file);
   assert.ok(loaded.ok, JSON.stringify(!loaded.ok && loaded.problems));
   return loaded.spec;
+}
+
+/** The custom JSON the spec's stack is given (the deployment runs with the same value). */
+function vpcnatCustomJson(spec: Spec) {
+  const resource = desiredResources(spec).find((r) => r.kind === 'opsworks-custom-json');
+  assert.ok(resource, 'the spec has a custom JSON');
+  return resource.props.customJson;
 }
 
 // Stand-ins for what only exists after apply: the NATs' EC2 ids and the route tables' ids.
@@ -32,7 +38,7 @@ const fakeIds = (r: Ref) => {
 };
 
 describe('the vpcnat custom JSON', () => {
-  it('is exactly the shape the vpcnat cookbook reads (golden: the example in CONTEXT.md), key order included', () => {
+  it('is exactly the shape the vpcnat cookbook reads (golden: the example of the original), key order included', () => {
     const json = resolve(vpcnatCustomJson(example()), fakeIds) as { vpcnat: unknown; awscli: unknown };
     const golden =
       '{"ipmasq_src":"10.0.0.0/16",' +
@@ -69,7 +75,7 @@ describe('the OpsWorks build order', () => {
     const spec = example();
     const desired = desiredResources(spec);
     assert.doesNotThrow(() => dependencyOrder(desired));
-    const plan = await makePlan({ desired, observed: [], kinds: kindsFor(spec), ctx: {} as never });
+    const plan = await makePlan({ desired, observed: [], kinds: kindsFor({ opsworks: true }), ctx: {} as never });
     const steps = new Map(buildSteps(plan).map((s) => [s.change.id, s]));
     const before = (later: string, earlier: string) => {
       const seen = new Set<string>();

@@ -153,7 +153,7 @@ describe('healing the NAT ring (real kinds, topology of 3 zones)', () => {
   const want = desiredResources(spec);
   // Only preview reads the context (the default AMI); nothing here talks to AWS.
   const ctx = { snapshot: { parameter: async () => 'ami-latest' } } as unknown as AwsContext;
-  const heal = (seen: Observed[]) => makePlan({ desired: want, observed: seen, kinds: kindsFor(makeSpec(2)), ctx });
+  const heal = (seen: Observed[]) => makePlan({ desired: want, observed: seen, kinds: kindsFor({ opsworks: false }), ctx });
   const withNat = (seen: Observed[], id: string, state: Partial<NatStateFixture>) =>
     seen.map((o) => (o.id === id ? natObserved(id, { ...(o.state as NatStateFixture), ...state }) : o));
   const changed = (p: Plan) => Object.fromEntries(p.changes.filter((c) => c.action !== 'no-op').map((c) => [c.id, c.action]));
@@ -236,7 +236,7 @@ describe('why a route changes (real kinds)', () => {
           ? routeObserved(o.id, 'rtb-private-ap-northeast-1a', '0.0.0.0/0', 'i-manual')
           : o,
       );
-    const p = await makePlan({ desired: want, observed: seen, kinds: kindsFor(makeSpec(2)), ctx });
+    const p = await makePlan({ desired: want, observed: seen, kinds: kindsFor({ opsworks: false }), ctx });
     const c = p.changes.find((x) => x.id === 'route/private/ap-northeast-1a/0.0.0.0/0')!;
     assert.equal(c.action, 'update');
     assert.deepEqual(c.attributes, [
@@ -253,7 +253,7 @@ describe('replacements AWS would refuse while the old resource exists', () => {
     const seen = observedStack(want).map((o) =>
       o.kind === 'security-group' ? { ...o, state: { ...(o.state as object), description: 'old words' } } : o,
     );
-    const p = await makePlan({ desired: want, observed: seen, kinds: kindsFor(makeSpec(2)), ctx });
+    const p = await makePlan({ desired: want, observed: seen, kinds: kindsFor({ opsworks: false }), ctx });
     assert.equal(p.changes.find((c) => c.id === 'security-group/nat')!.action, 'no-op');
   });
 
@@ -262,7 +262,12 @@ describe('replacements AWS would refuse while the old resource exists', () => {
     const after = makeSpec(2);
     after.zones[0] = { ...after.zones[0]!, availabilityZone: 'ap-northeast-1d' };
     await assert.rejects(
-      makePlan({ desired: desiredResources(after), observed: observedStack(desiredResources(before)), kinds: kindsFor(makeSpec(2)), ctx }),
+      makePlan({
+        desired: desiredResources(after),
+        observed: observedStack(desiredResources(before)),
+        kinds: kindsFor({ opsworks: false }),
+        ctx,
+      }),
       (error: Error) =>
         error instanceof PlanError &&
         /^subnet\/public\/ap-northeast-1d needs 10\.0\.0\.0\/24 in vpc-1, which subnet\/public\/ap-northeast-1\w holds/.test(

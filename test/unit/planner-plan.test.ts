@@ -222,7 +222,7 @@ describe('countActions and hasChanges', () => {
     const p = await plan([net()], [netSeen()]);
     assert.deepEqual(countActions(p), { add: 0, change: 0, destroy: 0 });
     assert.equal(hasChanges(p), false);
-    assert.equal(hasChanges({ changes: [], stateHash: '' }), false);
+    assert.equal(hasChanges({ changes: [], unclaimed: [], stateHash: '' }), false);
   });
 });
 

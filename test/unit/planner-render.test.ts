@@ -56,7 +56,7 @@ const destroy: Change = {
   reason: 'duplicate of security-group/nat',
   dependsOn: [],
 };
-const plan: Plan = { changes: [noop, create, replace, update, destroy], stateHash: 'f00d' };
+const plan: Plan = { changes: [noop, create, replace, update, destroy], unclaimed: [], stateHash: 'f00d' };
 
 describe('renderPlan', () => {
   it('shows each change with its symbol, attributes and reasons, then the summary', () => {
@@ -105,6 +105,7 @@ describe('renderPlan', () => {
 
   it('says "forces replacement" alone when there is no reason, and shows a reason alone', () => {
     const text = renderPlan({
+      unclaimed: [],
       stateHash: '',
       changes: [
         {
@@ -122,8 +123,8 @@ describe('renderPlan', () => {
 
   it('says "No changes." for a plan without changes', () => {
     const expected = 'No changes. The stack matches the spec.\n';
-    assert.equal(renderPlan({ changes: [], stateHash: '' }), expected);
-    assert.equal(renderPlan({ changes: [noop], stateHash: '' }), expected);
+    assert.equal(renderPlan({ changes: [], unclaimed: [], stateHash: '' }), expected);
+    assert.equal(renderPlan({ changes: [noop], unclaimed: [], stateHash: '' }), expected);
   });
 
   it('names the verb it was asked for', () => {
@@ -142,8 +143,8 @@ describe('renderPlan', () => {
 
 describe('summaryLine and formatValue', () => {
   it('counts a replacement as one to add and one to destroy', () => {
-    assert.equal(summaryLine({ changes: [replace], stateHash: '' }), 'Plan: 1 to add, 0 to change, 1 to destroy.');
-    assert.equal(summaryLine({ changes: [noop], stateHash: '' }), 'Plan: 0 to add, 0 to change, 0 to destroy.');
+    assert.equal(summaryLine({ changes: [replace], unclaimed: [], stateHash: '' }), 'Plan: 1 to add, 0 to change, 1 to destroy.');
+    assert.equal(summaryLine({ changes: [noop], unclaimed: [], stateHash: '' }), 'Plan: 0 to add, 0 to change, 0 to destroy.');
   });
 
   it('formats values in the manner of Terraform', () => {
@@ -229,6 +230,8 @@ describe('planToJson after_unknown', () => {
       attributes: [],
       dependsOn: ['vpc'],
     };
-    assert.deepEqual(planToJson({ changes: [created], stateHash: '' }).resource_changes[0]!.change.after_unknown, { vpcId: true });
+    assert.deepEqual(planToJson({ changes: [created], unclaimed: [], stateHash: '' }).resource_changes[0]!.change.after_unknown, {
+      vpcId: true,
+    });
   });
 });

@@ -2,11 +2,11 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { compareAttributes, compareTags, forcesReplacement } from '../../src/planner/diff.js';
 import type { Observed } from '../../src/planner/resource.js';
-import { UNKNOWN } from '../../src/planner/values.js';
+import { UNKNOWN, ref } from '../../src/planner/values.js';
 import { internetGateway } from '../../src/resources/internet-gateway.js';
 import { natInstance, type NatInstanceProps } from '../../src/resources/nat-instance.js';
 import { routeTable } from '../../src/resources/route-table.js';
-import { route, routeId } from '../../src/resources/route.js';
+import { route } from '../../src/resources/route.js';
 import { securityGroup } from '../../src/resources/security-group.js';
 import { subnet } from '../../src/resources/subnet.js';
 import { vpc } from '../../src/resources/vpc.js';
@@ -107,14 +107,17 @@ describe('route.diff', () => {
     );
   });
 
-  it('maps a route table id and destination to the route id', () => {
+  it("names a route by its table's key and its destination", () => {
+    const routeId = (routeTableId: string, destination: string) =>
+      route.desire({ routeTableId: ref(routeTableId), destinationCidrBlock: destination, gatewayId: ref('internet-gateway') }).id;
     assert.equal(routeId('route-table/private/ap-northeast-1a', '0.0.0.0/0'), 'route/private/ap-northeast-1a/0.0.0.0/0');
     assert.equal(routeId('route-table/public/ap-northeast-1c', '8.8.8.8/32'), 'route/public/ap-northeast-1c/8.8.8.8/32');
-    assert.equal(routeId('elsewhere', '10.0.0.0/8'), 'elsewhere/10.0.0.0/8');
+    // A route lives in a route table: anything else is a bug in the topology, not a name to invent.
+    assert.throws(() => routeId('elsewhere', '10.0.0.0/8'), { message: /must refer to a route table, not to elsewhere/ });
   });
 
   it('previews a new route without its accepted targets', async () => {
-    assert.deepEqual(await route.preview!(privateRoute('i-a', ['i-a', 'i-b']), undefined as never), {
+    assert.deepEqual(await route.preview(privateRoute('i-a', ['i-a', 'i-b'])), {
       routeTableId: 'rtb-1',
       destinationCidrBlock: '0.0.0.0/0',
       instanceId: 'i-a',

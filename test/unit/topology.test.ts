@@ -7,7 +7,10 @@ import type { Desired } from '../../src/planner/resource.js';
 import { ref, referencedIds } from '../../src/planner/values.js';
 import { walk } from '../../src/planner/walk.js';
 import { kindsFor } from '../../src/resources/index.js';
-import { desiredResources, ids } from '../../src/topology/index.js';
+import { natInstance } from '../../src/resources/nat-instance.js';
+import { routeTable } from '../../src/resources/route-table.js';
+import { subnet } from '../../src/resources/subnet.js';
+import { desiredResources } from '../../src/topology/index.js';
 import { makeSpec } from './fixtures.js';
 
 const byId = (resources: Desired[]) => new Map(resources.map((r) => [r.id, r]));
@@ -43,13 +46,13 @@ describe('desiredResources', () => {
     );
   });
 
-  it('gives every resource a unique id and uses the ids helper', () => {
+  it("gives every resource a unique id, named by its kind's scheme", () => {
     const resources = desiredResources(makeSpec(3));
     assert.equal(resources.length, 3 + 3 * 8);
     assert.equal(new Set(resources.map((r) => r.id)).size, resources.length);
-    assert.equal(ids.nat('ap-northeast-1d'), 'nat/ap-northeast-1d');
-    assert.equal(ids.subnet('private', 'ap-northeast-1d'), 'subnet/private/ap-northeast-1d');
-    assert.ok(byId(resources).has(ids.routeTable('private', 'ap-northeast-1d')));
+    assert.equal(natInstance.ids.id({ availabilityZone: 'ap-northeast-1d' }), 'nat/ap-northeast-1d');
+    assert.equal(subnet.ids.id({ tier: 'private', availabilityZone: 'ap-northeast-1d' }), 'subnet/private/ap-northeast-1d');
+    assert.ok(byId(resources).has(routeTable.ids.id({ tier: 'private', availabilityZone: 'ap-northeast-1d' })));
   });
 
   for (const zones of [2, 3] as const) {
@@ -178,7 +181,7 @@ describe('desiredResources', () => {
   it('builds from nothing: everything is created, each after what it needs', async () => {
     const resources = desiredResources(makeSpec(3));
     const ctx = { snapshot: { parameter: async () => 'ami-latest' } } as unknown as AwsContext;
-    const plan = await makePlan({ desired: resources, observed: [], kinds: kindsFor(makeSpec(3)), ctx });
+    const plan = await makePlan({ desired: resources, observed: [], kinds: kindsFor({ opsworks: false }), ctx });
     assert.deepEqual(countActions(plan), { add: 27, change: 0, destroy: 0 });
     const nat = plan.changes.find((c) => c.id === 'nat/ap-northeast-1a')!;
     assert.equal(nat.preview!.imageId, 'ami-latest');
