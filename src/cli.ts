@@ -307,7 +307,7 @@ function lockHeldMessage(error: LockHeldError, argv: string[]): string {
   return [
     'Error: Error acquiring the stack lock',
     '',
-    `${error.message}. Another apply or destroy of this stack is running, or one died holding the lock.`,
+    `${error.message}. Another apply, destroy or reconcile of this stack is running, or one died holding the lock.`,
     ...lockInfoLines(error.holder),
     '',
     'Wait for it with --lock-timeout SECONDS. A lock whose run is gone expires by itself at the time above;',

@@ -159,7 +159,7 @@ describe('the command line and the lock', () => {
     const expected = [
       'Error: Error acquiring the stack lock',
       '',
-      `the lock of stack cli-locked is held by ${info.user}@${info.host} (pid ${info.pid}, destroy) since ${info.since}. Another apply or destroy of this stack is running, or one died holding the lock.`,
+      `the lock of stack cli-locked is held by ${info.user}@${info.host} (pid ${info.pid}, destroy) since ${info.since}. Another apply, destroy or reconcile of this stack is running, or one died holding the lock.`,
       'Lock Info:',
       `  ID:        ${info.id}`,
       `  Stack:     cli-locked (DynamoDB table dupsworks-locks)`,
