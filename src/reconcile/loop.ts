@@ -395,7 +395,7 @@ class Round {
     const seconds = (Date.now() - started) / 1000;
     const took = `(${duration(seconds)})`;
     const changes = (n: number) => `${n} change${n === 1 ? '' : 's'}`;
-    const notDone = new Set(what.result?.outcomes.filter((o) => o.status !== 'done').map((o) => o.id)).size;
+    const steps = what.result ? `; ${stepsSummary(what.result)}` : '';
     const message = {
       converged: () => `converged: no changes to ${what.resources} resources ${took}`,
       healed: () => `healed: ${changes(this.healed)} made ${took}`,
@@ -404,11 +404,8 @@ class Round {
         held.length > 0
           ? `${changes(held.length)} held back, ${changes(this.healed)} made ${took}`
           : `nothing changed: the plan is refused ${took}`,
-      failed: () =>
-        `failed: ${what.error?.message ?? 'changes failed'}` +
-        (what.result ? `; ${changes(this.healed)} made, ${changes(notDone)} not` : '') +
-        ` ${took}`,
-      stopped: () => `stopped (${what.error?.message})${what.result ? `: ${changes(this.healed)} made, ${changes(notDone)} not` : ''}`,
+      failed: () => `failed: ${what.error?.message ?? 'changes failed'}${steps} ${took}`,
+      stopped: () => `stopped (${what.error?.message})${steps} ${took}`,
     }[outcome]();
     const level: Level = outcome === 'failed' ? 'error' : outcome === 'refused' ? 'warn' : 'info';
     this.log(level, 'round', {
@@ -489,6 +486,18 @@ class Round {
     const made = isRef(ref) ? this.made.get(ref.$ref) : undefined;
     return made ?? show(value);
   }
+}
+
+/** "done: a (create); not done: b (update), c (delete)", ten of each at most. */
+function stepsSummary(result: ApplyResult): string {
+  const list = (outcomes: ApplyResult['outcomes']) => {
+    const named = outcomes.slice(0, 10).map((o) => `${o.id} (${o.operation})`);
+    if (outcomes.length > 10) named.push(`${outcomes.length - 10} more`);
+    return named.join(', ');
+  };
+  const done = result.outcomes.filter((o) => o.status === 'done');
+  const rest = result.outcomes.filter((o) => o.status !== 'done');
+  return [done.length > 0 && `done: ${list(done)}`, rest.length > 0 && `not done: ${list(rest)}`].filter(Boolean).join('; ');
 }
 
 /** Each held-back change that a flag would allow, with the changes that wait on it. */
