@@ -16,7 +16,8 @@ import type { EngineEvent, IoHost, Level, Stamped } from '../io.js';
 import { LockHeldError, who, type LockInfo } from '../lock/lease.js';
 import type { ApplyResult } from '../planner/apply.js';
 import { hasChanges, PlanError, type Change, type Plan } from '../planner/plan.js';
-import { isRef, isUnknown } from '../planner/values.js';
+import type { Outputs } from '../planner/resource.js';
+import { containsUnknown, resolve, UNKNOWN, type Ref, type Value } from '../planner/values.js';
 import type { Spec } from '../spec/types.js';
 import { failovers } from './failover.js';
 import { screen, type Allowed, type HeldBack } from './policy.js';
@@ -321,6 +322,8 @@ class Round {
   private readonly pending = new Map<string, number>();
   /** Physical ids made by each change's create step. */
   private readonly made = new Map<string, string>();
+  /** What each change's create or update step made. */
+  private readonly outputs = new Map<string, Outputs>();
   private healed = 0;
 
   constructor(
@@ -335,7 +338,7 @@ class Round {
         this.announce(event.plan);
         return;
       case 'step-done':
-        return this.stepDone(event.id, event.operation, event.physicalId);
+        return this.stepDone(event.id, event.operation, event.physicalId, event.outputs);
       case 'step-failed':
         return this.log('error', 'step-failed', {
           message: `${event.id}: ${event.operation} failed: ${event.error.message}`,
@@ -441,10 +444,11 @@ class Round {
     });
   }
 
-  private stepDone(id: string, operation: string, physicalId: string | undefined): void {
+  private stepDone(id: string, operation: string, physicalId: string | undefined, outputs: Outputs | undefined): void {
     const change = this.plan?.changes.find((c) => c.id === id);
     if (!change) return;
     if (operation === 'create' && physicalId) this.made.set(id, physicalId);
+    if (outputs) this.outputs.set(id, outputs);
     const left = (this.pending.get(id) ?? 1) - 1;
     this.pending.set(id, left);
     if (left > 0) return;
@@ -479,12 +483,18 @@ class Round {
     }
   }
 
-  /** An attribute's new value; one only known after apply is the id of what this round made for it. */
+  /** An attribute's new value; one known only after apply, as apply resolved it, from what this round made. */
   private after(change: Change, path: string, value: unknown): string {
-    if (!isUnknown(value)) return show(value);
-    const ref = change.desired?.props[path];
-    const made = isRef(ref) ? this.made.get(ref.$ref) : undefined;
-    return made ?? show(value);
+    const wanted = change.desired?.props[path];
+    if (!containsUnknown(value as Value) || wanted === undefined) return show(value, '(new)');
+    const lookup = (r: Ref): Value => {
+      const made = this.outputs.get(r.$ref);
+      if (made) return made[r.output];
+      // Not made in this round: what was observed still stands, unless it was being replaced.
+      const other = this.plan?.changes.find((c) => c.id === r.$ref);
+      return other && (other.action === 'no-op' || other.action === 'update') ? other.observed?.outputs[r.output] : UNKNOWN;
+    };
+    return show(resolve(wanted, lookup), '(new)');
   }
 }
 

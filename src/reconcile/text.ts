@@ -2,11 +2,14 @@
 
 import { isUnknown } from '../planner/values.js';
 
-/** A value in a log line: strings as they are, anything else as JSON, cut at 60 characters. */
-export function show(value: unknown): string {
+/**
+ * A value in a log line: strings as they are, anything else as JSON, cut at 60 characters; a
+ * value not known yet as `unknown` says.
+ */
+export function show(value: unknown, unknown = '(known after apply)'): string {
   if (value === undefined) return '(none)';
-  if (isUnknown(value)) return '(known after apply)';
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  if (isUnknown(value)) return unknown;
+  const text = typeof value === 'string' ? value : JSON.stringify(value, (_key, v: unknown) => (isUnknown(v) ? unknown : v));
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 

@@ -10,6 +10,7 @@ import { DupsworksError } from '../../src/errors.js';
 import { stamped, type IoHost } from '../../src/io.js';
 import { LockHeldError, type LockInfo } from '../../src/lock/lease.js';
 import { makePlan, PlanError, type Plan } from '../../src/planner/plan.js';
+import type { Outputs } from '../../src/planner/resource.js';
 import { formatEntry } from '../../src/reconcile/log.js';
 import { exitCodeFor, nextDelaySeconds, Reconciler, type LogEntry, type ReconcilerOptions } from '../../src/reconcile/loop.js';
 import { duration } from '../../src/reconcile/text.js';
@@ -281,9 +282,9 @@ describe('what a round that heals logs', () => {
     const apply: Script = async (request, io) => {
       const screened: Plan = request.adopt!(plan);
       io.notify({ type: 'plan-ready', operation: 'apply', plan: screened });
-      const done = (operation: 'create' | 'update' | 'delete', id: string, physicalId?: string) =>
-        io.notify({ type: 'step-done', id, operation, elapsedSeconds: 1, ...(physicalId ? { physicalId } : {}) });
-      done('create', 'nat/ap-northeast-1c', 'i-new');
+      const done = (operation: 'create' | 'update' | 'delete', id: string, physicalId: string, outputs?: Outputs) =>
+        io.notify({ type: 'step-done', id, operation, elapsedSeconds: 1, physicalId, ...(outputs ? { outputs } : {}) });
+      done('create', 'nat/ap-northeast-1c', 'i-new', { id: 'i-new', runningId: 'i-new' });
       done('update', 'route/private/ap-northeast-1c/0.0.0.0/0', 'rtb-private-ap-northeast-1c:0.0.0.0/0');
       done('update', 'route/public/ap-northeast-1a/8.8.0.8/32', 'rtb-public-ap-northeast-1a:8.8.0.8/32');
       done('delete', 'nat/ap-northeast-1c', 'i-ap-northeast-1c');
