@@ -156,6 +156,9 @@ export class Reconciler {
       if (result.outcome === 'stopped' || this.options.once) return result;
       if (signal?.aborted) return this.stopped(signal, 'after the round');
       failures = result.outcome === 'failed' ? failures + 1 : 0;
+      // After a failure the next round connects afresh: credentials are searched again (a profile
+      // written or rotated since), and nothing a failed connection left behind is kept.
+      if (result.outcome === 'failed') this.engine = undefined;
       const seconds = this.wakeRequested
         ? 0
         : nextDelaySeconds({
@@ -282,6 +285,7 @@ export class Reconciler {
     return this.spec;
   }
 
+  /** The engine of the last round, unless the spec changed or that round failed. */
   private engineFor(spec: Spec): Engine {
     if (!this.engine || spec !== this.engineSpec) {
       this.engine = this.options.engine(spec, this.host);

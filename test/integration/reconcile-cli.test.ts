@@ -5,7 +5,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { freePort } from '../support/moto.js';
-import { runCli, startCli, tempFile, watch } from '../support/cli.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cliEnv, runCli, startCli, tempFile, watch } from '../support/cli.js';
 import {
   assertNoChanges,
   byResource,
@@ -18,6 +21,9 @@ import {
   useEmulator,
 } from '../support/stack.js';
 import type { Spec } from '../../src/spec/types.js';
+
+/** A loop that has not done what a test waits for by then is killed: the test fails instead of hanging. */
+const LOOP_MS = 90_000;
 
 const LINE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (INFO |WARN |ERROR|DEBUG) /;
 
@@ -84,10 +90,28 @@ describe('dupsworks reconcile', () => {
     assert.equal(emu.proxy.calls().size, 0);
   });
 
+  it('carries on after failed rounds: credentials that appear after it started are used by a later round', async () => {
+    const spec = makeSpec({ name: 'late-profile' });
+    const dir = await mkdtemp(join(tmpdir(), 'dupsworks-aws-'));
+    const env = cliEnv({
+      AWS_PROFILE: 'late',
+      AWS_SHARED_CREDENTIALS_FILE: join(dir, 'credentials'),
+      AWS_CONFIG_FILE: join(dir, 'config'),
+    });
+    const loop = watch(startCli(['reconcile', '-f', await fileOf(spec), '--every', '1s', '--max-backoff', '2s', ...aws()], env), LOOP_MS);
+    await loop.until(/ERROR round 1: failed: AWS profile "late" is not in the shared config or credentials file/, 'stdout');
+    await writeFile(join(dir, 'credentials'), '[late]\naws_access_key_id = testing\naws_secret_access_key = testing\n');
+    await loop.until(/INFO  round \d+: healed: 19 changes made/, 'stdout');
+    loop.child.kill('SIGTERM');
+    assert.equal((await loop.exited).code, 143, loop.stdout + loop.stderr);
+    assertNoChanges(await makeEngine(spec, emu.proxy.endpoint).plan());
+    await rm(dir, { recursive: true });
+  });
+
   it('SIGTERM while it sleeps exits 143 at once, and leaves the lock it found held to its holder', async () => {
     const spec = makeSpec({ name: 'sleeping' });
     const holder = await makeEngine(spec, emu.proxy.endpoint).lock('apply', { waitSeconds: 0, command: 'dupsworks apply -f x.yaml' });
-    const loop = watch(startCli(['reconcile', '-f', await fileOf(spec), '--every', '1h', ...aws()]));
+    const loop = watch(startCli(['reconcile', '-f', await fileOf(spec), '--every', '1h', ...aws()]), LOOP_MS);
     await loop.until(/round 1: skipped: the lock of stack sleeping is held by .* \(pid \d+, apply\) since /, 'stdout');
     const sent = Date.now();
     loop.child.kill('SIGTERM');
@@ -106,7 +130,7 @@ describe('dupsworks reconcile', () => {
     await emu.ec2.send(new TerminateInstancesCommand({ InstanceIds: [dead.InstanceId!] }));
     emu.proxy.setOptions({ pendingInstanceMs: 2000 });
     const file = await fileOf(spec);
-    const loop = watch(startCli(['reconcile', '-f', file, '--every', '1h', '--debug', ...aws()]));
+    const loop = watch(startCli(['reconcile', '-f', file, '--every', '1h', '--debug', ...aws()]), LOOP_MS);
     await loop.until(/round 1: nat\/ap-northeast-1c: create started/, 'stdout');
     loop.child.kill('SIGTERM');
     const { code } = await loop.exited;

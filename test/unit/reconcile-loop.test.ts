@@ -88,7 +88,7 @@ describe('the wait between rounds', () => {
 describe('the reconcile loop', () => {
   it('backs off after failed rounds, capped, and returns to the interval after a success', async () => {
     const stop = new AbortController();
-    const { reconciler, entries } = rig(
+    const { reconciler, entries, engines } = rig(
       async (request, io, round) => {
         if (round === 7) stop.abort(new DupsworksError('Interrupted', 'user', 'interrupted by SIGTERM'));
         return round <= 4 ? failing(request, io, round) : converged(request, io, round);
@@ -110,6 +110,7 @@ describe('the reconcile loop', () => {
     const outcomes = events(entries, 'round').map((e) => e.data!.outcome);
     assert.deepEqual(outcomes.slice(0, 6), ['failed', 'failed', 'failed', 'failed', 'converged', 'converged']);
     assert.match(events(entries, 'round')[0]!.message, /^failed: EC2 is having a bad day \(/);
+    assert.equal(engines(), 5, 'a fresh engine after each failed round, then the same one while rounds succeed');
   });
 
   it('with once, runs one round and says what it came to; the exit codes follow', async () => {
@@ -239,7 +240,7 @@ describe('the reconcile loop', () => {
     );
   });
 
-  it('reads the spec every round after the first: problems fail the round before any AWS call; a change makes a new engine', async () => {
+  it('reads the spec every round after the first: problems fail the round before any AWS call; a failed round or a changed spec makes a new engine', async () => {
     const stop = new AbortController();
     const reads: (() => Spec | string[])[] = [
       () => ['stack.yaml:3:7: vpc.cidr: "10.0.0.0/33" is not a CIDR block; write it as 10.0.0.0/16'],
@@ -261,7 +262,7 @@ describe('the reconcile loop', () => {
     );
     await r.reconciler.run();
     assert.equal(r.rounds(), 3, 'the engine ran in rounds 1, 3 and 4');
-    assert.equal(r.engines(), 2, 'one engine for the first spec (rounds 1, 3), one for the changed one');
+    assert.equal(r.engines(), 3, 'one for round 1, a fresh one after the failed round 2, one for the changed spec');
     const problem = events(r.entries, 'spec-problem')[0]!;
     assert.equal(problem.level, 'error');
     assert.equal(problem.round, 2);
