@@ -51,7 +51,11 @@ describe('the reconcile loop', () => {
       until(check: (entries: LogEntry[]) => boolean, timeoutMs = 60_000): Promise<void> {
         if (check(entries)) return Promise.resolve();
         return new Promise((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error(`timed out; the log:\n${text(entries)}`)), timeoutMs);
+          // Timed out, the loop is stopped too: the test fails instead of the file hanging.
+          const timer = setTimeout(() => {
+            controller.abort(interrupted());
+            reject(new Error(`timed out; the log:\n${text(entries)}`));
+          }, timeoutMs);
           waiters.push({ check: () => check(entries), resolve: () => (clearTimeout(timer), resolve()) });
         });
       },
@@ -104,14 +108,18 @@ describe('the reconcile loop', () => {
     const loops = [loop(spec), loop(spec)];
     for (const l of loops) void l.start();
     const healed = (e: LogEntry[]) => e.some((x) => x.event === 'heal');
-    await eventually(() => loops.some((l) => healed(l.entries)));
-    const healer = loops.find((l) => healed(l.entries))!;
+    let healer: (typeof loops)[number] | undefined;
+    try {
+      await eventually(() => loops.some((l) => healed(l.entries)));
+      healer = loops.find((l) => healed(l.entries))!;
+      // Both go on to find the stack converged.
+      const after = healer.entries.find((x) => x.event === 'heal')!.time;
+      for (const l of loops) await l.until((e) => e.some((x) => x.event === 'round' && x.data?.outcome === 'converged' && x.time > after));
+    } finally {
+      for (const l of loops) await l.stop();
+      emu.proxy.setOptions({ pendingInstanceMs: 0 });
+    }
     const other = loops.find((l) => l !== healer)!;
-    // Both go on to find the stack converged.
-    const after = healer.entries.find((x) => x.event === 'heal')!.time;
-    for (const l of loops) await l.until((e) => e.some((x) => x.event === 'round' && x.data?.outcome === 'converged' && x.time > after));
-    for (const l of loops) await l.stop();
-    emu.proxy.setOptions({ pendingInstanceMs: 0 });
 
     assert.ok(!healed(other.entries), `the other applied too:\n${text(other.entries)}`);
     const skips = other.entries.filter((x) => x.event === 'round' && x.data?.outcome === 'skipped');
@@ -120,7 +128,7 @@ describe('the reconcile loop', () => {
       skips[0]!.message,
       new RegExp(`^skipped: the lock of stack reconcile-two is held by .+@.+ \\(pid ${process.pid}, reconcile\\) since `),
     );
-    const replaces = healer.entries.filter((x) => x.event === 'heal' && x.message.startsWith('nat/ap-northeast-1c: replaced'));
+    const replaces = healer!.entries.filter((x) => x.event === 'heal' && x.message.startsWith('nat/ap-northeast-1c: replaced'));
     assert.equal(replaces.length, 1);
     const all = await instancesOf(emu.ec2, byResource(spec.name, 'nat/ap-northeast-1c'));
     assert.equal(all.length, 2, `the dead NAT and one replacement: ${all.map((i) => `${i.InstanceId} ${i.State?.Name}`).join(', ')}`);

@@ -52,8 +52,13 @@ export interface Watched {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>;
 }
 
-export function watch(child: ChildProcess): Watched {
+/** `killAfterMs`: a child that runs until stopped (the reconcile loop) is killed then, failing what waits on it. */
+export function watch(child: ChildProcess, killAfterMs?: number): Watched {
   const started = Date.now();
+  if (killAfterMs !== undefined) {
+    const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    child.once('close', () => clearTimeout(timer));
+  }
   const watched: Watched = {
     child,
     stdout: '',
