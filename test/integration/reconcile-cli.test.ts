@@ -3,7 +3,6 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { freePort } from '../support/moto.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,6 +13,7 @@ import {
   byResource,
   converge,
   instancesOf,
+  killNat,
   liveNat,
   makeEngine,
   makeSpec,
@@ -35,8 +35,7 @@ describe('dupsworks reconcile', () => {
   it('--once exits 0 once it healed (a dead NAT replaced), 2 when changes wait for a person, 1 on an error', async () => {
     const spec = makeSpec({ name: 'once-codes' });
     await converge(makeEngine(spec, emu.proxy.endpoint));
-    const dead = await liveNat(emu.ec2, spec.name, 'ap-northeast-1a');
-    await emu.ec2.send(new TerminateInstancesCommand({ InstanceIds: [dead.InstanceId!] }));
+    const dead = await killNat(emu.ec2, spec.name, 'ap-northeast-1a');
 
     const healed = await runCli(['reconcile', '-f', await fileOf(spec), '--once', ...aws()]);
     assert.equal(healed.code, 0, healed.stdout + healed.stderr);
@@ -126,8 +125,7 @@ describe('dupsworks reconcile', () => {
   it('SIGTERM during a round: the running changes finish, the lock is released, exit 143; the next round converges', async () => {
     const spec = makeSpec({ name: 'stopped-round' });
     await converge(makeEngine(spec, emu.proxy.endpoint));
-    const dead = await liveNat(emu.ec2, spec.name, 'ap-northeast-1c');
-    await emu.ec2.send(new TerminateInstancesCommand({ InstanceIds: [dead.InstanceId!] }));
+    const dead = await killNat(emu.ec2, spec.name, 'ap-northeast-1c');
     emu.proxy.setOptions({ pendingInstanceMs: 2000 });
     const file = await fileOf(spec);
     const loop = watch(startCli(['reconcile', '-f', file, '--every', '1h', '--debug', ...aws()]), LOOP_MS);

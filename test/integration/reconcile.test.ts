@@ -5,18 +5,23 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  CreateSecurityGroupCommand,
-  DescribeSecurityGroupsCommand,
-  DescribeVpcsCommand,
-  TerminateInstancesCommand,
-} from '@aws-sdk/client-ec2';
+import { CreateSecurityGroupCommand, DescribeSecurityGroupsCommand, DescribeVpcsCommand } from '@aws-sdk/client-ec2';
 import type { EngineOptions } from '../../src/engine.js';
 import { DupsworksError } from '../../src/errors.js';
 import { Reconciler, type LogEntry, type ReconcilerOptions } from '../../src/reconcile/loop.js';
 import type { Spec } from '../../src/spec/types.js';
 import { failOver, privateRouteTarget } from '../support/damage.js';
-import { assertNoChanges, byResource, converge, instancesOf, liveNat, makeEngine, makeSpec, useEmulator } from '../support/stack.js';
+import {
+  assertNoChanges,
+  byResource,
+  converge,
+  instancesOf,
+  killNat,
+  liveNat,
+  makeEngine,
+  makeSpec,
+  useEmulator,
+} from '../support/stack.js';
 
 const interrupted = (signal = 'SIGTERM') => new DupsworksError('Interrupted', 'user', `interrupted by ${signal}`);
 
@@ -73,8 +78,7 @@ describe('the reconcile loop', () => {
     // From an empty account: the first round builds the stack, the next finds nothing to do.
     await l.until((e) => outcomes(e).includes('converged'));
     assert.deepEqual(outcomes(l.entries).slice(0, 2), ['healed', 'converged']);
-    const dead = await liveNat(emu.ec2, spec.name, 'ap-northeast-1c');
-    await emu.ec2.send(new TerminateInstancesCommand({ InstanceIds: [dead.InstanceId!] }));
+    const dead = await killNat(emu.ec2, spec.name, 'ap-northeast-1c');
     await l.until((e) => e.some((x) => x.event === 'heal' && x.message.startsWith('nat/ap-northeast-1c: replaced')));
     const healRound = l.entries.find((x) => x.event === 'heal' && x.message.startsWith('nat/ap-northeast-1c: replaced'))!.round!;
     await l.until((e) => e.some((x) => x.event === 'round' && x.round === healRound + 1));
@@ -101,8 +105,7 @@ describe('the reconcile loop', () => {
   it('two reconcilers on one stack: one heals, the other skips while it holds the lock, never both', async () => {
     const spec = makeSpec({ name: 'reconcile-two' });
     await converge(makeEngine(spec, emu.proxy.endpoint));
-    const dead = await liveNat(emu.ec2, spec.name, 'ap-northeast-1c');
-    await emu.ec2.send(new TerminateInstancesCommand({ InstanceIds: [dead.InstanceId!] }));
+    await killNat(emu.ec2, spec.name, 'ap-northeast-1c');
     // The replacement stays pending a while, so the two loops' rounds overlap.
     emu.proxy.setOptions({ pendingInstanceMs: 2500 });
     const loops = [loop(spec), loop(spec)];
@@ -263,8 +266,7 @@ describe('the reconcile loop', () => {
   it('stopped during a round: the running changes finish, nothing new starts, the lock is released; the next round converges', async () => {
     const spec = makeSpec({ name: 'reconcile-stop' });
     await converge(makeEngine(spec, emu.proxy.endpoint));
-    const dead = await liveNat(emu.ec2, spec.name, 'ap-northeast-1c');
-    await emu.ec2.send(new TerminateInstancesCommand({ InstanceIds: [dead.InstanceId!] }));
+    const dead = await killNat(emu.ec2, spec.name, 'ap-northeast-1c');
     emu.proxy.setOptions({ pendingInstanceMs: 1500 });
     const l = loop(spec);
     const done = l.start();
