@@ -203,7 +203,7 @@ async function reconcileDemo(spec: string, env: NodeJS.ProcessEnv, kill: () => P
   try {
     const built = await line(/round \d+: converged: /);
     await kill();
-    banner('3. The loop heals it in its next round (within 5 s), and the round after finds nothing to do');
+    banner('3. The loop heals it in its next round (some 5 s later), and the round after finds nothing to do');
     const healed = await line(/round (\d+): healed: /, built.end);
     await line(new RegExp(`round ${Number(healed.match[1]) + 1}: converged: `), healed.end);
     banner('4. Stop it as systemctl stop does: SIGTERM (a round under way would first finish its running changes); exit 143');
