@@ -142,12 +142,14 @@ describe('the command line and the lock', () => {
       'only the lock was tried: not even a read of the stack',
     );
 
-    // With --lock-timeout it waits, says so, and goes on once the lock is released.
-    setTimeout(() => void holder.release(), 1500);
-    const waited = await runCli(['apply', '-f', file, ...aws(), '--auto-approve', '--lock-timeout', '30s']);
-    assert.equal(waited.code, 0, waited.stderr);
-    assert.match(waited.stderr, /Acquiring the lock of stack cli-locked: held by .* since .*; waiting up to 30s\.\.\./);
-    assert.match(waited.stdout, /Apply complete!/);
+    // With --lock-timeout it waits, says so, and goes on once the lock is released (released once it
+    // says it waits: a fixed delay lost the race to a CLI slow to start on a loaded machine).
+    const waiting = watch(startCli(['apply', '-f', file, ...aws(), '--auto-approve', '--lock-timeout', '30s']));
+    await waiting.until(/Acquiring the lock of stack cli-locked: held by .* since .*; waiting up to 30s\.\.\./);
+    await holder.release();
+    const { code } = await waiting.exited;
+    assert.equal(code, 0, waiting.stderr);
+    assert.match(waiting.stdout, /Apply complete!/);
   });
 
   it('SIGINT while waiting for the lock: stops at once, exit 130, nothing changed, the holder untouched', async () => {
