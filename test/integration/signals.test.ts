@@ -3,44 +3,10 @@
 // pipe are what the CLI itself does, so these run the real CLI as a child process.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { before, describe, it } from 'node:test';
-import { BIN, cliEnv, runCli, startCli, tempFile, ROOT } from '../support/cli.js';
+import { BIN, cliEnv, runCli, startCli, tempFile, ROOT, watch } from '../support/cli.js';
 import { byResource, converge, instancesOf, makeEngine, makeSpec, specYaml, useEmulator } from '../support/stack.js';
-
-interface Watched {
-  child: ChildProcess;
-  stdout: string;
-  stderr: string;
-  /** Resolves once stderr matches `pattern`. */
-  until(pattern: RegExp): Promise<void>;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>;
-}
-
-function watch(child: ChildProcess): Watched {
-  const started = Date.now();
-  const watched: Watched = {
-    child,
-    stdout: '',
-    stderr: '',
-    until: (pattern) =>
-      new Promise((resolve, reject) => {
-        const check = () => {
-          if (pattern.test(watched.stderr)) {
-            child.stderr!.off('data', check);
-            resolve();
-          }
-        };
-        child.stderr!.on('data', check);
-        child.once('close', () => reject(new Error(`exited before stderr matched ${pattern}:\n${watched.stderr}\n${watched.stdout}`)));
-        check();
-      }),
-    exited: new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, ms: Date.now() - started }))),
-  };
-  child.stdout!.on('data', (d) => (watched.stdout += d));
-  child.stderr!.on('data', (d) => (watched.stderr += d));
-  return watched;
-}
 
 describe('the command line under interruption', () => {
   const emu = useEmulator();
@@ -159,7 +125,7 @@ describe('the command line and the lock', () => {
     const expected = [
       'Error: Error acquiring the stack lock',
       '',
-      `the lock of stack cli-locked is held by ${info.user}@${info.host} (pid ${info.pid}, destroy) since ${info.since}. Another apply or destroy of this stack is running, or one died holding the lock.`,
+      `the lock of stack cli-locked is held by ${info.user}@${info.host} (pid ${info.pid}, destroy) since ${info.since}. Another apply, destroy or reconcile of this stack is running, or one died holding the lock.`,
       'Lock Info:',
       `  ID:        ${info.id}`,
       `  Stack:     cli-locked (DynamoDB table dupsworks-locks)`,

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, beforeEach } from 'node:test';
-import { EC2Client, DescribeInstancesCommand, type Instance, type Filter, type Tag } from '@aws-sdk/client-ec2';
+import { EC2Client, DescribeInstancesCommand, TerminateInstancesCommand, type Instance, type Filter, type Tag } from '@aws-sdk/client-ec2';
 import { stringify as toYaml } from 'yaml';
 import { Engine, type EngineOptions } from '../../src/engine.js';
 import { RecordingHost } from '../../src/io.js';
@@ -185,4 +185,11 @@ export async function liveNat(ec2: EC2Client, stack: string, az: string): Promis
     `expected one live instance for nat/${az}, found ${live.map((i) => `${i.InstanceId} (${i.State?.Name})`).join(', ') || 'none'}`,
   );
   return live[0]!;
+}
+
+/** The NAT of `az` dies behind the engine's back: its instance terminated. Returns it as it was. */
+export async function killNat(ec2: EC2Client, stack: string, az: string): Promise<Instance> {
+  const nat = await liveNat(ec2, stack, az);
+  await ec2.send(new TerminateInstancesCommand({ InstanceIds: [nat.InstanceId!] }));
+  return nat;
 }
