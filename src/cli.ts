@@ -7,7 +7,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { Engine } from './engine.js';
 import { httpUrl, serveOpsWorksEmulator, wholeNumber, type OpsWorksCommandOptions } from './emulator/opsworks/command.js';
 import { DEFAULT_TIMEOUTS } from './aws/endpoint.js';
-import { DupsworksError, toErrorInfo, type ErrorInfo } from './errors.js';
+import { DupsworksError, SpecRejected, toErrorInfo, type ErrorInfo } from './errors.js';
 import type { IoHost, RunOperation } from './io.js';
 import { DEFAULT_LEASE_SECONDS, DEFAULT_LOCK_TABLE, LockHeldError, who } from './lock/lease.js';
 import * as lab from './lab/control.js';
@@ -18,7 +18,7 @@ import { hasChanges, heldChanges, type Plan } from './planner/plan.js';
 import { colorStyle, plainStyle, renderPlan, type Style } from './planner/render.js';
 import { logWriter, LOG_FORMATS, type LogFormat } from './reconcile/log.js';
 import { DEFAULT_EVERY_SECONDS, DEFAULT_MAX_BACKOFF_SECONDS, exitCodeFor as reconcileExitCode, Reconciler } from './reconcile/loop.js';
-import { formatProblems, loadSpecFile } from './spec/load.js';
+import { formatProblem, formatProblems, loadSpecFile, type Problem } from './spec/load.js';
 import type { Spec } from './spec/types.js';
 import { lockInfoLines, TerminalHost, write } from './terminal.js';
 import { VERSION } from './version.js';
@@ -325,6 +325,13 @@ export async function main(argv: string[]): Promise<number> {
     const info = toErrorInfo(error);
     if (debug && !(error instanceof Failure) && !(error instanceof lab.LabFailure))
       write(process.stderr, `${(error as Error)?.stack ?? error}\n`);
+    if (error instanceof SpecRejected && loadedSpec) {
+      for (const problem of error.problems)
+        write(process.stderr, `${formatProblem(loadedSpec.problemAt(problem.path, problem.message))}\n`);
+      const n = error.problems.length;
+      write(process.stderr, `Error: ${loadedSpec.file}: ${n} problem${n === 1 ? '' : 's'} found by asking AWS; nothing was changed\n`);
+      return 1;
+    }
     if (error instanceof LockHeldError) {
       write(process.stderr, `${lockHeldMessage(error, argv)}\n`);
       return 1;
@@ -338,9 +345,15 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** The spec this run loaded, to show problems AWS finds with it at their place in the file. */
+let loadedSpec: { file: string; problemAt(path: readonly (string | number)[], message: string): Problem } | undefined;
+
 async function loadSpec(file: string, globals: GlobalOptions): Promise<Spec> {
   const loaded = await loadSpecFile(file, globals.region ? { region: globals.region } : {});
-  if (loaded.ok) return loaded.spec;
+  if (loaded.ok) {
+    loadedSpec = { file, problemAt: loaded.problemAt };
+    return loaded.spec;
+  }
   for (const line of formatProblems(loaded.problems)) process.stderr.write(`${line}\n`);
   const n = loaded.problems.length;
   throw new Failure(`${file}: ${n} problem${n === 1 ? '' : 's'}; nothing was sent to AWS`);

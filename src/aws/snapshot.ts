@@ -5,6 +5,7 @@
 import {
   paginateDescribeInstances,
   paginateDescribeInstanceStatus,
+  paginateDescribeInstanceTypes,
   paginateDescribeInternetGateways,
   paginateDescribeNetworkInterfaces,
   paginateDescribeRouteTables,
@@ -14,6 +15,7 @@ import {
   type EC2Client,
   type Filter,
   type Instance,
+  type InstanceTypeInfo,
   type InternetGateway,
   type NetworkInterface,
   type RouteTable,
@@ -134,6 +136,27 @@ export class Snapshot {
       ]);
       return { networkInterfaces, subnets, securityGroups, routeTables, internetGateways };
     });
+  }
+
+  /**
+   * EC2's data on instance types (their architectures), by name: one call for the names not asked
+   * for yet in this plan. A type the region does not offer is absent (a filter, where InstanceTypes
+   * would fail the whole call).
+   */
+  async instanceTypes(names: readonly string[]): Promise<Map<string, InstanceTypeInfo>> {
+    const wanted = [...new Set(names)].sort();
+    const fresh = wanted.filter((name) => !this.memo.has(`instance-type:${name}`));
+    if (fresh.length > 0) {
+      const batch = collect(
+        paginateDescribeInstanceTypes({ client: this.ec2 }, { Filters: [{ Name: 'instance-type', Values: fresh }] }),
+        (p) => p.InstanceTypes,
+      );
+      for (const name of fresh) this.memo.once(`instance-type:${name}`, async () => (await batch).find((t) => t.InstanceType === name));
+    }
+    const found = await Promise.all(
+      wanted.map((name) => this.memo.once(`instance-type:${name}`, async (): Promise<InstanceTypeInfo | undefined> => undefined)),
+    );
+    return new Map(found.flatMap((info) => (info ? [[info.InstanceType!, info] as const] : [])));
   }
 
   /** A public SSM parameter, such as the latest Amazon Linux AMI id. */

@@ -6,9 +6,10 @@
 // first; the planner then re-points every route that used the old one before terminating it.
 
 import { createHash } from 'node:crypto';
-import type { Instance, RunInstancesCommandInput } from '@aws-sdk/client-ec2';
+import type { Instance, InstanceTypeInfo, RunInstancesCommandInput } from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
+import { DupsworksError } from '../errors.js';
 import { tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
 import { compareAttributes, compareTags } from '../planner/diff.js';
 import { idScheme } from '../planner/identity.js';
@@ -17,8 +18,25 @@ import type { Ref } from '../planner/values.js';
 import { applyTags } from './tagging.js';
 import { instanceGroupIds } from '../aws/instance-groups.js';
 
-/** Public SSM parameter naming the latest Amazon Linux 2023 AMI. */
-export const DEFAULT_IMAGE_PARAMETER = '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64';
+/**
+ * The public SSM parameters naming the latest Amazon Linux 2023 AMI of each architecture it is
+ * built for: the default image is the one for the instance type's architecture (a t4g runs arm64).
+ */
+export const DEFAULT_IMAGE_PARAMETERS = {
+  x86_64: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64',
+  arm64: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64',
+} as const;
+
+export type ImageArchitecture = keyof typeof DEFAULT_IMAGE_PARAMETERS;
+
+/**
+ * The architecture of the default image for an instance type, from EC2's data on it; undefined
+ * when Amazon Linux 2023 has no image for any architecture it runs (a Mac instance, say).
+ */
+export function imageArchitecture(type: InstanceTypeInfo): ImageArchitecture | undefined {
+  const supported = type.ProcessorInfo?.SupportedArchitectures ?? [];
+  return (Object.keys(DEFAULT_IMAGE_PARAMETERS) as ImageArchitecture[]).find((arch) => supported.includes(arch));
+}
 
 /** The user data is not readable in a batched Describe; its hash travels in a tag instead. */
 export const USER_DATA_TAG = 'dupsworks:user-data-sha256';
@@ -115,16 +133,14 @@ export const natInstance = {
 
   async preview(desired, ctx) {
     const { userData, ...shown } = desired;
-    return {
-      ...shown,
-      imageId: desired.imageId ?? (await ctx.snapshot.parameter(DEFAULT_IMAGE_PARAMETER)),
-      userDataSha256: sha256(userData),
-    };
+    // The default image is shown with the architecture it was chosen for.
+    const image = desired.imageId ? { imageId: desired.imageId } : await defaultImage(ctx, desired.instanceType);
+    return { ...shown, ...image, userDataSha256: sha256(userData) };
   },
 
   async create(desired, ctx) {
     const imageId =
-      desired.imageId ?? (ctx.previewed?.imageId as string | undefined) ?? (await ctx.snapshot.parameter(DEFAULT_IMAGE_PARAMETER));
+      desired.imageId ?? (ctx.previewed?.imageId as string | undefined) ?? (await defaultImage(ctx, desired.instanceType)).imageId;
     const input: RunInstancesCommandInput = {
       ImageId: imageId,
       InstanceType: desired.instanceType as RunInstancesCommandInput['InstanceType'],
@@ -238,6 +254,22 @@ function bestFirst(candidates: Candidate[]): Observed<NatInstanceState, 'nat-ins
     .map((c) => c.observed);
   const live = ordered.filter((o) => !DEAD.has(o.state.state));
   return live.length > 0 ? live : ordered.slice(0, 1);
+}
+
+/** The latest Amazon Linux 2023 AMI for the instance type's architecture. */
+async function defaultImage(ctx: AwsContext, instanceType: string): Promise<{ imageId: string; architecture: ImageArchitecture }> {
+  const type = (await ctx.snapshot.instanceTypes([instanceType])).get(instanceType);
+  const arch = type && imageArchitecture(type);
+  // The plan's preflight (src/aws/preflight.ts) says so first, at the spec's field, unless a NAT of
+  // this type already runs (on an image given by nat.imageId, then removed).
+  if (!arch) {
+    throw new DupsworksError(
+      'NoDefaultImage',
+      'user',
+      `instance type ${instanceType} has no Amazon Linux 2023 image; give nat.imageId, or choose an x86_64 or arm64 instance type`,
+    );
+  }
+  return { imageId: await ctx.snapshot.parameter(DEFAULT_IMAGE_PARAMETERS[arch]), architecture: arch };
 }
 
 async function run(ctx: AwsContext, input: RunInstancesCommandInput, token: string): Promise<Instance> {

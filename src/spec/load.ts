@@ -44,7 +44,11 @@ export interface Problem {
   message: string;
 }
 
-export type LoadResult = { ok: true; spec: Spec } | { ok: false; problems: Problem[] };
+/**
+ * `problemAt`: a problem with a field of the spec found later (at plan time, by asking AWS), at the
+ * field's place in the file, to be shown as validate shows its own.
+ */
+export type LoadResult = { ok: true; spec: Spec; problemAt(path: Path, message: string): Problem } | { ok: false; problems: Problem[] };
 
 export interface LoadOptions {
   /** Overrides the spec's region (the CLI's --region); zones must then be in this region. */
@@ -190,7 +194,11 @@ export function parseSpec(text: string, file: string, options: LoadOptions = {})
 
   if (problems.length > 0) return done();
   // Everything passed, so the data has the Spec shape but for defaults, and `region` is set.
-  return { ok: true, spec: withDefaults({ ...(data as SpecInput), region: region as string }) };
+  const problemAt = (path: Path, message: string): Problem => {
+    const { line, col } = lineCounter.linePos(locate(path));
+    return { file, line, column: col, path: formatPath(path), message };
+  };
+  return { ok: true, spec: withDefaults({ ...(data as SpecInput), region: region as string }), problemAt };
 }
 
 /** A document holding nothing, or only a null (`---` alone, `~`), holds no spec. */

@@ -16,6 +16,8 @@ import {
 import { resolve, type Props, type Ref } from '../../src/planner/values.js';
 import type { Spec } from '../../src/spec/types.js';
 import type { NatInstanceState } from '../../src/resources/nat-instance.js';
+import type { AwsContext } from '../../src/aws/context.js';
+import type { InstanceTypeInfo } from '@aws-sdk/client-ec2';
 
 /** What the fake kinds did, in order, and what they hold. */
 export class World {
@@ -316,4 +318,15 @@ export function routeObserved(
 
 export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * A context that answers only what a plan's previews look up: the default image (`ami-latest`) for
+ * instance types that all run x86_64.
+ */
+export function previewContext(): AwsContext {
+  const x86 = (name: string): [string, InstanceTypeInfo] => [name, { ProcessorInfo: { SupportedArchitectures: ['x86_64'] } }];
+  return {
+    snapshot: { parameter: async () => 'ami-latest', instanceTypes: async (names: string[]) => new Map(names.map(x86)) },
+  } as unknown as AwsContext;
 }
