@@ -3,6 +3,7 @@
 // same listing (route tables and routes) share one call.
 
 import {
+  DescribeAddressesCommand,
   paginateDescribeInstances,
   paginateDescribeInstanceStatus,
   paginateDescribeInstanceTypes,
@@ -12,6 +13,7 @@ import {
   paginateDescribeSecurityGroups,
   paginateDescribeSubnets,
   paginateDescribeVpcs,
+  type Address,
   type EC2Client,
   type Filter,
   type Instance,
@@ -107,6 +109,15 @@ export class Snapshot {
         statuses.filter((s) => s.InstanceStatus?.Status === 'impaired' || s.SystemStatus?.Status === 'impaired').map((s) => s.InstanceId!),
       );
     });
+  }
+
+  /**
+   * Every Elastic IP of the region, whatever its tags: the stack's own carry its tag, but an address
+   * the spec names for reuse does not, and an association is found by the NAT that holds it. One
+   * call: DescribeAddresses has no pages, and accounts hold few addresses (5 by default).
+   */
+  addresses(): Promise<Address[]> {
+    return this.memo.once('addresses', async () => (await this.ec2.send(new DescribeAddressesCommand({}))).Addresses ?? []);
   }
 
   /** Instances some route of the stack's route tables points at (of several candidates, the one in use). */

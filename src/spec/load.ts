@@ -174,7 +174,7 @@ export function parseSpec(text: string, file: string, options: LoadOptions = {})
   const validate = specValidator();
   const failedPaths = new Set<string>();
   if (!validate(data)) {
-    for (const error of dropMissingMisspelt(keepOnePerValue(withoutRuleChecks(validate.errors ?? [])))) {
+    for (const error of dropMissingMisspelt(keepOnePerValue(oneFormEach(withoutRuleChecks(validate.errors ?? []))))) {
       const problem = describeSchemaError(error, data, source);
       if (problem.taints) failedPaths.add(formatPath(problem.path));
       at(locate(problem.locateAt, problem.target), problem.path, problem.message);
@@ -311,6 +311,29 @@ function withoutRuleChecks(errors: ErrorObject[]): ErrorObject[] {
   return errors.filter((error) => error.keyword !== 'uniqueItems');
 }
 
+/**
+ * A value that may take several forms (anyOf: nat.elasticIps is true or a list) is judged as the
+ * form its type is (a list with a malformed item gets that item's problem); a value of none of
+ * them gets one problem naming the forms, not one per form it is not.
+ */
+function oneFormEach(errors: ErrorObject[]): ErrorObject[] {
+  let kept = errors;
+  for (const choice of errors.filter((error) => error.keyword === 'anyOf')) {
+    const forms = (Array.isArray(choice.schema) ? choice.schema : []) as SchemaNode[];
+    const chosen = forms.findIndex((form) => hasType(choice.data, form.type));
+    const inForm = (error: ErrorObject, i: number) => error.schemaPath.startsWith(`${choice.schemaPath}/${i}/`);
+    kept = kept.filter((error) => (error === choice ? chosen < 0 : !forms.some((_, i) => i !== chosen && inForm(error, i))));
+  }
+  return kept;
+}
+
+function hasType(value: unknown, type: unknown): boolean {
+  if (type === 'array') return Array.isArray(value);
+  if (type === 'object') return isRecord(value);
+  if (type === 'integer') return Number.isInteger(value);
+  return typeof value === type;
+}
+
 function keepOnePerValue(errors: ErrorObject[]): ErrorObject[] {
   const rank = (error: ErrorObject): number => VALUE_KEYWORDS.indexOf(error.keyword);
   const best = new Map<string, ErrorObject>();
@@ -402,6 +425,10 @@ function describeSchemaError(error: ErrorObject, data: unknown, source: (path: P
       return valueProblem(`is empty; ${hintOf(schema)}`);
     case 'maxLength':
       return valueProblem(`is ${String(value).length} characters long; use at most ${String(error.params.limit)}`);
+    case 'anyOf': {
+      const forms = ((Array.isArray(error.schema) ? error.schema : []) as SchemaNode[]).map(expected);
+      return valueProblem(`${value === null ? 'has no value' : `is ${describeValue(value)}`}; expected ${forms.join(', or ')}`);
+    }
     case 'minItems': {
       const count = Array.isArray(value) ? value.length : 0;
       const items = isRecord(schema.items) ? noun(schema.items) : 'item';
