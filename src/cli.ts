@@ -1,7 +1,8 @@
 // The command line: parse, call the engine, print. Results go to stdout, progress and problems to
 // stderr (the reconcile loop's log goes to stdout: it is what that command produces). Exit codes:
-// 0 success (plan: no changes), 1 error, 2 plan with changes (--detailed-exitcode) or, for
-// reconcile --once, changes it may not make, 130 / 143 stopped by SIGINT / SIGTERM.
+// 0 success (plan: no changes), 1 error, 2 plan with changes (--detailed-exitcode), for reconcile
+// --once changes it may not make, for status something that needs attention, 130 / 143 stopped by
+// SIGINT / SIGTERM.
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { Engine } from './engine.js';
@@ -9,6 +10,8 @@ import { httpUrl, serveOpsWorksEmulator, wholeNumber, type OpsWorksCommandOption
 import { DEFAULT_TIMEOUTS } from './aws/endpoint.js';
 import { DupsworksError, SpecRejected, toErrorInfo, type ErrorInfo } from './errors.js';
 import type { IoHost, RunOperation } from './io.js';
+import { liveStack } from './live/stack.js';
+import { renderStatus, statusExitCode, statusJson } from './live/status.js';
 import { DEFAULT_LEASE_SECONDS, DEFAULT_LOCK_TABLE, LockHeldError, who } from './lock/lease.js';
 import * as lab from './lab/control.js';
 import { loadPlan, planToApply, savePlan } from './planfile.js';
@@ -121,6 +124,23 @@ export async function main(argv: string[]): Promise<number> {
           );
         }
         return options.detailedExitcode && hasChanges(plan) ? 2 : 0;
+      }),
+    );
+
+  program
+    .command('status')
+    .description(
+      'the live stack: per zone the NAT, which NAT serves the private subnet now (a failover?), the heartbeat routes, ' +
+        'and the changes a plan would make; read-only; exit 0 all well, 2 something needs attention, 1 error',
+    )
+    .requiredOption('-f, --file <spec>', 'the spec (YAML)')
+    .option('--json', 'print it as JSON')
+    .action(
+      run(async (globals, options: { file: string; json?: boolean }) => {
+        const spec = await loadSpec(options.file, globals);
+        const live = liveStack(spec, await engineFor(spec, globals, terminalHost(globals)).plan());
+        write(process.stdout, options.json ? `${JSON.stringify(statusJson(live), null, 2)}\n` : renderStatus(live, styleFor(globals)));
+        return statusExitCode(live);
       }),
     );
 

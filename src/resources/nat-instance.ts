@@ -59,6 +59,8 @@ export interface NatInstanceState {
   state: string;
   /** Instance or system status check says "impaired". */
   impaired: boolean;
+  /** Its public address now (an Elastic IP's while it holds one); shown, never compared. */
+  publicIp: string | undefined;
   subnetId: string | undefined;
   securityGroupIds: string[];
   instanceType: string | undefined;
@@ -210,6 +212,7 @@ function observed(id: string, i: Instance, impaired: boolean): Observed<NatInsta
     state: {
       state,
       impaired,
+      publicIp: i.PublicIpAddress,
       subnetId: i.SubnetId,
       securityGroupIds: [...groups].sort(),
       instanceType: i.InstanceType,

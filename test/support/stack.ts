@@ -125,7 +125,7 @@ ${zones}
 nat:
   manager: ${spec.nat.manager}
   instanceType: ${spec.nat.instanceType}
-${spec.opsworks ? toYaml({ opsworks: spec.opsworks }) : ''}`;
+${spec.nat.elasticIps !== undefined ? `  elasticIps: ${JSON.stringify(spec.nat.elasticIps)}\n` : ''}${spec.opsworks ? toYaml({ opsworks: spec.opsworks }) : ''}`;
 }
 
 export function makeEngine(spec: Spec, endpoint: string, options: Partial<EngineOptions> = {}): Engine {

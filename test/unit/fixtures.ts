@@ -271,6 +271,7 @@ export function natObserved(
   const full: NatStateFixture = {
     state: 'running',
     impaired: false,
+    publicIp: undefined,
     subnetId: undefined,
     securityGroupIds: [],
     instanceType: 't3.micro',
