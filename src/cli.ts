@@ -10,6 +10,7 @@ import { httpUrl, serveOpsWorksEmulator, wholeNumber, type OpsWorksCommandOption
 import { DEFAULT_TIMEOUTS } from './aws/endpoint.js';
 import { DupsworksError, SpecRejected, toErrorInfo, type ErrorInfo } from './errors.js';
 import type { IoHost, RunOperation } from './io.js';
+import { GRAPH_FORMATS, toDot, toMermaid, topologyGraph, type GraphFormat } from './live/graph.js';
 import { liveStack } from './live/stack.js';
 import { renderStatus, statusExitCode, statusJson } from './live/status.js';
 import { DEFAULT_LEASE_SECONDS, DEFAULT_LOCK_TABLE, LockHeldError, who } from './lock/lease.js';
@@ -141,6 +142,28 @@ export async function main(argv: string[]): Promise<number> {
         const live = liveStack(spec, await engineFor(spec, globals, terminalHost(globals)).plan());
         write(process.stdout, options.json ? `${JSON.stringify(statusJson(live), null, 2)}\n` : renderStatus(live, styleFor(globals)));
         return statusExitCode(live);
+      }),
+    );
+
+  program
+    .command('graph')
+    .description(
+      'the live topology as a picture: subnets, route tables, NATs, the ring of heartbeat routes, who serves whom ' +
+        '(a failover as a dashed red edge); read-only',
+    )
+    .requiredOption('-f, --file <spec>', 'the spec (YAML)')
+    .addOption(
+      new Option('--format <format>', 'Mermaid (for Markdown), Graphviz DOT, or SVG drawn by Graphviz')
+        .choices(GRAPH_FORMATS)
+        .default('mermaid'),
+    )
+    .action(
+      run(async (globals, options: { file: string; format: GraphFormat }) => {
+        const spec = await loadSpec(options.file, globals);
+        const graph = topologyGraph(liveStack(spec, await engineFor(spec, globals, terminalHost(globals)).plan()));
+        const drawn = options.format === 'mermaid' ? toMermaid(graph) : toDot(graph);
+        write(process.stdout, options.format === 'svg' ? await (await import('./live/svg.js')).dotToSvg(drawn) : drawn);
+        return 0;
       }),
     );
 
