@@ -11,6 +11,7 @@ import { DEFAULT_TIMEOUTS } from './aws/endpoint.js';
 import { DupsworksError, SpecRejected, toErrorInfo, type ErrorInfo } from './errors.js';
 import type { IoHost, RunOperation } from './io.js';
 import { GRAPH_FORMATS, toDot, toMermaid, topologyGraph, type GraphFormat } from './live/graph.js';
+import { outputsJson, renderOutputs, renderValue, stackOutputs } from './live/outputs.js';
 import { liveStack } from './live/stack.js';
 import { renderStatus, statusExitCode, statusJson } from './live/status.js';
 import { DEFAULT_LEASE_SECONDS, DEFAULT_LOCK_TABLE, LockHeldError, who } from './lock/lease.js';
@@ -163,6 +164,38 @@ export async function main(argv: string[]): Promise<number> {
         const graph = topologyGraph(liveStack(spec, await engineFor(spec, globals, terminalHost(globals)).plan()));
         const drawn = options.format === 'mermaid' ? toMermaid(graph) : toDot(graph);
         write(process.stdout, options.format === 'svg' ? await (await import('./live/svg.js')).dotToSvg(drawn) : drawn);
+        return 0;
+      }),
+    );
+
+  program
+    .command('output')
+    .description("the stack's outputs (its ids and the NATs' public IPs), as apply ends with them; read-only")
+    .argument('[name]', 'print only this output')
+    .requiredOption('-f, --file <spec>', 'the spec (YAML)')
+    .option('--json', 'print them as JSON, as terraform output -json does')
+    .option('--raw', "print a string output's value as it is, without quotes (for scripts)")
+    .action(
+      run(async (globals, name: string | undefined, options: { file: string; json?: boolean; raw?: boolean }) => {
+        const spec = await loadSpec(options.file, globals);
+        const outputs = stackOutputs(liveStack(spec, await engineFor(spec, globals, terminalHost(globals)).plan()));
+        if (name === undefined) {
+          if (options.raw) throw new Failure('--raw prints one output: name it (dupsworks output -f SPEC --raw vpc_id)');
+          if (outputs.length === 0 && !options.json) {
+            write(process.stderr, `Warning: no outputs found: stack ${spec.name} has nothing built yet; run apply\n`);
+          }
+          write(process.stdout, options.json ? `${JSON.stringify(outputsJson(outputs), null, 2)}\n` : renderOutputs(outputs));
+          return 0;
+        }
+        const output = outputs.find((o) => o.name === name);
+        if (!output) {
+          const known = outputs.map((o) => o.name).join(', ') || 'none yet (run apply)';
+          throw new Failure(`output "${name}" not found; stack ${spec.name} has: ${known}`);
+        }
+        if (options.json) write(process.stdout, `${JSON.stringify(output.value, null, 2)}\n`);
+        else if (!options.raw) write(process.stdout, `${renderValue(output.value)}\n`);
+        else if (typeof output.value === 'string') write(process.stdout, output.value);
+        else throw new Failure(`output "${name}" is a map, which --raw cannot print; use --json`);
         return 0;
       }),
     );
@@ -445,6 +478,12 @@ async function runLocked(
       return exitCodeFor(report.stopped);
     }
     if (report.stopped) throw new Failure(report.stopped.message);
+    // As Terraform's: an apply that went through ends with the stack's outputs, read afresh when it changed anything.
+    if (operation === 'apply' && report.plan && (!report.result || report.result.ok)) {
+      const outputs = stackOutputs(liveStack(spec, report.result ? await engine.plan() : report.plan));
+      if (outputs.length > 0)
+        write(process.stdout, `\n${styleFor(globals).green(styleFor(globals).bold('Outputs:'))}\n\n${renderOutputs(outputs)}`);
+    }
     // Deletes kept because something the spec does not manage still uses them: not done, so not 0.
     const held = report.plan ? heldChanges(report.plan).length : 0;
     return (report.result && !report.result.ok) || held > 0 ? 1 : 0;

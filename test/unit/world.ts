@@ -327,6 +327,8 @@ function contextOf(spec: Spec, world: Omit<BuiltWorld, 'ctx'>): AwsContext {
       impairedInstanceIds: async () => new Set<string>(),
       routedInstanceIds: async () => new Set(world.routeTables.flatMap((t) => t.Routes ?? []).map((r) => r.InstanceId)),
       parameter: async () => 'ami-default',
+      instanceTypes: async (names: string[]) =>
+        new Map(names.map((n) => [n, { InstanceType: n, ProcessorInfo: { SupportedArchitectures: ['x86_64'] } }])),
     },
     opsworksSnapshot: {
       ourStacks: of(world.stacks),
