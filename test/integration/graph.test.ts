@@ -5,43 +5,17 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { XMLValidator } from 'fast-xml-parser';
 import { toDot, toMermaid, topologyGraph } from '../../src/live/graph.js';
 import { liveStack } from '../../src/live/stack.js';
 import { runCli, tempFile } from '../support/cli.js';
 import { failOver } from '../support/damage.js';
+import { svgParts } from '../support/svg.js';
 import { assertNoChanges, converge, makeEngine, makeSpec, specYaml, useEmulator } from '../support/stack.js';
 
 /** Every edge of a DOT text: [from, to, its attributes]. */
 function dotEdges(dot: string): [string, string, string][] {
   return [...dot.matchAll(/^\s*"([^"]+)" -> "([^"]+)"(?: \[(.*)\])?;$/gm)].map((m) => [m[1]!, m[2]!, m[3] ?? '']);
-}
-
-/** The nodes and edges a Graphviz SVG names (each element's <title>), and each edge's look. */
-function svgParts(svg: string): { nodes: string[]; edges: Map<string, { stroke?: string; dashed: boolean }> } {
-  const tree = new XMLParser({
-    ignoreAttributes: false,
-    attributeNamePrefix: '',
-    isArray: (name) => name === 'g' || name === 'path',
-  }).parse(svg);
-  const groups: { class?: string; title?: string; path?: { stroke?: string; 'stroke-dasharray'?: string }[] }[] = [];
-  const walk = (node: unknown): void => {
-    if (typeof node !== 'object' || node === null) return;
-    for (const [key, value] of Object.entries(node)) {
-      if (key === 'g') for (const g of value as (typeof groups)[number][]) groups.push(g);
-      walk(value);
-    }
-  };
-  walk(tree);
-  const unescape = (t: string) => t.replace(/&#45;/g, '-').replace(/&gt;/g, '>');
-  return {
-    nodes: groups.filter((g) => g.class === 'node').map((g) => unescape(String(g.title))),
-    edges: new Map(
-      groups
-        .filter((g) => g.class === 'edge')
-        .map((g) => [unescape(String(g.title)), { stroke: g.path?.[0]?.stroke, dashed: !!g.path?.[0]?.['stroke-dasharray'] }]),
-    ),
-  };
 }
 
 describe('dupsworks graph', () => {

@@ -72,6 +72,13 @@ function repoRoot(): string {
 }
 
 describe('the canonical example', () => {
+  it('examples/ha-nat-graviton.yaml validates: the ha-nat network on t4g.nano NATs with Elastic IPs', async () => {
+    const result = await loadSpecFile(join(repoRoot(), 'examples', 'ha-nat-graviton.yaml'));
+    assertOk(result);
+    assert.deepEqual(result.spec.nat, { manager: 'ec2', instanceType: 't4g.nano', elasticIps: true });
+    assert.equal(result.spec.zones.length, 2);
+  });
+
   it('examples/ha-nat.yaml validates', async () => {
     const result = await loadSpecFile(join(repoRoot(), 'examples', 'ha-nat.yaml'));
     assertOk(result);
