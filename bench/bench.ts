@@ -12,6 +12,8 @@
 //   no-op plan   the stack already built, `engine.plan()` with nothing to do
 //   floor        the Describe calls a no-op plan makes, sent directly with plain SDK clients, as
 //                concurrently as the engine sends them: what a no-op plan cannot go below
+//   status       `dupsworks status`: a no-op plan read into the live stack and rendered as text
+//   graph svg    `dupsworks graph --format svg`: the same read, drawn by Graphviz (WebAssembly)
 //   build        from empty: `engine.plan()` then `engine.apply(plan)`
 //   heal         a NAT's EC2 instance terminated (untimed), then plan + apply
 //   lock         taking and releasing the stack's lock (DynamoDB PutItem + DeleteItem), once per
@@ -59,6 +61,7 @@ import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import {
+  DescribeAddressesCommand,
   DescribeInstancesCommand,
   DescribeInstanceStatusCommand,
   DescribeInternetGatewaysCommand,
@@ -89,6 +92,10 @@ import type { IoHost } from '../src/io.js';
 import { Reconciler } from '../src/reconcile/loop.js';
 import { STACK_TAG } from '../src/aws/tags.js';
 import { startOpsWorksEmulator, type OpsWorksEmulator } from '../src/emulator/opsworks/index.js';
+import { toDot, topologyGraph } from '../src/live/graph.js';
+import { liveStack } from '../src/live/stack.js';
+import { renderStatus } from '../src/live/status.js';
+import { dotToSvg } from '../src/live/svg.js';
 import { hasChanges, type Plan } from '../src/planner/plan.js';
 import { natInstance } from '../src/resources/nat-instance.js';
 import { opsworksInstance } from '../src/resources/opsworks-instance.js';
@@ -133,7 +140,8 @@ interface Options {
   lab: boolean;
 }
 
-type Scenario = 'no-op plan' | 'floor' | 'build' | 'heal' | 'lock' | 'no-op apply' | 'no-op apply, no lock' | 'reconcile round';
+type Scenario =
+  'no-op plan' | 'floor' | 'status' | 'graph svg' | 'build' | 'heal' | 'lock' | 'no-op apply' | 'no-op apply, no lock' | 'reconcile round';
 
 type Service = 'ec2' | 'opsworks';
 
@@ -328,6 +336,8 @@ function ec2Floor(ec2: EC2Client, stack: string): { done: Promise<unknown>; inst
     ec2.send(new DescribeSubnetsCommand({ Filters })),
     ec2.send(new DescribeRouteTablesCommand({ Filters })),
     ec2.send(new DescribeSecurityGroupsCommand({ Filters })),
+    // Unfiltered, as the snapshot reads it: addresses to reuse carry no tag of the stack.
+    ec2.send(new DescribeAddressesCommand({})),
     statuses(),
   ]);
   return { done, instances };
@@ -475,9 +485,11 @@ async function benchZones(rig: Rig, zones: number, options: Options): Promise<Fi
     ])),
   );
 
-  // No-op plan and floor, alternately, on the stack the last build left.
-  progress(`  no-op plan and floor, ${what}: 1 + ${options.reps} runs each, alternating`);
+  // No-op plan and floor, alternately, on the stack the last build left; with them, status and
+  // graph --format svg (a plan read and rendered), to see what the rendering adds to the read.
+  progress(`  no-op plan, floor, status and graph svg, ${what}: 1 + ${options.reps} runs each, alternating`);
   let last: Plan | undefined;
+  let svg = '';
   figures.push(
     ...(await measured(options.reps, [
       {
@@ -488,6 +500,16 @@ async function benchZones(rig: Rig, zones: number, options: Options): Promise<Fi
         verify: async () => expectNoChanges(last!, `the no-op plan (${what})`),
       },
       { scenario: 'floor', run: () => rig.floor(spec) },
+      { scenario: 'status', run: async () => void renderStatus(liveStack(spec, await engine.plan())) },
+      {
+        scenario: 'graph svg',
+        run: async () => {
+          svg = await dotToSvg(toDot(topologyGraph(liveStack(spec, await engine.plan()))));
+        },
+        verify: async () => {
+          if (!svg.includes('</svg>')) throw new Error(`graph --format svg drew no SVG (${what})`);
+        },
+      },
     ])),
   );
 
@@ -604,7 +626,18 @@ function goals(figures: Figures[], managers: Manager[], zones: number[]): Goal[]
 const zonesText = (z: number) => `${z} zone${z === 1 ? '' : 's'}`;
 
 function report(figures: Figures[], results: Goal[], options: Options, elapsedMs: number): string {
-  const order: Scenario[] = ['no-op plan', 'floor', 'build', 'heal', 'lock', 'no-op apply', 'no-op apply, no lock', 'reconcile round'];
+  const order: Scenario[] = [
+    'no-op plan',
+    'floor',
+    'status',
+    'graph svg',
+    'build',
+    'heal',
+    'lock',
+    'no-op apply',
+    'no-op apply, no lock',
+    'reconcile round',
+  ];
   const sorted = [...figures].sort(
     (a, b) =>
       MANAGERS.indexOf(a.manager) - MANAGERS.indexOf(b.manager) ||
@@ -646,6 +679,13 @@ function report(figures: Figures[], results: Goal[], options: Options, elapsedMs
         `p95 ${lock.p95Ms.toFixed(1)} ms per apply; a no-op apply makes ${locked.calls} calls with it, ${unlocked.calls} without, ` +
         `and takes ${(locked.medianMs / unlocked.medianMs).toFixed(2)}x the time (p50 ${locked.medianMs.toFixed(1)} vs ${unlocked.medianMs.toFixed(1)} ms).`,
     );
+    for (const scenario of ['status', 'graph svg'] as const) {
+      const [shown, read] = [find(scenario), find('no-op plan')];
+      out.push(
+        `${scenario === 'status' ? 'status' : 'graph --format svg'}, ${zonesText(z)}: ${shown.calls} calls (a no-op plan's: ${read.calls}), ` +
+          `p50 ${shown.medianMs.toFixed(1)} ms, p95 ${shown.p95Ms.toFixed(1)} ms; ${(shown.medianMs / read.medianMs).toFixed(2)}x a no-op plan's p50.`,
+      );
+    }
     const [round, plan] = [find('reconcile round'), find('no-op plan')];
     out.push(
       `A reconcile round with nothing to do, ${zonesText(z)}: ${round.calls} calls (a no-op plan's ${plan.calls} + ` +
