@@ -11,7 +11,7 @@ import { DEFAULT_TIMEOUTS } from './aws/endpoint.js';
 import { DupsworksError, SpecRejected, toErrorInfo, type ErrorInfo } from './errors.js';
 import type { IoHost, RunOperation } from './io.js';
 import { GRAPH_FORMATS, toDot, toMermaid, topologyGraph, type GraphFormat } from './live/graph.js';
-import { outputsJson, renderOutputs, renderValue, stackOutputs } from './live/outputs.js';
+import { printedOutputs, renderOutputs, stackOutputs } from './live/outputs.js';
 import { liveStack } from './live/stack.js';
 import { renderStatus, statusExitCode, statusJson } from './live/status.js';
 import { DEFAULT_LEASE_SECONDS, DEFAULT_LOCK_TABLE, LockHeldError, who } from './lock/lease.js';
@@ -179,23 +179,10 @@ export async function main(argv: string[]): Promise<number> {
       run(async (globals, name: string | undefined, options: { file: string; json?: boolean; raw?: boolean }) => {
         const spec = await loadSpec(options.file, globals);
         const outputs = stackOutputs(liveStack(spec, await engineFor(spec, globals, terminalHost(globals)).plan()));
-        if (name === undefined) {
-          if (options.raw) throw new Failure('--raw prints one output: name it (dupsworks output -f SPEC --raw vpc_id)');
-          if (outputs.length === 0 && !options.json) {
-            write(process.stderr, `Warning: no outputs found: stack ${spec.name} has nothing built yet; run apply\n`);
-          }
-          write(process.stdout, options.json ? `${JSON.stringify(outputsJson(outputs), null, 2)}\n` : renderOutputs(outputs));
-          return 0;
+        if (outputs.length === 0 && name === undefined && !options.json) {
+          write(process.stderr, `Warning: no outputs found: stack ${spec.name} has nothing built yet; run apply\n`);
         }
-        const output = outputs.find((o) => o.name === name);
-        if (!output) {
-          const known = outputs.map((o) => o.name).join(', ') || 'none yet (run apply)';
-          throw new Failure(`output "${name}" not found; stack ${spec.name} has: ${known}`);
-        }
-        if (options.json) write(process.stdout, `${JSON.stringify(output.value, null, 2)}\n`);
-        else if (!options.raw) write(process.stdout, `${renderValue(output.value)}\n`);
-        else if (typeof output.value === 'string') write(process.stdout, output.value);
-        else throw new Failure(`output "${name}" is a map, which --raw cannot print; use --json`);
+        write(process.stdout, printedOutputs(outputs, spec.name, { name, ...options }));
         return 0;
       }),
     );

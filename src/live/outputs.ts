@@ -4,6 +4,7 @@
 // Names, the order (by name), the text and the JSON are Terraform's, so scripts written for
 // `terraform output` read these too.
 
+import { DupsworksError } from '../errors.js';
 import type { LiveStack, LiveZone, Part } from './stack.js';
 
 export type OutputValue = string | Readonly<Record<string, string>>;
@@ -46,17 +47,42 @@ export function renderOutputs(outputs: readonly StackOutput[]): string {
   return outputs.map((o) => `${o.name} = ${renderValue(o.value)}\n`).join('');
 }
 
-export function renderValue(value: OutputValue): string {
+function renderValue(value: OutputValue): string {
   if (typeof value === 'string') return JSON.stringify(value);
   const entries = Object.entries(value).map(([key, inner]) => `  ${JSON.stringify(key)} = ${JSON.stringify(inner)}`);
   return `{\n${entries.join('\n')}\n}`;
 }
 
 /** `terraform output -json`: each output's value, its type, and whether it is sensitive (never, here). */
-export function outputsJson(outputs: readonly StackOutput[]): Record<string, { sensitive: false; type: unknown; value: OutputValue }> {
+function outputsJson(outputs: readonly StackOutput[]): Record<string, { sensitive: false; type: unknown; value: OutputValue }> {
   return Object.fromEntries(outputs.map((o) => [o.name, { sensitive: false, type: typeOf(o.value), value: o.value }]));
 }
 
 function typeOf(value: OutputValue): unknown {
   return typeof value === 'string' ? 'string' : ['map', 'string'];
+}
+
+/**
+ * What `dupsworks output` prints: every output, or the one named; as text, as JSON, or (one string
+ * output) raw. An unknown name, or --raw without a name or on a map, is the user's error.
+ */
+export function printedOutputs(
+  outputs: readonly StackOutput[],
+  stack: string,
+  options: { name?: string; json?: boolean; raw?: boolean },
+): string {
+  if (options.name === undefined) {
+    if (options.raw)
+      throw new DupsworksError('OutputRaw', 'user', '--raw prints one output: name it (dupsworks output -f SPEC vpc_id --raw)');
+    return options.json ? `${JSON.stringify(outputsJson(outputs), null, 2)}\n` : renderOutputs(outputs);
+  }
+  const output = outputs.find((o) => o.name === options.name);
+  if (!output) {
+    const known = outputs.map((o) => o.name).join(', ') || 'none yet (run apply)';
+    throw new DupsworksError('OutputNotFound', 'user', `output "${options.name}" not found; stack ${stack} has: ${known}`);
+  }
+  if (options.json) return `${JSON.stringify(output.value, null, 2)}\n`;
+  if (!options.raw) return `${renderValue(output.value)}\n`;
+  if (typeof output.value === 'string') return output.value;
+  throw new DupsworksError('OutputRaw', 'user', `output "${options.name}" is a map, which --raw cannot print; use --json`);
 }

@@ -118,7 +118,8 @@ export function liveStack(spec: Spec, plan: Plan): LiveStack {
     );
   const zoneOfNat = new Map<string, string>();
   for (const zone of spec.zones) {
-    const nat = privateRouteOf(zone.availabilityZone) && natOf(privateRouteOf(zone.availabilityZone)!);
+    const route = privateRouteOf(zone.availabilityZone);
+    const nat = route && natOf(route);
     if (nat) zoneOfNat.set(nat, zone.availabilityZone);
   }
   const zoneOfInstance = new Map<string, string>();

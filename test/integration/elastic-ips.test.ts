@@ -28,8 +28,8 @@ import {
   useEmulator,
 } from '../support/stack.js';
 
-function withElasticIps(elasticIps: Spec['nat']['elasticIps'], base = makeSpec()): Spec {
-  return { ...base, nat: { ...base.nat, elasticIps } };
+function withElasticIps(elasticIps: Spec['nat']['elasticIps']): Spec {
+  return makeSpec({ nat: { elasticIps } });
 }
 
 describe('Elastic IPs', () => {
@@ -79,7 +79,7 @@ describe('Elastic IPs', () => {
 
     // A replacement of running NATs (a new instance type) moves each address to the new NAT
     // before the old one is terminated.
-    const bigger = { ...spec, nat: { ...spec.nat, instanceType: 't3.small' } };
+    const bigger = makeSpec({ nat: { elasticIps: true, instanceType: 't3.small' } });
     const rollout = await makeEngine(bigger, emu.moto.endpoint).plan();
     assert.deepEqual(
       rollout.changes.filter((c) => c.kind === 'eip-association').map((c) => c.action),

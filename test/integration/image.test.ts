@@ -21,7 +21,7 @@ describe('the image for the instance type', () => {
   it('launches t4g.nano NATs from the arm64 image and t3.micro ones from the x86_64 image; a change of type replaces them', async () => {
     const [arm, x86] = [await amiOf('arm64'), await amiOf('x86_64')];
     assert.notEqual(arm, x86);
-    const arm64Spec = { ...makeSpec(), nat: { manager: 'ec2' as const, instanceType: 't4g.nano' } };
+    const arm64Spec = makeSpec({ nat: { instanceType: 't4g.nano' } });
     const plan = await makeEngine(arm64Spec, emu.proxy.endpoint).plan();
     const nat = plan.changes.find((c) => c.kind === 'nat-instance')!;
     assert.equal(nat.preview!.imageId, arm);
@@ -47,7 +47,7 @@ describe('the image for the instance type', () => {
   });
 
   it('refuses an instance type the region does not offer before making anything, naming the field at its line', async () => {
-    const spec = { ...makeSpec(), nat: { manager: 'ec2' as const, instanceType: 'x9.huge' } };
+    const spec = makeSpec({ nat: { instanceType: 'x9.huge' } });
     await assert.rejects(makeEngine(spec, emu.moto.endpoint).plan(), (error: unknown) => {
       assert.ok(error instanceof SpecRejected);
       assert.deepEqual(

@@ -12,7 +12,7 @@ describe('outputs', () => {
   const emu = useEmulator();
 
   it('ends apply with the outputs and prints them again with dupsworks output', async () => {
-    const spec = { ...makeSpec(), nat: { ...makeSpec().nat, elasticIps: true } };
+    const spec = makeSpec({ nat: { elasticIps: true } });
     const file = await tempFile('spec.yaml', specYaml(spec));
     const endpoint = ['--endpoint-url', emu.moto.endpoint];
     const applied = await runCli(['apply', '-f', file, '--auto-approve', '--lock=false', ...endpoint]);

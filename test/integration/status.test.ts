@@ -52,7 +52,7 @@ describe('dupsworks status', () => {
   });
 
   it('shows a failover made by hand: from the route’s target, then with what the agent’s tags say', async () => {
-    const spec = { ...makeSpec(), nat: { ...makeSpec().nat, elasticIps: true } };
+    const spec = makeSpec({ nat: { elasticIps: true } });
     await converge(makeEngine(spec, emu.moto.endpoint));
     const [a, b] = spec.zones.map((z) => z.availabilityZone) as [string, string];
     const rescuer = await failOver({ ec2: emu.ec2, spec }, 0);

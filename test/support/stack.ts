@@ -89,6 +89,8 @@ export interface SpecOptions {
   manager?: 'ec2' | 'opsworks';
   /** Overrides of OPSWORKS_INPUT (manager opsworks only). */
   opsworks?: Partial<OpsWorksInput>;
+  /** Other NAT settings (instanceType, elasticIps, …). */
+  nat?: Partial<Omit<Spec['nat'], 'manager'>>;
 }
 
 export function makeSpec(options: SpecOptions = {}): Spec {
@@ -97,7 +99,7 @@ export function makeSpec(options: SpecOptions = {}): Spec {
     region: REGION,
     vpc: { name: 'TestVPC', cidr: '10.0.0.0/16' },
     zones: ZONES.slice(0, options.zones ?? 2),
-    nat: { manager: options.manager ?? 'ec2', instanceType: 't3.micro' },
+    nat: { manager: options.manager ?? 'ec2', instanceType: 't3.micro', ...options.nat },
   };
   if (spec.nat.manager !== 'opsworks') return spec;
   return withDefaults({ ...spec, opsworks: { ...OPSWORKS_INPUT, ...options.opsworks } });

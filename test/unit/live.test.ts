@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { outputsJson, renderOutputs, renderValue, stackOutputs } from '../../src/live/outputs.js';
+import { printedOutputs, renderOutputs, stackOutputs } from '../../src/live/outputs.js';
 import { liveStack } from '../../src/live/stack.js';
 import { makePlan } from '../../src/planner/plan.js';
 import { kindsFor } from '../../src/resources/index.js';
@@ -78,19 +78,28 @@ describe('the outputs', () => {
     assert.deepEqual(stackOutputs(await liveOf(empty, spec)), []);
   });
 
-  it('print as Terraform prints them: name = value, a map one key a line; and as terraform output -json', () => {
+  it('print as Terraform prints them: name = value, a map one key a line; one of them; raw; and as terraform output -json', () => {
     const outputs = [
       { name: 'nat_public_ips', value: { 'ap-northeast-1a': '203.0.113.7', 'ap-northeast-1c': '203.0.113.8' } },
       { name: 'vpc_id', value: 'vpc-1' },
     ];
-    assert.equal(
-      renderOutputs(outputs),
-      'nat_public_ips = {\n  "ap-northeast-1a" = "203.0.113.7"\n  "ap-northeast-1c" = "203.0.113.8"\n}\nvpc_id = "vpc-1"\n',
-    );
-    assert.equal(renderValue('vpc-1'), '"vpc-1"');
-    assert.deepEqual(outputsJson(outputs), {
+    const text = 'nat_public_ips = {\n  "ap-northeast-1a" = "203.0.113.7"\n  "ap-northeast-1c" = "203.0.113.8"\n}\nvpc_id = "vpc-1"\n';
+    assert.equal(renderOutputs(outputs), text);
+    assert.equal(printedOutputs(outputs, 's', {}), text);
+    assert.equal(printedOutputs(outputs, 's', { name: 'vpc_id' }), '"vpc-1"\n');
+    assert.equal(printedOutputs(outputs, 's', { name: 'vpc_id', raw: true }), 'vpc-1', 'raw: for $(...)');
+    assert.deepEqual(JSON.parse(printedOutputs(outputs, 's', { json: true })), {
       nat_public_ips: { sensitive: false, type: ['map', 'string'], value: outputs[0]!.value },
       vpc_id: { sensitive: false, type: 'string', value: 'vpc-1' },
+    });
+    assert.deepEqual(JSON.parse(printedOutputs(outputs, 's', { name: 'nat_public_ips', json: true })), outputs[0]!.value);
+    assert.throws(
+      () => printedOutputs(outputs, 's', { name: 'nat_public_ips', raw: true }),
+      /is a map, which --raw cannot print; use --json/,
+    );
+    assert.throws(() => printedOutputs(outputs, 's', { raw: true }), /--raw prints one output: name it/);
+    assert.throws(() => printedOutputs(outputs, 's', { name: 'vpc' }), {
+      message: 'output "vpc" not found; stack s has: nat_public_ips, vpc_id',
     });
   });
 });
