@@ -7,6 +7,7 @@ import { printedOutputs, renderOutputs, stackOutputs } from '../../src/live/outp
 import { liveStack } from '../../src/live/stack.js';
 import { makePlan } from '../../src/planner/plan.js';
 import { kindsFor } from '../../src/resources/index.js';
+import { withDefaults } from '../../src/spec/defaults.js';
 import type { Spec } from '../../src/spec/types.js';
 import { desiredResources } from '../../src/topology/index.js';
 import { makeSpec } from './fixtures.js';
@@ -163,3 +164,29 @@ function emptied(world: BuiltWorld): BuiltWorld['ctx'] {
     },
   } as unknown as BuiltWorld['ctx'];
 }
+
+describe('the live stack of OpsWorks NATs', () => {
+  it('finds each zone served by its own NAT, known by its EC2 instance', async () => {
+    const spec = withDefaults({
+      ...makeSpec(2, { manager: 'opsworks', instanceType: 't2.micro' }),
+      opsworks: {
+        serviceRoleArn: 'arn:aws:iam::123456789012:role/aws-opsworks-service-role',
+        defaultInstanceProfileArn: 'arn:aws:iam::123456789012:instance-profile/aws-opsworks-ec2-role',
+        customCookbooks: { url: 'https://github.com/example/dupsworks-cookbooks.git' },
+      },
+    });
+    const world = builtWorld(spec);
+    const kinds = kindsFor({ opsworks: true });
+    const observed = (await Promise.all([...kinds.values()].map((k) => k.observe(world.ctx)))).flat();
+    const live = liveStack(spec, await makePlan({ desired: desiredResources(spec), observed, kinds, ctx: world.ctx }));
+    for (const zone of live.zones) {
+      assert.equal(zone.nat.health, 'healthy');
+      assert.equal(zone.nat.state, 'online');
+      assert.match(zone.nat.instanceId!, /^i-/);
+      assert.equal(zone.privateRoute.target, zone.nat.instanceId);
+      assert.equal(zone.privateRoute.servedBy, zone.availabilityZone);
+      assert.equal(zone.failover, undefined);
+    }
+    assert.equal(live.pending.changes, 0);
+  });
+});
