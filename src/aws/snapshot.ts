@@ -107,11 +107,6 @@ export class Snapshot {
     });
   }
 
-  /** Instances some route of the stack's route tables points at (of several candidates, the one in use). */
-  async routedInstanceIds(): Promise<Set<string | undefined>> {
-    return new Set((await this.routeTables()).flatMap((t) => t.Routes ?? []).map((r) => r.InstanceId));
-  }
-
   /**
    * Everything in the given VPCs, whatever its tags: what else than the stack's own resources is in
    * them (an instance someone launched into a subnet, a group someone made), so a plan that deletes

@@ -63,21 +63,11 @@ export const natInstance = {
   desire: (key: { availabilityZone: string }, props: NatInstanceProps) => desired('nat-instance', ids.id(key), props),
 
   async observe(ctx) {
-    const [instances, impaired, routed] = await Promise.all([
-      ctx.snapshot.instances(),
-      ctx.snapshot.impairedInstanceIds(),
-      ctx.snapshot.routedInstanceIds(),
-    ]);
-    const byId = new Map<string, Candidate[]>();
-    for (const { id, item: instance } of withLogicalIds(instances, ctx.stack, ids)) {
-      const candidate = {
-        observed: observed(id, instance, impaired.has(instance.InstanceId!)),
-        routed: routed.has(instance.InstanceId),
-        launched: instance.LaunchTime?.getTime() ?? 0,
-      };
-      byId.set(id, [...(byId.get(id) ?? []), candidate]);
-    }
-    return [...byId.values()].flatMap(bestFirst);
+    const [instances, impaired] = await Promise.all([ctx.snapshot.instances(), ctx.snapshot.impairedInstanceIds()]);
+    const found = withLogicalIds(instances, ctx.stack, ids).map(({ id, item }) => observed(id, item, impaired.has(item.InstanceId!)));
+    // A terminated one is listed for a while but is gone: it counts only while its zone has no other.
+    const live = new Set(found.filter((o) => !DEAD.has(o.state.state)).map((o) => o.id));
+    return found.filter((o) => !DEAD.has(o.state.state) || !live.has(o.id));
   },
 
   diff(desired, observed) {
@@ -191,6 +181,10 @@ function observed(id: string, i: Instance, impaired: boolean): Observed<NatInsta
     references: DEAD.has(state) ? [] : [i.SubnetId, ...groups].filter((x): x is string => !!x),
     // A terminated instance is listed for a while but is already gone: never anything to delete.
     owned: !DEAD.has(state),
+    // Of several claiming one zone (a replacement interrupted halfway, a copy launched by hand), the
+    // planner keeps the healthiest; then the one routes use, then the oldest.
+    health: PREFERENCE.indexOf(state) * 2 + (impaired ? 1 : 0),
+    ...(i.LaunchTime ? { createdAt: i.LaunchTime.getTime() } : {}),
     state: {
       state,
       impaired,
@@ -213,32 +207,6 @@ function outputsOf(instanceId: string, state: string): Outputs {
 }
 
 const PREFERENCE = ['running', 'pending', 'stopping', 'stopped', 'shutting-down', 'terminated'];
-
-interface Candidate {
-  observed: Observed<NatInstanceState, 'nat-instance'>;
-  /** Some route of the stack points at it. */
-  routed: boolean;
-  launched: number;
-}
-
-// Several instances can claim one logical id (a replacement interrupted halfway, a terminated one
-// still listed, a copy launched by hand). The NAT is the healthiest; among equals, the one routes
-// already use (no churn), then the oldest. Dead ones are forgotten when a live one exists (they
-// are already gone); other live ones are listed after it, for the planner to delete.
-function bestFirst(candidates: Candidate[]): Observed<NatInstanceState, 'nat-instance'>[] {
-  const rank = ({ observed: o }: Candidate) => PREFERENCE.indexOf(o.state.state) * 2 + (o.state.impaired ? 1 : 0);
-  const ordered = [...candidates]
-    .sort(
-      (a, b) =>
-        rank(a) - rank(b) ||
-        Number(b.routed) - Number(a.routed) ||
-        a.launched - b.launched ||
-        a.observed.physicalId.localeCompare(b.observed.physicalId),
-    )
-    .map((c) => c.observed);
-  const live = ordered.filter((o) => !DEAD.has(o.state.state));
-  return live.length > 0 ? live : ordered.slice(0, 1);
-}
 
 async function run(ctx: AwsContext, input: RunInstancesCommandInput, token: string): Promise<Instance> {
   const { RunInstancesCommand } = await import('@aws-sdk/client-ec2');

@@ -307,7 +307,6 @@ function contextOf(spec: Spec, world: Omit<BuiltWorld, 'ctx'>): AwsContext {
       instances: of(world.instances),
       instancesByIds: async (ids: string[]) => world.instances.filter((i) => ids.includes(i.InstanceId!)),
       impairedInstanceIds: async () => new Set<string>(),
-      routedInstanceIds: async () => new Set(world.routeTables.flatMap((t) => t.Routes ?? []).map((r) => r.InstanceId)),
       parameter: async () => 'ami-default',
     },
     opsworksSnapshot: {
