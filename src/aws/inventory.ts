@@ -14,7 +14,7 @@ import type { Instance, NetworkInterface, Tag } from '@aws-sdk/client-ec2';
 import type { InventoryItem } from '../planner/inventory.js';
 import { VERSION } from '../version.js';
 import type { AwsContext } from './context.js';
-import { instanceGroupIds } from './instance-groups.js';
+import { gatewaysHeldBy, instanceGroupIds } from './instance-groups.js';
 import { RESOURCE_TAG, ofStack, tagMap } from './tags.js';
 
 /** Set on what OpsWorks launches: the name of its OpsWorks stack, and the instance's hostname. */
@@ -39,9 +39,6 @@ export async function inventory(ctx: AwsContext, options: { opsworks: boolean })
       references: references.filter((r): r is string => !!r),
     };
   };
-  // An instance with a public address keeps its VPC's gateway attached: AWS refuses the detach.
-  const gatewaysOf = (vpcId: string | undefined) =>
-    gateways.filter((g) => g.Attachments?.some((a) => a.VpcId === vpcId)).map((g) => g.InternetGatewayId);
   const items: InventoryItem[] = [
     ...vpcs.map((v) => ec2(v.VpcId!, 'VPC', v.Tags, [])),
     ...gateways.map((g) =>
@@ -63,7 +60,7 @@ export async function inventory(ctx: AwsContext, options: { opsworks: boolean })
           i.SubnetId,
           i.VpcId,
           ...instanceGroupIds(i),
-          ...(i.PublicIpAddress ? gatewaysOf(i.VpcId) : []),
+          ...gatewaysHeldBy(i, gateways),
         ]);
         return { ...item, description: `${item.description}${launchedBy(i)}` };
       }),

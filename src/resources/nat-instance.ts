@@ -15,7 +15,7 @@ import { idScheme } from '../planner/identity.js';
 import { desired, type ChangeOf, type Observed, type Outputs, type ResourceKind } from '../planner/resource.js';
 import type { Ref } from '../planner/values.js';
 import { applyTags } from './tagging.js';
-import { instanceGroupIds } from '../aws/instance-groups.js';
+import { gatewaysHeldBy, instanceGroupIds } from '../aws/instance-groups.js';
 
 /** Public SSM parameter naming the latest Amazon Linux 2023 AMI. */
 export const DEFAULT_IMAGE_PARAMETER = '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64';
@@ -63,8 +63,14 @@ export const natInstance = {
   desire: (key: { availabilityZone: string }, props: NatInstanceProps) => desired('nat-instance', ids.id(key), props),
 
   async observe(ctx) {
-    const [instances, impaired] = await Promise.all([ctx.snapshot.instances(), ctx.snapshot.impairedInstanceIds()]);
-    const found = withLogicalIds(instances, ctx.stack, ids).map(({ id, item }) => observed(id, item, impaired.has(item.InstanceId!)));
+    const [instances, impaired, gateways] = await Promise.all([
+      ctx.snapshot.instances(),
+      ctx.snapshot.impairedInstanceIds(),
+      ctx.snapshot.internetGateways(),
+    ]);
+    const found = withLogicalIds(instances, ctx.stack, ids).map(({ id, item }) =>
+      observed(id, item, impaired.has(item.InstanceId!), gatewaysHeldBy(item, gateways)),
+    );
     // A terminated one is listed for a while but is gone: it counts only while its zone has no other.
     const live = new Set(found.filter((o) => !DEAD.has(o.state.state)).map((o) => o.id));
     return found.filter((o) => !DEAD.has(o.state.state) || !live.has(o.id));
@@ -169,7 +175,7 @@ export const natInstance = {
   },
 } satisfies ResourceKind<'nat-instance', NatInstanceProps, NatInstanceState, AwsContext>;
 
-function observed(id: string, i: Instance, impaired: boolean): Observed<NatInstanceState, 'nat-instance'> {
+function observed(id: string, i: Instance, impaired: boolean, gateways: string[]): Observed<NatInstanceState, 'nat-instance'> {
   const state = i.State?.Name ?? 'pending';
   const groups = instanceGroupIds(i);
   const tags = tagMap(i.Tags);
@@ -178,7 +184,8 @@ function observed(id: string, i: Instance, impaired: boolean): Observed<NatInsta
     kind: 'nat-instance',
     physicalId: i.InstanceId!,
     outputs: outputsOf(i.InstanceId!, state),
-    references: DEAD.has(state) ? [] : [i.SubnetId, ...groups].filter((x): x is string => !!x),
+    // Its public address keeps the gateway attached: the gateway goes only once the NAT has.
+    references: DEAD.has(state) ? [] : [i.SubnetId, ...groups, ...gateways].filter((x): x is string => !!x),
     // A terminated instance is listed for a while but is already gone: never anything to delete.
     owned: !DEAD.has(state),
     // Of several claiming one zone (a replacement interrupted halfway, a copy launched by hand), the

@@ -16,7 +16,7 @@ import { compareAttributes } from '../planner/diff.js';
 import { idScheme } from '../planner/identity.js';
 import { desired, type AttributeChange, type ChangeOf, type Observed, type Outputs, type ResourceKind } from '../planner/resource.js';
 import type { Known, Ref } from '../planner/values.js';
-import { instanceGroupIds } from '../aws/instance-groups.js';
+import { gatewaysHeldBy, instanceGroupIds } from '../aws/instance-groups.js';
 
 export type OpsWorksInstanceProps = {
   stackId: Ref;
@@ -73,7 +73,11 @@ export const opsworksInstance = {
   desire: (props: OpsWorksInstanceProps) => desired('opsworks-instance', ids.id({ hostname: props.hostname }), props),
 
   async observe(ctx) {
-    const [instances, impaired] = await Promise.all([ctx.opsworksSnapshot.instances(), ctx.snapshot.impairedInstanceIds()]);
+    const [instances, impaired, gateways] = await Promise.all([
+      ctx.opsworksSnapshot.instances(),
+      ctx.snapshot.impairedInstanceIds(),
+      ctx.snapshot.internetGateways(),
+    ]);
     const ec2 = new Map(
       (await ctx.snapshot.instancesByIds(instances.flatMap((i) => i.Ec2InstanceId ?? []))).map((e) => [e.InstanceId!, e]),
     );
@@ -100,7 +104,14 @@ export const opsworksInstance = {
         kind: 'opsworks-instance',
         physicalId: i.InstanceId!,
         outputs: outputsOf(i, state.ec2State),
-        references: [i.StackId!, ...(i.LayerIds ?? []), ...(i.SubnetId ? [i.SubnetId] : []), ...(state.securityGroupIds ?? [])],
+        // Its EC2 instance's public address keeps the gateway attached: the gateway goes only once it has.
+        references: [
+          i.StackId!,
+          ...(i.LayerIds ?? []),
+          ...(i.SubnetId ? [i.SubnetId] : []),
+          ...(state.securityGroupIds ?? []),
+          ...(e ? gatewaysHeldBy(e, gateways) : []),
+        ],
         // Routes and the custom JSON name its EC2 instance: they must move off it before it goes.
         ...(i.Ec2InstanceId ? { alsoKnownAs: [i.Ec2InstanceId] } : {}),
         owned: true,
