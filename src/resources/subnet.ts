@@ -3,7 +3,8 @@
 
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
-import { tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
+import { errorCode } from '../aws/retry.js';
+import { logicalIdOf, tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
 import { compareAttributes, compareTags } from '../planner/diff.js';
 import { idScheme } from '../planner/identity.js';
 import { desired, type ResourceKind } from '../planner/resource.js';
@@ -63,16 +64,35 @@ export const subnet = {
   },
 
   async create(desired, ctx) {
-    const { CreateSubnetCommand } = await import('@aws-sdk/client-ec2');
-    const created = await ctx.ec2.send(
-      new CreateSubnetCommand({
-        VpcId: desired.vpcId,
-        CidrBlock: desired.cidrBlock,
-        AvailabilityZone: desired.availabilityZone,
-        TagSpecifications: tagSpecifications('subnet', ctx.stack, ctx.resourceId, desired.tags),
-      }),
-    );
-    return { id: created.Subnet!.SubnetId! };
+    const { CreateSubnetCommand, DescribeSubnetsCommand } = await import('@aws-sdk/client-ec2');
+    try {
+      const created = await ctx.ec2.send(
+        new CreateSubnetCommand({
+          VpcId: desired.vpcId,
+          CidrBlock: desired.cidrBlock,
+          AvailabilityZone: desired.availabilityZone,
+          TagSpecifications: tagSpecifications('subnet', ctx.stack, ctx.resourceId, desired.tags),
+        }),
+      );
+      return { id: created.Subnet!.SubnetId! };
+    } catch (error) {
+      // Sent again after a lost reply (or made by an apply running alongside), the block is taken
+      // by the very subnet this create made: that one is it.
+      if (errorCode(error) !== 'InvalidSubnet.Conflict') throw error;
+      const found = await ctx.ec2.send(
+        new DescribeSubnetsCommand({
+          Filters: [
+            { Name: 'vpc-id', Values: [desired.vpcId] },
+            { Name: 'cidr-block', Values: [desired.cidrBlock] },
+          ],
+        }),
+      );
+      const made = found.Subnets?.find(
+        (s) => logicalIdOf(s.Tags, ctx.stack) === ctx.resourceId && s.AvailabilityZone === desired.availabilityZone,
+      );
+      if (!made) throw error;
+      return { id: made.SubnetId! };
+    }
   },
 
   async update(desired, observed, changes, ctx) {
