@@ -9,10 +9,10 @@ import { createHash } from 'node:crypto';
 import type { Instance, RunInstancesCommandInput } from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
-import { tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
+import { logicalIdOf, tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
 import { compareAttributes, compareTags } from '../planner/diff.js';
 import { idScheme } from '../planner/identity.js';
-import { desired, type ChangeOf, type Observed, type Outputs, type ResourceKind } from '../planner/resource.js';
+import { desired, type ChangeOf, type CreateContext, type Observed, type Outputs, type ResourceKind } from '../planner/resource.js';
 import type { Ref } from '../planner/values.js';
 import { applyTags } from './tagging.js';
 import { gatewaysHeldBy, instanceGroupIds } from '../aws/instance-groups.js';
@@ -139,8 +139,9 @@ export const natInstance = {
       ],
     };
     let launched = await run(ctx, input, clientToken(ctx.stack, ctx.resourceId, ctx.replacing, input));
-    if (DEAD.has(launched.State?.Name ?? '')) {
-      // The token matched an earlier launch that has since died; launch anew.
+    if (!(await isThisNat(ctx, launched.InstanceId!))) {
+      // The token matched an earlier launch that has since died, or that is this NAT no more (its
+      // tags were removed or changed, so the plan did not see it): launch anew.
       launched = await run(ctx, input, clientToken(ctx.stack, ctx.resourceId, launched.InstanceId, input));
     }
     const instanceId = launched.InstanceId!;
@@ -214,6 +215,14 @@ function outputsOf(instanceId: string, state: string): Outputs {
 }
 
 const PREFERENCE = ['running', 'pending', 'stopping', 'stopped', 'shutting-down', 'terminated'];
+
+// As it is now: what answers a repeated token is the launch it was first sent for, as it was then.
+async function isThisNat(ctx: AwsContext & CreateContext, instanceId: string): Promise<boolean> {
+  const { DescribeInstancesCommand } = await import('@aws-sdk/client-ec2');
+  const out = await ctx.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+  const now = out.Reservations?.[0]?.Instances?.[0];
+  return !!now && !DEAD.has(now.State?.Name ?? '') && logicalIdOf(now.Tags, ctx.stack) === ctx.resourceId;
+}
 
 async function run(ctx: AwsContext, input: RunInstancesCommandInput, token: string): Promise<Instance> {
   const { RunInstancesCommand } = await import('@aws-sdk/client-ec2');
