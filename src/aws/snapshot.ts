@@ -92,6 +92,22 @@ export class Snapshot {
     });
   }
 
+  /**
+   * The network interfaces in the given security groups, whatever their tags (one call, by group):
+   * a NAT of the stack whose tags were removed still holds the stack's group, and still costs money.
+   */
+  interfacesInGroups(groupIds: readonly string[]): Promise<NetworkInterface[]> {
+    const wanted = [...new Set(groupIds)].sort();
+    return this.memo.once(`interfaces-in:${wanted.join(',')}`, async () =>
+      wanted.length === 0
+        ? []
+        : collect(
+            paginateDescribeNetworkInterfaces({ client: this.ec2 }, { Filters: [{ Name: 'group-id', Values: wanted }] }),
+            (p) => p.NetworkInterfaces,
+          ),
+    );
+  }
+
   /** The stack's running instances whose instance or system status check says "impaired" (one call, by id). */
   impairedInstanceIds(): Promise<Set<string>> {
     return this.memo.once('impaired', async () => {
