@@ -6,11 +6,12 @@
 //   1. it fits: keeping it needs no replacement. What an apply made for this same spec always
 //      fits, so no later plan deletes it to make another one like it;
 //   2. it is the healthiest, in its kind's own terms (a running NAT before a stopped one);
-//   3. it needs the fewest changes;
-//   4. it is in use: more of the stack's resources refer to it (routes point at it, subnets are
-//      in it), then more of what else was found (a workload in it);
-//   5. it is the oldest, when its kind knows when it was made;
-//   6. its id, so that the choice never depends on the order AWS lists things in.
+//   3. it is in use by more of the stack's resources (routes point at it, subnets are in it):
+//      keeping another would mean replacing those;
+//   4. it needs the fewest changes;
+//   5. it is in use by more of what else was found (a workload in it);
+//   6. it is the oldest, when its kind knows when it was made;
+//   7. its id, so that the choice never depends on the order AWS lists things in.
 //
 // Each criterion only counts when the claimants differ in it; unknown ones count as equal.
 
@@ -48,8 +49,8 @@ const more =
 const CRITERIA: readonly { compare: Criterion; because: (best: Claimant<unknown>) => string }[] = [
   { compare: more((c) => (c.fits === false ? 0 : 1)), because: () => 'it fits the spec' },
   { compare: fewer((c) => c.health), because: () => 'it is healthier' },
-  { compare: fewer((c) => c.changes), because: (c) => (c.changes ? 'it needs fewer changes' : 'it matches the spec') },
   { compare: more((c) => c.usedBy), because: (c) => `it is in use (by ${c.usedBy} of the stack's resources)` },
+  { compare: fewer((c) => c.changes), because: (c) => (c.changes ? 'it needs fewer changes' : 'it matches the spec') },
   { compare: more((c) => c.usedByOthers), because: (c) => `it is in use (by ${c.usedByOthers} found that are not the stack's)` },
   {
     compare: (a, b) => (a.createdAt ?? Infinity) - (b.createdAt ?? Infinity) || 0, // two unknowns: NaN, so equal

@@ -195,6 +195,10 @@ describe('converging from any state', () => {
         [['vpc~', 'delete']],
         renderPlan(plan!),
       );
+      assert.match(
+        plan!.changes.find((c) => c.action === 'delete')!.reason!,
+        /^duplicate of vpc; vpc-\S+ is kept: it is in use \(by \d+ of the stack's resources\)$/,
+      );
       assertKept(before, await worldIds(emu.ec2, spec.name));
     });
 

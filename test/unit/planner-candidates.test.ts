@@ -10,13 +10,13 @@ const claimant = (physicalId: string, extra: Partial<Claimant<string>> = {}): Cl
 const order = (claimants: Claimant<string>[]) => bestFirst(claimants).map((c) => c.item);
 
 describe('bestFirst (several claiming one logical id)', () => {
-  it('puts first what fits, then the healthiest, the fewest changes, the most used by the stack, then by others, the oldest', () => {
+  it('puts first what fits, then the healthiest, the most used by the stack, the fewest changes, the most used by others, the oldest', () => {
     const steps: [Claimant<string>, Claimant<string>, string][] = [
       [claimant('a', { fits: false }), claimant('b', { fits: true, health: 9, changes: 9 }), 'it fits the spec'],
-      [claimant('a', { health: 1 }), claimant('b', { health: 0, changes: 3 }), 'it is healthier'],
-      [claimant('a', { changes: 2 }), claimant('b', { changes: 1, usedBy: 0 }), 'it needs fewer changes'],
+      [claimant('a', { health: 1 }), claimant('b', { health: 0, usedBy: 0 }), 'it is healthier'],
+      [claimant('a', { usedBy: 1 }), claimant('b', { usedBy: 5, changes: 3 }), "it is in use (by 5 of the stack's resources)"],
+      [claimant('a', { changes: 2 }), claimant('b', { changes: 1, usedByOthers: 0 }), 'it needs fewer changes'],
       [claimant('a', { changes: 1 }), claimant('b', { changes: 0 }), 'it matches the spec'],
-      [claimant('a', { usedBy: 1 }), claimant('b', { usedBy: 5, usedByOthers: 0 }), "it is in use (by 5 of the stack's resources)"],
       [
         claimant('a', { usedByOthers: 0 }),
         claimant('b', { usedByOthers: 2, createdAt: 9 }),
