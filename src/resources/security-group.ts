@@ -5,12 +5,12 @@ import type { IpPermission } from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { errorCode } from '../aws/retry.js';
-import { logicalIdOf, tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
+import { tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
 import { compareAttributes, compareTags } from '../planner/diff.js';
 import { idScheme } from '../planner/identity.js';
 import { desired, type ResourceKind } from '../planner/resource.js';
 import type { Ref } from '../planner/values.js';
-import { applyTags } from './tagging.js';
+import { applyTags, madeBefore } from './tagging.js';
 
 /** "all 10.0.0.0/16" (every protocol), or "tcp 22-22 203.0.113.0/24". */
 export type Rule = string;
@@ -90,19 +90,18 @@ export const securityGroup = {
       await syncRules(ctx, id, desired, { ingress: [], egress: ['all 0.0.0.0/0'] });
       return { id };
     } catch (error) {
-      // Sent again after a lost reply (or made by an apply running alongside), the name is taken by
-      // the very group this create made: that one is it, with whatever rules it has so far.
-      if (errorCode(error) !== 'InvalidGroup.Duplicate') throw error;
-      const found = await ctx.ec2.send(
-        new DescribeSecurityGroupsCommand({
-          Filters: [
-            { Name: 'vpc-id', Values: [desired.vpcId] },
-            { Name: 'group-name', Values: [desired.groupName] },
-          ],
-        }),
-      );
-      const made = found.SecurityGroups?.find((g) => logicalIdOf(g.Tags, ctx.stack) === ctx.resourceId);
-      if (!made) throw error;
+      // The name is taken: by this very group, if the first send made it, with what rules it has so far.
+      const made = await madeBefore(error, 'InvalidGroup.Duplicate', ctx, async () => {
+        const found = await ctx.ec2.send(
+          new DescribeSecurityGroupsCommand({
+            Filters: [
+              { Name: 'vpc-id', Values: [desired.vpcId] },
+              { Name: 'group-name', Values: [desired.groupName] },
+            ],
+          }),
+        );
+        return found.SecurityGroups;
+      });
       await syncRules(ctx, made.GroupId!, desired, { ingress: rulesOf(made.IpPermissions), egress: rulesOf(made.IpPermissionsEgress) });
       return { id: made.GroupId! };
     }

@@ -3,13 +3,12 @@
 
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
-import { errorCode } from '../aws/retry.js';
-import { logicalIdOf, tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
+import { tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
 import { compareAttributes, compareTags } from '../planner/diff.js';
 import { idScheme } from '../planner/identity.js';
 import { desired, type ResourceKind } from '../planner/resource.js';
 import type { Ref } from '../planner/values.js';
-import { applyTags } from './tagging.js';
+import { applyTags, madeBefore } from './tagging.js';
 
 export type SubnetProps = {
   vpcId: Ref;
@@ -76,21 +75,19 @@ export const subnet = {
       );
       return { id: created.Subnet!.SubnetId! };
     } catch (error) {
-      // Sent again after a lost reply (or made by an apply running alongside), the block is taken
-      // by the very subnet this create made: that one is it.
-      if (errorCode(error) !== 'InvalidSubnet.Conflict') throw error;
-      const found = await ctx.ec2.send(
-        new DescribeSubnetsCommand({
-          Filters: [
-            { Name: 'vpc-id', Values: [desired.vpcId] },
-            { Name: 'cidr-block', Values: [desired.cidrBlock] },
-          ],
-        }),
-      );
-      const made = found.Subnets?.find(
-        (s) => logicalIdOf(s.Tags, ctx.stack) === ctx.resourceId && s.AvailabilityZone === desired.availabilityZone,
-      );
-      if (!made) throw error;
+      // The block is taken: by this very subnet, if the first send made it.
+      const made = await madeBefore(error, 'InvalidSubnet.Conflict', ctx, async () => {
+        const found = await ctx.ec2.send(
+          new DescribeSubnetsCommand({
+            Filters: [
+              { Name: 'vpc-id', Values: [desired.vpcId] },
+              { Name: 'cidr-block', Values: [desired.cidrBlock] },
+              { Name: 'availability-zone', Values: [desired.availabilityZone] },
+            ],
+          }),
+        );
+        return found.Subnets;
+      });
       return { id: made.SubnetId! };
     }
   },
