@@ -79,7 +79,7 @@ describe('the inventory', () => {
       assert.match(
         out,
         new RegExp(
-          `  - EC2 instance ${nat.Ec2InstanceId} \\("test-stack - ${nat.Hostname}"\\), t2\\.micro, running, launched by OpsWorks stack "test-stack" as ${nat.Hostname}\\n`,
+          `  - EC2 instance ${nat.Ec2InstanceId} \\("test-stack - ${nat.Hostname}"\\), t3\\.micro, running, launched by OpsWorks stack "test-stack" as ${nat.Hostname}\\n`,
         ),
       );
     }
