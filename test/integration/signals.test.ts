@@ -202,7 +202,9 @@ describe('the command line and the lock', () => {
 
   it('a holder killed with SIGKILL blocks others no longer than its lease; force-unlock frees it at once', async () => {
     emu.proxy.setOptions({ pendingInstanceMs: 3000 });
-    const lease = ['--lock-lease', '3'];
+    // Long enough that the next CLI, however slowly it starts on a loaded machine, finds it held.
+    const leaseSeconds = 10;
+    const lease = ['--lock-lease', String(leaseSeconds)];
     const killed = watch(startCli(['apply', '-f', file, ...aws(), '--auto-approve', ...lease]));
     await killed.until(/Creating\.\.\./);
     killed.child.kill('SIGKILL');
@@ -219,7 +221,10 @@ describe('the command line and the lock', () => {
     const blockedFor = Date.now() - diedAt;
     assert.equal(takeover.code, 0, takeover.stderr);
     assert.match(takeover.stderr, /Took over the expired lock of stack cli-locked, held by .* since /);
-    assert.ok(blockedFor < 3000 + 5000, `blocked ${blockedFor} ms after the kill, with a 3 s lease (plus the time of the runs)`);
+    assert.ok(
+      blockedFor < leaseSeconds * 1000 + 5000,
+      `blocked ${blockedFor} ms after the kill, with a ${leaseSeconds} s lease (plus the time of the runs)`,
+    );
     await converge(makeEngine(spec, emu.proxy.endpoint));
 
     // force-unlock: refused for a wrong ID, then breaks the lock of a holder that is gone.
