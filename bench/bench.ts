@@ -62,6 +62,7 @@ import {
   DescribeInstancesCommand,
   DescribeInstanceStatusCommand,
   DescribeInternetGatewaysCommand,
+  DescribeNetworkInterfacesCommand,
   DescribeRouteTablesCommand,
   DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
@@ -299,7 +300,8 @@ function expectNoChanges(plan: Plan, what: string): void {
 /**
  * The EC2 part of the floor: the Describe calls of a no-op plan, made directly, each once, as
  * concurrently as the engine makes them (the kinds observe at once; the VPC attributes need the
- * VPC ids, the instance statuses the running instances' ids). Mirrors src/aws/snapshot.ts and the
+ * VPC ids, the instance statuses the running instances' ids, the interfaces in the stack's groups
+ * the groups' ids). Mirrors src/aws/snapshot.ts and the
  * kinds' observe(); keep them in step if the engine's reads change. `instances` is the stack-tag
  * listing of instances, for the OpsWorks part to use.
  */
@@ -322,12 +324,18 @@ function ec2Floor(ec2: EC2Client, stack: string): { done: Promise<unknown>; inst
     const running = (await instances).filter((i) => i.State?.Name === 'running').map((i) => i.InstanceId!);
     if (running.length > 0) await ec2.send(new DescribeInstanceStatusCommand({ InstanceIds: running }));
   };
+  // The inventory looks for instances in the stack's groups that lost the stack's tag.
+  const groups = async () => {
+    const out = await ec2.send(new DescribeSecurityGroupsCommand({ Filters }));
+    const ids = (out.SecurityGroups ?? []).map((g) => g.GroupId!);
+    if (ids.length > 0) await ec2.send(new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'group-id', Values: ids }] }));
+  };
   const done = Promise.all([
     vpcs(),
     ec2.send(new DescribeInternetGatewaysCommand({ Filters })),
     ec2.send(new DescribeSubnetsCommand({ Filters })),
     ec2.send(new DescribeRouteTablesCommand({ Filters })),
-    ec2.send(new DescribeSecurityGroupsCommand({ Filters })),
+    groups(),
     statuses(),
   ]);
   return { done, instances };

@@ -204,8 +204,9 @@ export class Engine {
   private async planFor(desired: Desired[]): Promise<Plan> {
     const { observed, inventory: items, ctx } = await this.observe();
     const plan = await makePlan({ desired, observed, inventory: items, kinds: this.kinds, ctx });
-    if (!plan.changes.some((c) => c.action === 'delete' && !c.heldBy)) return plan;
-    // Deleting: what else is in the stack's VPCs would make some deletes fail; keep those instead.
+    if (!plan.changes.some((c) => (c.action === 'delete' || c.action === 'replace') && !c.heldBy)) return plan;
+    // Deleting (a replacement deletes the old one): what else is in the stack's VPCs would make some
+    // deletes fail; keep those instead.
     const inside = await strangers(ctx, items);
     return inside.length === 0 ? plan : makePlan({ desired, observed, inventory: [...items, ...inside], kinds: this.kinds, ctx });
   }
