@@ -3,19 +3,18 @@
 // 130 / 143 stopped by SIGINT / SIGTERM.
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { Engine } from './engine.js';
+import type { Engine } from './engine.js';
 import { httpUrl, serveOpsWorksEmulator, wholeNumber, type OpsWorksCommandOptions } from './emulator/opsworks/command.js';
 import { DEFAULT_TIMEOUTS } from './aws/endpoint.js';
 import { DupsworksError, toErrorInfo, type ErrorInfo } from './errors.js';
 import type { RunOperation } from './io.js';
 import { DEFAULT_LEASE_SECONDS, DEFAULT_LOCK_TABLE, LockHeldError, who } from './lock/lease.js';
-import * as lab from './lab/control.js';
+import type * as Lab from './lab/control.js';
 import { loadPlan, planToApply, savePlan } from './planfile.js';
 import { DEFAULT_GRACE_SECONDS } from './planner/apply.js';
 import { planToJson } from './planner/json.js';
 import { hasChanges, heldChanges, type Plan } from './planner/plan.js';
 import { colorStyle, plainStyle, renderPlan, type Style } from './planner/render.js';
-import { formatProblems, loadSpecFile } from './spec/load.js';
 import type { Spec } from './spec/types.js';
 import { lockInfoLines, TerminalHost, write } from './terminal.js';
 import { VERSION } from './version.js';
@@ -108,7 +107,7 @@ export async function main(argv: string[]): Promise<number> {
     .action(
       run(async (globals, options: { file: string; json?: boolean; out?: string; detailedExitcode?: boolean }) => {
         const spec = await loadSpec(options.file, globals);
-        const plan = await engineFor(spec, globals, terminalHost(globals)).plan();
+        const plan = await (await engineFor(spec, globals, terminalHost(globals))).plan();
         write(process.stdout, options.json ? `${JSON.stringify(planToJson(plan), null, 2)}\n` : renderPlan(plan, styleFor(globals)));
         if (options.out) {
           await savePlan(options.out, plan, spec);
@@ -163,7 +162,7 @@ export async function main(argv: string[]): Promise<number> {
       run(async (globals, id: string, options: { file: string; autoApprove?: boolean }) => {
         const spec = await loadSpec(options.file, globals);
         const host = terminalHost(globals, options.autoApprove);
-        const engine = engineFor(spec, globals, host);
+        const engine = await engineFor(spec, globals, host);
         const holder = await engine.lockHolder();
         if (holder?.id === id) {
           write(process.stderr, `${lockInfoLines(holder).join('\n')}\n`);
@@ -195,7 +194,20 @@ export async function main(argv: string[]): Promise<number> {
   const labCommand = program
     .command('lab')
     .description('real packets through the stack in the EC2 emulator: Linux network namespaces programmed live from it (root)');
-  const terminal: lab.Output = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+  const terminal: Lab.Output = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+
+  // The lab loads the SDK (it reads the emulator): its module is loaded when a lab command runs.
+  const labRun =
+    (action: (lab: typeof Lab, globals: GlobalOptions, ...args: any[]) => Promise<number>) =>
+    (globals: GlobalOptions, ...args: any[]) =>
+      import('./lab/control.js').then(async (lab) => {
+        try {
+          return await action(lab, globals, ...args);
+        } catch (error) {
+          // Already said in the user's terms: no stack trace, even with --debug.
+          throw error instanceof lab.LabFailure ? new Failure(error.message) : error;
+        }
+      });
 
   labCommand
     .command('up')
@@ -212,42 +224,45 @@ export async function main(argv: string[]): Promise<number> {
     )
     .action(
       run(
-        async (
-          globals,
-          options: { file: string; json?: boolean; detach?: boolean; pidFile?: string; interval: number; propagationDelay: number },
-        ) => {
-          const spec = await loadSpec(options.file, globals);
-          if (spec.nat.manager !== 'ec2') {
-            throw new Failure(
-              `${options.file}: the lab models stacks whose NATs are EC2 instances (nat.manager: ec2), not ${spec.nat.manager}`,
-            );
-          }
-          const missing = lab.missingPrerequisites();
-          if (missing.length > 0) {
-            for (const problem of missing) process.stderr.write(`lab: ${problem}\n`);
-            throw new Failure(
-              `the lab cannot run here: ${missing.length} thing${missing.length === 1 ? '' : 's'} missing; nothing was changed`,
-            );
-          }
-          const endpointUrl = globals.endpointUrl ?? process.env.AWS_ENDPOINT_URL_EC2 ?? process.env.AWS_ENDPOINT_URL;
-          if (!endpointUrl) {
-            throw new Failure('the lab follows an EC2 emulator: give its endpoint with --endpoint-url (e.g. http://127.0.0.1:5000)');
-          }
-          const upOptions: lab.UpOptions = {
-            specFile: options.file,
-            stack: spec.name,
-            region: spec.region,
-            zones: spec.zones,
-            endpointUrl,
-            profile: globals.profile,
-            intervalMs: options.interval,
-            propagationDelayMs: options.propagationDelay,
-            json: options.json ?? false,
-            pidFile: options.pidFile,
-            debug: globals.debug ?? false,
-          };
-          return options.detach ? lab.upDetached(process.argv.slice(1), upOptions, terminal) : lab.up(upOptions, terminal);
-        },
+        labRun(
+          async (
+            lab,
+            globals,
+            options: { file: string; json?: boolean; detach?: boolean; pidFile?: string; interval: number; propagationDelay: number },
+          ) => {
+            const spec = await loadSpec(options.file, globals);
+            if (spec.nat.manager !== 'ec2') {
+              throw new Failure(
+                `${options.file}: the lab models stacks whose NATs are EC2 instances (nat.manager: ec2), not ${spec.nat.manager}`,
+              );
+            }
+            const missing = lab.missingPrerequisites();
+            if (missing.length > 0) {
+              for (const problem of missing) process.stderr.write(`lab: ${problem}\n`);
+              throw new Failure(
+                `the lab cannot run here: ${missing.length} thing${missing.length === 1 ? '' : 's'} missing; nothing was changed`,
+              );
+            }
+            const endpointUrl = globals.endpointUrl ?? process.env.AWS_ENDPOINT_URL_EC2 ?? process.env.AWS_ENDPOINT_URL;
+            if (!endpointUrl) {
+              throw new Failure('the lab follows an EC2 emulator: give its endpoint with --endpoint-url (e.g. http://127.0.0.1:5000)');
+            }
+            const upOptions: Lab.UpOptions = {
+              specFile: options.file,
+              stack: spec.name,
+              region: spec.region,
+              zones: spec.zones,
+              endpointUrl,
+              profile: globals.profile,
+              intervalMs: options.interval,
+              propagationDelayMs: options.propagationDelay,
+              json: options.json ?? false,
+              pidFile: options.pidFile,
+              debug: globals.debug ?? false,
+            };
+            return options.detach ? lab.upDetached(process.argv.slice(1), upOptions, terminal) : lab.up(upOptions, terminal);
+          },
+        ),
       ),
     );
 
@@ -258,8 +273,10 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<command...>', 'the command and its arguments (after --)')
     .option('--stack <name>', 'the lab of this stack (needed only when several run)')
     .action(
-      run(async (_globals, where: string, command: string[], options: { stack?: string }) =>
-        lab.exec(lab.namespaceOf(await lab.findLab(options.stack), where), command),
+      run(
+        labRun(async (lab, _globals, where: string, command: string[], options: { stack?: string }) =>
+          lab.exec(lab.namespaceOf(await lab.findLab(options.stack), where), command),
+        ),
       ),
     );
 
@@ -269,7 +286,11 @@ export async function main(argv: string[]): Promise<number> {
     .option('--stack <name>', 'the lab of this stack (needed only when several run)')
     .option('--json', 'the lab description with the egress of each zone, as JSON')
     .action(
-      run(async (_globals, options: { stack?: string; json?: boolean }) => lab.status(options.stack, options.json ?? false, terminal)),
+      run(
+        labRun(async (lab, _globals, options: { stack?: string; json?: boolean }) =>
+          lab.status(options.stack, options.json ?? false, terminal),
+        ),
+      ),
     );
 
   labCommand
@@ -278,10 +299,12 @@ export async function main(argv: string[]): Promise<number> {
     .option('--stack <name>', 'the lab of this stack (needed only when several run)')
     .option('-f, --file <spec>', 'the lab of the stack this spec names')
     .action(
-      run(async (globals, options: { stack?: string; file?: string }) => {
-        const stack = options.stack ?? (options.file ? (await loadSpec(options.file, globals)).name : undefined);
-        return lab.down(stack, terminal);
-      }),
+      run(
+        labRun(async (lab, globals, options: { stack?: string; file?: string }) => {
+          const stack = options.stack ?? (options.file ? (await loadSpec(options.file, globals)).name : undefined);
+          return lab.down(stack, terminal);
+        }),
+      ),
     );
 
   try {
@@ -290,8 +313,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 1;
     const info = toErrorInfo(error);
-    if (debug && !(error instanceof Failure) && !(error instanceof lab.LabFailure))
-      write(process.stderr, `${(error as Error)?.stack ?? error}\n`);
+    if (debug && !(error instanceof Failure)) write(process.stderr, `${(error as Error)?.stack ?? error}\n`);
     if (error instanceof LockHeldError) {
       write(process.stderr, `${lockHeldMessage(error, argv)}\n`);
       return 1;
@@ -306,6 +328,8 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function loadSpec(file: string, globals: GlobalOptions): Promise<Spec> {
+  // Loaded here: --help and --version need neither the YAML parser nor the schema.
+  const { formatProblems, loadSpecFile } = await import('./spec/load.js');
   const loaded = await loadSpecFile(file, globals.region ? { region: globals.region } : {});
   if (loaded.ok) return loaded.spec;
   for (const line of formatProblems(loaded.problems)) process.stderr.write(`${line}\n`);
@@ -334,7 +358,7 @@ async function runLocked(
   flags: RunFlags,
   adopt?: (fresh: Plan) => Plan,
 ): Promise<number> {
-  const engine = engineFor(spec, globals, terminalHost(globals, flags.autoApprove), flags);
+  const engine = await engineFor(spec, globals, terminalHost(globals, flags.autoApprove), flags);
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => {
     if (controller.signal.aborted) {
@@ -380,7 +404,9 @@ function terminalHost(globals: GlobalOptions, autoApprove?: boolean): TerminalHo
   });
 }
 
-function engineFor(spec: Spec, globals: GlobalOptions, io: TerminalHost, flags?: Partial<RunFlags>): Engine {
+/** The engine loads the AWS SDK: only the commands that call AWS load it, so --help and validate start fast. */
+async function engineFor(spec: Spec, globals: GlobalOptions, io: TerminalHost, flags?: Partial<RunFlags>): Promise<Engine> {
+  const { Engine } = await import('./engine.js');
   return new Engine({
     spec,
     io,
