@@ -23,7 +23,7 @@ export interface Change {
   attributes: AttributeChange[];
   /** create / replace: the attributes the new resource will have. */
   preview?: Record<string, unknown>;
-  /** delete: why it goes. */
+  /** delete: why it goes; create: why anew (what it follows that is gone). */
   reason?: string;
   /** Logical ids whose outputs this resource needs (its optional references excluded). */
   dependsOn: string[];
@@ -40,6 +40,8 @@ export interface Plan {
   unclaimed: InventoryItem[];
   /** Hash of everything observed; a saved plan is applied only while the world still hashes the same. */
   stateHash: string;
+  /** A destroy plan: everything of the stack goes, whatever the spec says. */
+  destroy?: true;
 }
 
 export type Kinds<C> = ReadonlyMap<string, SomeKind<C>>;
@@ -51,9 +53,11 @@ export interface PlanInput<C> {
   inventory?: readonly InventoryItem[];
   kinds: Kinds<C>;
   ctx: C;
+  /** A destroy plan (nothing desired): its deletes need no reason beyond the command. */
+  destroy?: boolean;
 }
 
-export async function makePlan<C>({ desired, observed, inventory = [], kinds, ctx }: PlanInput<C>): Promise<Plan> {
+export async function makePlan<C>({ desired, observed, inventory = [], kinds, ctx, destroy = false }: PlanInput<C>): Promise<Plan> {
   // In a stable order, whatever order AWS listed things in: a saved plan must compare equal.
   const unclaimed = unclaimedItems(inventory, observed)
     .map((u) => ({ ...u, references: [...new Set(u.references)].sort() }))
@@ -75,11 +79,13 @@ export async function makePlan<C>({ desired, observed, inventory = [], kinds, ct
   for (const want of dependencyOrder(desired)) {
     const kind = kindOf(kinds, want.kind);
     const planned = resolve(want.props, lookup) as Resolved<Props>;
-    const found = observedById.get(want.id)?.[0];
+    const first = observedById.get(want.id)?.[0];
+    const found = first?.gone === undefined ? first : undefined;
     const dependsOn = referencedIds(want.props, { requiredOnly: true });
     let change: Change;
     if (!found) {
       change = { id: want.id, kind: want.kind, action: 'create', desired: want, planned, attributes: [], dependsOn };
+      if (first?.gone) change.reason = first.gone;
     } else {
       const attributes = explainUnknowns(kind.diff(planned, found));
       const action: Action = attributes.length === 0 ? 'no-op' : forcesReplacement(attributes) ? 'replace' : 'update';
@@ -97,14 +103,57 @@ export async function makePlan<C>({ desired, observed, inventory = [], kinds, ct
       const unwanted = index > 0 || !wanted.has(id);
       if (!unwanted || !extra.owned) return;
       const key = index === 0 ? id : `${id}~${extra.physicalId}`;
-      const reason = extra.note ?? (wanted.has(id) ? `duplicate of ${id}` : 'not in the spec');
-      changes.set(key, { id: key, kind: extra.kind, action: 'delete', observed: extra, attributes: [], reason, dependsOn: [] });
+      const reason = extra.note ?? (wanted.has(id) ? `duplicate of ${id}` : destroy ? undefined : 'not in the spec');
+      changes.set(key, {
+        id: key,
+        kind: extra.kind,
+        action: 'delete',
+        observed: extra,
+        attributes: [],
+        ...(reason ? { reason } : {}),
+        dependsOn: [],
+      });
     });
   }
 
   checkClaims([...changes.values()], kinds);
   holdDeletes([...changes.values()], unclaimed);
-  return { changes: [...changes.values()], unclaimed, stateHash: hashState(observed, unclaimed) };
+  return {
+    changes: deletesLast([...changes.values()]),
+    unclaimed,
+    stateHash: hashState(observed, unclaimed),
+    ...(destroy ? { destroy: true as const } : {}),
+  };
+}
+
+/**
+ * The changes in the order they are shown: creates, updates and replacements in dependency order,
+ * then the deletes in reverse dependency order, each after everything that still uses it (the order
+ * apply can delete them in, as Terraform lists a destroy).
+ */
+function deletesLast(changes: readonly Change[]): Change[] {
+  const deletes = changes.filter((c) => c.action === 'delete');
+  const users = new Map<Change, Change[]>();
+  for (const c of deletes) {
+    const known = [c.observed!.physicalId, ...(c.observed!.alsoKnownAs ?? [])];
+    users.set(
+      c,
+      deletes.filter((u) => u !== c && u.observed!.references.some((r) => known.includes(r))),
+    );
+  }
+  const ordered: Change[] = [];
+  const placed = new Set<Change>();
+  const visiting = new Set<Change>();
+  const place = (c: Change): void => {
+    if (placed.has(c) || visiting.has(c)) return; // a cycle keeps the order it was found in
+    visiting.add(c);
+    for (const u of users.get(c)!) place(u);
+    visiting.delete(c);
+    placed.add(c);
+    ordered.push(c);
+  };
+  deletes.forEach(place);
+  return [...changes.filter((c) => c.action !== 'delete'), ...ordered];
 }
 
 // A resource something unclaimed still uses cannot be deleted (AWS would answer

@@ -44,6 +44,12 @@ export interface Observed<S = unknown, N extends string = string> {
   owned: boolean;
   /** Why this resource is extra, e.g. "duplicate of nat/ap-northeast-1c". Shown when it is deleted. */
   note?: string;
+  /**
+   * Set when it is no longer there, though the provider still lists it (a terminated instance): the
+   * plan creates the resource anew, not replaces it, and gives this as the reason ("i-0abc is
+   * terminated"). Never deleted (`owned` is false).
+   */
+  gone?: string;
   /** Kind-specific state the diff needs. */
   state: S;
   /** What this resource holds that no other of its kind may hold at the same time (see ResourceKind.claim). */

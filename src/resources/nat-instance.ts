@@ -1,9 +1,10 @@
 // A NAT instance: an EC2 instance in a public subnet, with a public IP, source/destination check
 // off, and user data that turns it into a NAT.
 //
-// Its health is part of its diff: a stopped NAT is started again (update); a terminated one, one
-// shutting down, or one failing its status checks is replaced. Replacement launches the new one
-// first; the planner then re-points every route that used the old one before terminating it.
+// Its health is part of its diff: a stopped NAT is started again (update); one shutting down or
+// failing its status checks is replaced. Replacement launches the new one first; the planner then
+// re-points every route that used the old one before terminating it. A terminated one is gone
+// (EC2 lists it for a while): the plan launches a NAT anew, saying which one it follows.
 
 import { createHash } from 'node:crypto';
 import type { Instance, RunInstancesCommandInput } from '@aws-sdk/client-ec2';
@@ -191,6 +192,7 @@ function observed(id: string, i: Instance, impaired: boolean): Observed<NatInsta
     references: DEAD.has(state) ? [] : [i.SubnetId, ...groups].filter((x): x is string => !!x),
     // A terminated instance is listed for a while but is already gone: never anything to delete.
     owned: !DEAD.has(state),
+    ...(state === 'terminated' ? { gone: `${i.InstanceId} is terminated` } : {}),
     state: {
       state,
       impaired,
