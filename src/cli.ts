@@ -13,6 +13,7 @@ import type * as Lab from './lab/control.js';
 import { loadPlan, planToApply, savePlan } from './planfile.js';
 import { DEFAULT_GRACE_SECONDS } from './planner/apply.js';
 import { planToJson } from './planner/json.js';
+import { PROVIDER_NAME } from './resources/provider.js';
 import { hasChanges, heldChanges, type Plan } from './planner/plan.js';
 import { colorStyle, plainStyle, renderPlan, type Style } from './planner/render.js';
 import type { Spec } from './spec/types.js';
@@ -104,11 +105,14 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print the plan as JSON (Terraform-style resource_changes)')
     .option('--out <file>', 'save the plan for `apply <file>`')
     .option('--detailed-exitcode', 'exit 0 when there are no changes, 2 when there are, 1 on error')
+    .option('--destroy', "what destroy would delete, in the order it would (Terraform's -destroy works too)")
     .action(
-      run(async (globals, options: { file: string; json?: boolean; out?: string; detailedExitcode?: boolean }) => {
+      run(async (globals, options: { file: string; json?: boolean; out?: string; detailedExitcode?: boolean; destroy?: boolean }) => {
         const spec = await loadSpec(options.file, globals);
-        const plan = await (await engineFor(spec, globals, terminalHost(globals))).plan();
-        write(process.stdout, options.json ? `${JSON.stringify(planToJson(plan), null, 2)}\n` : renderPlan(plan, styleFor(globals)));
+        const engine = await engineFor(spec, globals, terminalHost(globals));
+        const plan = await (options.destroy ? engine.destroyPlan() : engine.plan());
+        const text = renderPlan(plan, styleFor(globals), options.destroy ? 'destroy' : 'apply');
+        write(process.stdout, options.json ? `${JSON.stringify(planToJson(plan, PROVIDER_NAME), null, 2)}\n` : text);
         if (options.out) {
           await savePlan(options.out, plan, spec);
           write(
@@ -123,7 +127,7 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command('apply')
     .description('make AWS match the spec (build, repair drift, replace dead NATs)')
-    .argument('[planfile]', 'a plan saved with `plan --out`; refused if the stack changed since')
+    .argument('[planfile]', 'a plan saved with `plan --out` (a destroy plan destroys); refused if the stack changed since')
     .requiredOption('-f, --file <spec>', 'the spec (YAML)')
     .option('--auto-approve', 'do not ask for confirmation')
     .addOption(concurrencyOption())
@@ -137,7 +141,8 @@ export async function main(argv: string[]): Promise<number> {
         const saved = planfile ? await loadPlan(planfile, spec) : undefined;
         const adopt = (fresh: Plan): Plan => (saved ? planToApply(saved, fresh, planfile!) : fresh);
         // A saved plan was approved when it was made: apply exactly it, without asking.
-        return runLocked('apply', spec, globals, { ...options, autoApprove: options.autoApprove || saved !== undefined }, adopt);
+        const operation = saved?.destroy ? 'destroy' : 'apply';
+        return runLocked(operation, spec, globals, { ...options, autoApprove: options.autoApprove || saved !== undefined }, adopt);
       }),
     );
 
@@ -308,7 +313,12 @@ export async function main(argv: string[]): Promise<number> {
     );
 
   try {
-    await program.parseAsync(argv);
+    const oneDash = oneDashLongFlag(argv, program);
+    if (oneDash) {
+      write(process.stderr, `${oneDash}\n`);
+      return 1;
+    }
+    await program.parseAsync(terraformSpellings(argv));
     return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 1;
@@ -325,6 +335,36 @@ export async function main(argv: string[]): Promise<number> {
     write(process.stderr, `Error: ${info.message}\n`);
     return 1;
   }
+}
+
+/**
+ * Terraform spells its long flags with one dash (-auto-approve, -lock=false). Commander would read
+ * "-auto-approve" as the short flags -a -u -t … and say only "unknown option": a one-dash spelling
+ * of a long option of dupsworks is named, with the spelling to use instead. (Nothing before `--`
+ * is a command of its own: after it, arguments are the lab's to run.)
+ */
+function oneDashLongFlag(argv: string[], program: Command): string | undefined {
+  const longs = new Set(['--help']);
+  const collect = (command: Command): void => {
+    for (const option of command.options) if (option.long) longs.add(option.long);
+    command.commands.forEach(collect);
+  };
+  collect(program);
+  const end = argv.indexOf('--');
+  for (const arg of argv.slice(2, end < 0 ? undefined : end)) {
+    const match = /^-([A-Za-z][\w-]+)(=.*)?$/.exec(arg);
+    if (!match || !longs.has(`--${match[1]}`) || TERRAFORM_SPELLINGS[arg]) continue;
+    return `error: unknown option '${arg}': dupsworks's long options take two dashes; did you mean --${match[1]}${match[2] ?? ''}?`;
+  }
+  return undefined;
+}
+
+/** Terraform's one-dash spellings that dupsworks takes as they are, as a Terraform user types them. */
+const TERRAFORM_SPELLINGS: Record<string, string> = { '-destroy': '--destroy' };
+
+function terraformSpellings(argv: string[]): string[] {
+  const end = argv.indexOf('--');
+  return argv.map((arg, i) => (i >= 2 && (end < 0 || i < end) ? (TERRAFORM_SPELLINGS[arg] ?? arg) : arg));
 }
 
 async function loadSpec(file: string, globals: GlobalOptions): Promise<Spec> {
