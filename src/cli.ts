@@ -181,6 +181,27 @@ export async function main(argv: string[]): Promise<number> {
     );
 
   program
+    .command('iam-policy')
+    .description(
+      "print the least-privilege IAM policy (JSON) for this spec: --for operator, what runs dupsworks; --for agent, the NATs' own",
+    )
+    .requiredOption('-f, --file <spec>', 'the spec (YAML)')
+    .addOption(new Option('--for <who>', 'whose policy').choices(['operator', 'agent']).default('operator'))
+    .action(
+      run(async (globals, options: { file: string; for: 'operator' | 'agent' }) => {
+        const spec = await loadSpec(options.file, globals);
+        const iam = await import('./iam/policy.js');
+        const policy = options.for === 'agent' ? iam.agentPolicy(spec) : iam.operatorPolicy(spec, { lockTable: globals.lockTable });
+        if (!policy) {
+          write(process.stderr, 'The NATs of this dupsworks call no AWS API: they need no policy, and the spec no instance profile.\n');
+          return 0;
+        }
+        write(process.stdout, `${JSON.stringify(policy, null, 2)}\n`);
+        return 0;
+      }),
+    );
+
+  program
     .command('emulator')
     .description('run a local emulator of an AWS service that AWS no longer offers (for tests and demos)')
     .command('opsworks')

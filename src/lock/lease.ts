@@ -21,6 +21,20 @@ import { DupsworksError, describeError } from '../errors.js';
 export const DEFAULT_LOCK_TABLE = 'dupsworks-locks';
 export const DEFAULT_LEASE_SECONDS = 60;
 
+/**
+ * What taking, renewing and releasing the lock (and making its table) call, as IAM actions. The
+ * table is created with a tag, which DynamoDB authorizes as dynamodb:TagResource.
+ */
+export const permissions = [
+  'dynamodb:CreateTable',
+  'dynamodb:DeleteItem',
+  'dynamodb:DescribeTable',
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:TagResource',
+  'dynamodb:UpdateItem',
+];
+
 /** Who holds a lock: enough for a person to find the run and judge whether it is still alive. */
 export interface LockOwner {
   user: string;

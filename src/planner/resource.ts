@@ -95,6 +95,13 @@ export interface ResourceKind<N extends string, P extends Props, S, C> {
   readonly ids: IdScheme<unknown>;
 
   /**
+   * What its file sends to the provider, as the provider's permission names (for AWS, IAM actions
+   * such as "ec2:CreateVpc"): the operator's policy is made of these. A unit test fails on a call
+   * in the file that is not listed, and on a listed one the file does not make.
+   */
+  readonly permissions: readonly string[];
+
+  /**
    * A desired resource of this kind, named by `ids`: the only way a topology makes one. Its
    * arguments are the kind's own (a key and the props, or only the props when they name it).
    */

@@ -61,6 +61,16 @@ const ids = idScheme('nat', ['availabilityZone']);
 export const natInstance = {
   kind: 'nat-instance',
   ids,
+  // The waiters poll DescribeInstances. Launching with an instance profile also needs iam:PassRole
+  // on its role: `dupsworks iam-policy` adds it when the spec names one.
+  permissions: [
+    'ec2:CreateTags',
+    'ec2:DescribeInstances',
+    'ec2:ModifyInstanceAttribute',
+    'ec2:RunInstances',
+    'ec2:StartInstances',
+    'ec2:TerminateInstances',
+  ],
   desire: (key: { availabilityZone: string }, props: NatInstanceProps) => desired('nat-instance', ids.id(key), props),
 
   async observe(ctx) {

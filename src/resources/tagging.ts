@@ -4,6 +4,9 @@ import type { AwsContext } from '../aws/context.js';
 import { toTags } from '../aws/tags.js';
 import type { AttributeChange } from '../planner/resource.js';
 
+/** What applyTags calls (a kind that uses it lists it too). */
+export const permissions = ['ec2:CreateTags'];
+
 export async function applyTags(
   ctx: AwsContext,
   physicalId: string,

@@ -65,6 +65,7 @@ export function fakeKind(kind: string, options: FakeKindOptions = {}): ResourceK
   return {
     kind,
     ids: anyId,
+    permissions: [], // it calls nothing: its world is in memory
     desire: (id: string, props: Props) => desiredOf(kind, id, props),
     async observe() {
       return [];

@@ -1,0 +1,225 @@
+// `dupsworks iam-policy`: the operator's policy is made of what the code calls, narrowed where AWS
+// allows; and every AWS call in the code is declared next to it (a new call without its permission
+// fails here). The integration suite's recorded calls are checked against it too
+// (test/after/iam-coverage.test.ts).
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { agentPolicy, operatorPolicy, type PolicyDocument } from '../../src/iam/policy.js';
+import { loadSpecFile } from '../../src/spec/load.js';
+import { ROOT, runCli } from '../support/cli.js';
+import { recordedCalls } from '../support/aws-calls.js';
+import { sdkCalls } from '../support/sdk-calls.js';
+import { makeSpec, opsworksSpec } from './fixtures.js';
+
+const LOCKS = { lockTable: 'dupsworks-locks' };
+
+const actionsOf = (policy: PolicyDocument) => new Set(policy.Statement.flatMap((s) => s.Action));
+const statement = (policy: PolicyDocument, sid: string) => policy.Statement.find((s) => s.Sid === sid);
+
+describe('the operator policy', () => {
+  it('for an EC2 spec: EC2 on *, the lock table of the region, the default image parameters; nothing of OpsWorks, no role to pass', () => {
+    const policy = operatorPolicy(makeSpec(2), LOCKS);
+    assert.equal(policy.Version, '2012-10-17');
+    assert.deepEqual(
+      policy.Statement.map((s) => s.Sid),
+      ['Ec2', 'StackLock', 'DefaultImage'],
+    );
+    assert.equal(statement(policy, 'Ec2')!.Resource, '*');
+    assert.ok(statement(policy, 'Ec2')!.Action.every((a) => a.startsWith('ec2:')));
+    for (const action of ['ec2:RunInstances', 'ec2:TerminateInstances', 'ec2:ReplaceRoute', 'ec2:CreateTags', 'ec2:DescribeInstances']) {
+      assert.ok(actionsOf(policy).has(action), action);
+    }
+    assert.deepEqual(statement(policy, 'StackLock'), {
+      Sid: 'StackLock',
+      Effect: 'Allow',
+      Action: [
+        'dynamodb:CreateTable',
+        'dynamodb:DeleteItem',
+        'dynamodb:DescribeTable',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:TagResource',
+        'dynamodb:UpdateItem',
+      ],
+      Resource: 'arn:aws:dynamodb:ap-northeast-1:*:table/dupsworks-locks',
+    });
+    assert.deepEqual(statement(policy, 'DefaultImage')!.Action, ['ssm:GetParameter']);
+    assert.equal(
+      statement(policy, 'DefaultImage')!.Resource,
+      'arn:aws:ssm:ap-northeast-1::parameter/aws/service/ami-amazon-linux-latest/*',
+    );
+    assert.ok(![...actionsOf(policy)].some((a) => a.startsWith('opsworks:') || a.startsWith('iam:')));
+  });
+
+  it('asks for no parameter when the spec names the image, and names the lock table it is given', () => {
+    const policy = operatorPolicy(makeSpec(2, { imageId: 'ami-0123456789abcdef0' }), { lockTable: 'team-locks' });
+    assert.equal(statement(policy, 'DefaultImage'), undefined);
+    assert.equal(statement(policy, 'StackLock')!.Resource, 'arn:aws:dynamodb:ap-northeast-1:*:table/team-locks');
+  });
+
+  it("passes the NATs' instance profile role to EC2 only, in the profile's account", () => {
+    const spec = makeSpec(2, { instanceProfileArn: 'arn:aws:iam::123456789012:instance-profile/nat' });
+    const policy = operatorPolicy(spec, LOCKS);
+    assert.deepEqual(statement(policy, 'PassRolesToEc2'), {
+      Sid: 'PassRolesToEc2',
+      Effect: 'Allow',
+      Action: ['iam:PassRole'],
+      Resource: ['arn:aws:iam::123456789012:role/*'],
+      Condition: { StringEquals: { 'iam:PassedToService': 'ec2.amazonaws.com' } },
+    });
+    assert.equal(statement(policy, 'StackLock')!.Resource, 'arn:aws:dynamodb:ap-northeast-1:123456789012:table/dupsworks-locks');
+  });
+
+  it('for an OpsWorks spec: its actions, its service role passed to OpsWorks, its instance profile to EC2', () => {
+    const policy = operatorPolicy(opsworksSpec(), LOCKS);
+    assert.equal(statement(policy, 'OpsWorks')!.Resource, '*');
+    for (const action of ['opsworks:CreateStack', 'opsworks:DescribeStacks', 'opsworks:CreateDeployment', 'opsworks:TagResource']) {
+      assert.ok(statement(policy, 'OpsWorks')!.Action.includes(action), action);
+    }
+    assert.deepEqual(statement(policy, 'PassRolesToOpsworks')!.Resource, ['arn:aws:iam::123456789012:role/aws-opsworks-service-role']);
+    assert.deepEqual(statement(policy, 'PassRolesToOpsworks')!.Condition, {
+      StringEquals: { 'iam:PassedToService': 'opsworks.amazonaws.com' },
+    });
+    assert.deepEqual(statement(policy, 'PassRolesToEc2')!.Resource, ['arn:aws:iam::123456789012:role/*']);
+    assert.equal(statement(policy, 'DefaultImage'), undefined, 'OpsWorks picks the image from its OS name');
+  });
+
+  it('writes ARNs in the partition of the region', () => {
+    const policy = operatorPolicy({ ...makeSpec(2), region: 'cn-north-1' }, LOCKS);
+    assert.equal(statement(policy, 'StackLock')!.Resource, 'arn:aws-cn:dynamodb:cn-north-1:*:table/dupsworks-locks');
+  });
+
+  it("fits in IAM's 6,144 characters of a managed policy", () => {
+    const size = JSON.stringify(operatorPolicy(opsworksSpec(), LOCKS)).replace(/\s/g, '').length;
+    assert.ok(size < 6144, `${size} characters`);
+  });
+
+  it('gives the NATs of this version nothing to do: they call no AWS API', () => {
+    assert.equal(agentPolicy(makeSpec(2)), undefined);
+  });
+});
+
+/** Every .ts file under dir, as paths relative to the repository. */
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return sources(path);
+    return name.endsWith('.ts') && !name.endsWith('.d.ts') ? [relative(ROOT, path)] : [];
+  });
+}
+
+/** What a compiled module declares: its `permissions` export, and those of the resource kinds it exports. */
+async function declared(source: string): Promise<string[]> {
+  const module = (await import(pathToFileURL(join(ROOT, 'dist', source.replace(/\.ts$/, '.js'))).href)) as Record<string, unknown>;
+  const lists = Object.entries(module).flatMap(([name, value]) => {
+    if (name === 'permissions' && Array.isArray(value)) return [value as string[]];
+    const kind = value as { kind?: unknown; permissions?: unknown };
+    return typeof kind === 'object' && kind !== null && typeof kind.kind === 'string' && Array.isArray(kind.permissions)
+      ? [kind.permissions as string[]]
+      : [];
+  });
+  return [...new Set(lists.flat())].sort();
+}
+
+describe('every AWS call in the code is declared beside it', () => {
+  // The lab and the OpsWorks emulator talk to an emulator only, never to AWS for the operator.
+  const files = sources(join(ROOT, 'src')).filter((f) => !f.startsWith('src/lab/') && !f.startsWith('src/emulator/'));
+  const calling = files
+    .map((file) => ({ file, calls: sdkCalls(readFileSync(join(ROOT, file), 'utf8')) }))
+    .filter((f) => f.calls.length > 0);
+
+  it('finds the calls of the kinds, the snapshots and the lock (the scan is not blind)', () => {
+    const names = calling.map((f) => f.file);
+    for (const file of ['src/resources/vpc.ts', 'src/resources/nat-instance.ts', 'src/aws/snapshot.ts', 'src/lock/lease.ts']) {
+      assert.ok(names.includes(file), file);
+    }
+    assert.ok(calling.length >= 15, `${calling.length} files call AWS`);
+    assert.deepEqual(sdkCalls("const { RunInstancesCommand } = await import('@aws-sdk/client-ec2'); new RunInstancesCommand({});"), [
+      'ec2:RunInstances',
+    ]);
+    assert.deepEqual(sdkCalls("import { paginateDescribeInstances } from '@aws-sdk/client-opsworks'; paginateDescribeInstances(c, {});"), [
+      'opsworks:DescribeInstances',
+    ]);
+  });
+
+  it('each file lists exactly the actions it calls', async () => {
+    for (const { file, calls } of calling) assert.deepEqual(await declared(file), calls, `${file}: its permissions and its calls`);
+  });
+
+  it('and what every file lists is in the operator policy of a spec that uses it', async () => {
+    const granted = new Set([...actionsOf(operatorPolicy(makeSpec(2), LOCKS)), ...actionsOf(operatorPolicy(opsworksSpec(), LOCKS))]);
+    for (const { file } of calling) {
+      for (const action of await declared(file)) assert.ok(granted.has(action), `${file} calls ${action}, which no policy grants`);
+    }
+  });
+});
+
+describe('the record of the calls the tests make', () => {
+  it("reads moto's recording and the OpsWorks emulator's, keeping only dupsworks's own requests", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dupsworks-calls-'));
+    try {
+      const signed = (service: string) =>
+        `AWS4-HMAC-SHA256 Credential=testing/20260101/ap-northeast-1/${service}/aws4_request, Signature=x`;
+      const ua = (app: string) => `aws-sdk-js/3.1168.0 ua/2.1 api/ec2#3.1168.0${app}`;
+      const entries = [
+        // EC2's query protocol, the body base64 as moto keeps it: dupsworks's, twice.
+        {
+          headers: { Authorization: signed('ec2'), 'User-Agent': ua(' app/dupsworks#0.1.0') },
+          body: Buffer.from('Action=RunInstances&Version=2016-11-15').toString('base64'),
+          body_encoded: true,
+        },
+        {
+          headers: { Authorization: signed('ec2'), 'User-Agent': ua(' app/dupsworks#0.1.0') },
+          body: 'Action=RunInstances',
+          body_encoded: false,
+        },
+        // A JSON protocol, the action in X-Amz-Target.
+        {
+          headers: {
+            authorization: signed('dynamodb'),
+            'x-amz-target': 'DynamoDB_20120810.PutItem',
+            'user-agent': ua(' app/dupsworks#0.1.0'),
+          },
+          body: '{}',
+        },
+        // The test's own client, and moto's own API: not dupsworks's.
+        { headers: { Authorization: signed('ec2'), 'User-Agent': ua('') }, body: 'Action=TerminateInstances' },
+        { headers: { 'User-Agent': 'python-requests' }, body: '' },
+      ];
+      writeFileSync(join(dir, 'moto-1-2.jsonl'), entries.map((e) => JSON.stringify(e)).join('\n') + '\n');
+      writeFileSync(join(dir, 'opsworks-1.jsonl'), `${JSON.stringify({ action: 'opsworks:CreateStack' })}\n`);
+      assert.deepEqual(Object.fromEntries(recordedCalls(dir)), { 'ec2:RunInstances': 2, 'dynamodb:PutItem': 1, 'opsworks:CreateStack': 1 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('dupsworks iam-policy', () => {
+  const example = join(ROOT, 'examples/ha-nat.yaml');
+
+  it('prints the operator policy of the spec as JSON (the default), under the lock table asked for', async () => {
+    const loaded = await loadSpecFile(example);
+    assert.ok(loaded.ok);
+    const printed = await runCli(['iam-policy', '-f', example, '--lock-table', 'team-locks']);
+    assert.equal(printed.code, 0, printed.stderr);
+    assert.deepEqual(JSON.parse(printed.stdout), operatorPolicy(loaded.spec, { lockTable: 'team-locks' }));
+    const explicit = await runCli(['iam-policy', '--for', 'operator', '-f', example]);
+    assert.deepEqual(JSON.parse(explicit.stdout), operatorPolicy(loaded.spec, LOCKS));
+  });
+
+  it('--for agent: says the NATs need none; an unknown --for is refused', async () => {
+    const agent = await runCli(['iam-policy', '--for', 'agent', '-f', example]);
+    assert.equal(agent.code, 0, agent.stderr);
+    assert.equal(agent.stdout, '');
+    assert.match(agent.stderr, /call no AWS API/);
+    const bad = await runCli(['iam-policy', '--for', 'everyone', '-f', example]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /Allowed choices are operator, agent/);
+  });
+});
