@@ -129,30 +129,24 @@ export async function makePlan<C>({ desired, observed, inventory = [], kinds, ct
 /**
  * The changes in the order they are shown: creates, updates and replacements in dependency order,
  * then the deletes in reverse dependency order, each after everything that still uses it (the order
- * apply can delete them in, as Terraform lists a destroy).
+ * apply can delete them in, as Terraform lists a destroy). The deletes go in rounds: each round is
+ * every delete that nothing left uses, in the order the kinds found them, so a kind's resources
+ * stay together (the routes, then the NATs and tables they used, then the subnets, the VPC last).
  */
 function deletesLast(changes: readonly Change[]): Change[] {
-  const deletes = changes.filter((c) => c.action === 'delete');
-  const users = new Map<Change, Change[]>();
-  for (const c of deletes) {
+  let left = changes.filter((c) => c.action === 'delete');
+  const uses = (user: Change, c: Change): boolean => {
     const known = [c.observed!.physicalId, ...(c.observed!.alsoKnownAs ?? [])];
-    users.set(
-      c,
-      deletes.filter((u) => u !== c && u.observed!.references.some((r) => known.includes(r))),
-    );
-  }
-  const ordered: Change[] = [];
-  const placed = new Set<Change>();
-  const visiting = new Set<Change>();
-  const place = (c: Change): void => {
-    if (placed.has(c) || visiting.has(c)) return; // a cycle keeps the order it was found in
-    visiting.add(c);
-    for (const u of users.get(c)!) place(u);
-    visiting.delete(c);
-    placed.add(c);
-    ordered.push(c);
+    return user !== c && user.observed!.references.some((r) => known.includes(r));
   };
-  deletes.forEach(place);
+  const ordered: Change[] = [];
+  while (left.length > 0) {
+    const free = left.filter((c) => !left.some((user) => uses(user, c)));
+    // A cycle (none free) keeps the order it was found in.
+    const round = free.length > 0 ? free : left;
+    ordered.push(...round);
+    left = left.filter((c) => !round.includes(c));
+  }
   return [...changes.filter((c) => c.action !== 'delete'), ...ordered];
 }
 

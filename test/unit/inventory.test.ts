@@ -63,8 +63,8 @@ describe('deletes kept back by what no kind claims', () => {
       plan.changes.map((c) => [c.id, c.action, c.heldBy]),
       [
         ['label', 'delete', undefined],
-        ['box', 'delete', ['stray-1']],
         ['gadget', 'delete', undefined],
+        ['box', 'delete', ['stray-1']],
         ['net', 'delete', ['box']],
       ],
       'each delete after those of what uses it',
@@ -90,8 +90,8 @@ describe('deletes kept back by what no kind claims', () => {
       heldChanges(plan).map((c) => [c.id, c.heldBy]),
       [
         ['label', ['stray-2']],
-        ['box', ['label', 'stray-1']],
         ['gadget', ['stray-1']],
+        ['box', ['label', 'stray-1']],
         ['net', ['box', 'gadget']],
       ],
     );
