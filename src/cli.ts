@@ -41,6 +41,7 @@ class Failure extends Error {}
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
   let debug = argv.includes('--debug');
+  let lab: typeof Lab | undefined;
   const program = new Command('dupsworks')
     .description('Builds and heals an AWS VPC whose private subnets reach the internet through a ring of NAT instances.')
     .version(VERSION, '-V, --version', 'print the version of dupsworks (saved plans record it)')
@@ -220,20 +221,9 @@ export async function main(argv: string[]): Promise<number> {
   const labCommand = program
     .command('lab')
     .description('real packets through the stack in the EC2 emulator: Linux network namespaces programmed live from it (root)');
-  const terminal: Lab.Output = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
-
   // The lab loads the SDK (it reads the emulator): its module is loaded when a lab command runs.
-  const labRun =
-    (action: (lab: typeof Lab, globals: GlobalOptions, ...args: any[]) => Promise<number>) =>
-    (globals: GlobalOptions, ...args: any[]) =>
-      import('./lab/control.js').then(async (lab) => {
-        try {
-          return await action(lab, globals, ...args);
-        } catch (error) {
-          // Already said in the user's terms: no stack trace, even with --debug.
-          throw error instanceof lab.LabFailure ? new Failure(error.message) : error;
-        }
-      });
+  const loadLab = async () => (lab ??= await import('./lab/control.js'));
+  const terminal: Lab.Output = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
 
   labCommand
     .command('up')
@@ -250,45 +240,43 @@ export async function main(argv: string[]): Promise<number> {
     )
     .action(
       run(
-        labRun(
-          async (
-            lab,
-            globals,
-            options: { file: string; json?: boolean; detach?: boolean; pidFile?: string; interval: number; propagationDelay: number },
-          ) => {
-            const spec = await loadSpec(options.file, globals);
-            if (spec.nat.manager !== 'ec2') {
-              throw new Failure(
-                `${options.file}: the lab models stacks whose NATs are EC2 instances (nat.manager: ec2), not ${spec.nat.manager}`,
-              );
-            }
-            const missing = lab.missingPrerequisites();
-            if (missing.length > 0) {
-              for (const problem of missing) process.stderr.write(`lab: ${problem}\n`);
-              throw new Failure(
-                `the lab cannot run here: ${missing.length} thing${missing.length === 1 ? '' : 's'} missing; nothing was changed`,
-              );
-            }
-            const endpointUrl = globals.endpointUrl ?? process.env.AWS_ENDPOINT_URL_EC2 ?? process.env.AWS_ENDPOINT_URL;
-            if (!endpointUrl) {
-              throw new Failure('the lab follows an EC2 emulator: give its endpoint with --endpoint-url (e.g. http://127.0.0.1:5000)');
-            }
-            const upOptions: Lab.UpOptions = {
-              specFile: options.file,
-              stack: spec.name,
-              region: spec.region,
-              zones: spec.zones,
-              endpointUrl,
-              profile: globals.profile,
-              intervalMs: options.interval,
-              propagationDelayMs: options.propagationDelay,
-              json: options.json ?? false,
-              pidFile: options.pidFile,
-              debug: globals.debug ?? false,
-            };
-            return options.detach ? lab.upDetached(process.argv.slice(1), upOptions, terminal) : lab.up(upOptions, terminal);
-          },
-        ),
+        async (
+          globals,
+          options: { file: string; json?: boolean; detach?: boolean; pidFile?: string; interval: number; propagationDelay: number },
+        ) => {
+          const lab = await loadLab();
+          const spec = await loadSpec(options.file, globals);
+          if (spec.nat.manager !== 'ec2') {
+            throw new Failure(
+              `${options.file}: the lab models stacks whose NATs are EC2 instances (nat.manager: ec2), not ${spec.nat.manager}`,
+            );
+          }
+          const missing = lab.missingPrerequisites();
+          if (missing.length > 0) {
+            for (const problem of missing) process.stderr.write(`lab: ${problem}\n`);
+            throw new Failure(
+              `the lab cannot run here: ${missing.length} thing${missing.length === 1 ? '' : 's'} missing; nothing was changed`,
+            );
+          }
+          const endpointUrl = globals.endpointUrl ?? process.env.AWS_ENDPOINT_URL_EC2 ?? process.env.AWS_ENDPOINT_URL;
+          if (!endpointUrl) {
+            throw new Failure('the lab follows an EC2 emulator: give its endpoint with --endpoint-url (e.g. http://127.0.0.1:5000)');
+          }
+          const upOptions: Lab.UpOptions = {
+            specFile: options.file,
+            stack: spec.name,
+            region: spec.region,
+            zones: spec.zones,
+            endpointUrl,
+            profile: globals.profile,
+            intervalMs: options.interval,
+            propagationDelayMs: options.propagationDelay,
+            json: options.json ?? false,
+            pidFile: options.pidFile,
+            debug: globals.debug ?? false,
+          };
+          return options.detach ? lab.upDetached(process.argv.slice(1), upOptions, terminal) : lab.up(upOptions, terminal);
+        },
       ),
     );
 
@@ -299,11 +287,10 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<command...>', 'the command and its arguments (after --)')
     .option('--stack <name>', 'the lab of this stack (needed only when several run)')
     .action(
-      run(
-        labRun(async (lab, _globals, where: string, command: string[], options: { stack?: string }) =>
-          lab.exec(lab.namespaceOf(await lab.findLab(options.stack), where), command),
-        ),
-      ),
+      run(async (_globals, where: string, command: string[], options: { stack?: string }) => {
+        const lab = await loadLab();
+        return lab.exec(lab.namespaceOf(await lab.findLab(options.stack), where), command);
+      }),
     );
 
   labCommand
@@ -312,10 +299,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--stack <name>', 'the lab of this stack (needed only when several run)')
     .option('--json', 'the lab description with the egress of each zone, as JSON')
     .action(
-      run(
-        labRun(async (lab, _globals, options: { stack?: string; json?: boolean }) =>
-          lab.status(options.stack, options.json ?? false, terminal),
-        ),
+      run(async (_globals, options: { stack?: string; json?: boolean }) =>
+        (await loadLab()).status(options.stack, options.json ?? false, terminal),
       ),
     );
 
@@ -325,12 +310,10 @@ export async function main(argv: string[]): Promise<number> {
     .option('--stack <name>', 'the lab of this stack (needed only when several run)')
     .option('-f, --file <spec>', 'the lab of the stack this spec names')
     .action(
-      run(
-        labRun(async (lab, globals, options: { stack?: string; file?: string }) => {
-          const stack = options.stack ?? (options.file ? (await loadSpec(options.file, globals)).name : undefined);
-          return lab.down(stack, terminal);
-        }),
-      ),
+      run(async (globals, options: { stack?: string; file?: string }) => {
+        const stack = options.stack ?? (options.file ? (await loadSpec(options.file, globals)).name : undefined);
+        return (await loadLab()).down(stack, terminal);
+      }),
     );
 
   try {
@@ -344,7 +327,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 1;
     const info = toErrorInfo(error);
-    if (debug && !(error instanceof Failure)) write(process.stderr, `${(error as Error)?.stack ?? error}\n`);
+    if (debug && !(error instanceof Failure) && !(lab && error instanceof lab.LabFailure))
+      write(process.stderr, `${(error as Error)?.stack ?? error}\n`);
     if (error instanceof LockHeldError) {
       write(process.stderr, `${lockHeldMessage(error, argv)}\n`);
       return 1;
