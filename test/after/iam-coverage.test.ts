@@ -1,5 +1,5 @@
 // Runs after the rest of `npm test`: every AWS operation dupsworks made in the unit, integration
-// and lab tests (recorded by moto and the OpsWorks emulator, test/support/aws-calls.ts) is granted
+// and lab tests (recorded in every process as it sent them, test/support/record-calls.ts) is granted
 // by the operator policy `dupsworks iam-policy` prints. A call the policy lacks would fail with
 // AccessDenied on a real account that uses the policy.
 

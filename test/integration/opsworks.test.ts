@@ -32,7 +32,6 @@ import {
   type Instance,
 } from '@aws-sdk/client-opsworks';
 import { forceInstanceStatus, startOpsWorksEmulator } from '../../src/emulator/opsworks/index.js';
-import { recordOpsWorksCall } from '../support/aws-calls.js';
 import { RecordingHost } from '../../src/io.js';
 import type { Plan } from '../../src/planner/plan.js';
 import type { Spec } from '../../src/spec/types.js';
@@ -400,7 +399,6 @@ describe('OpsWorks mode', () => {
     const slow = await startOpsWorksEmulator({
       ec2Endpoint: bed.moto.endpoint,
       delays: { ...OPSWORKS_DELAYS, stepMs: 800 },
-      onCall: recordOpsWorksCall,
       log: (line) => {
         if (/\(nat-[a-z0-9-]+\): stopped -> requested/.test(line) && child?.exitCode === null) child.kill('SIGKILL');
       },

@@ -11,7 +11,6 @@ import { createWriteStream, accessSync, constants as fsConstants, statSync, type
 import * as http from 'node:http';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { motoRecording } from './aws-calls.js';
 
 export interface Moto {
   /** e.g. `http://127.0.0.1:53121` — pass as `endpoint` to AWS SDK clients. */
@@ -148,7 +147,7 @@ async function launch(bin: string, port: number, log: WriteStream | undefined): 
   const child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], {
     detached: true, // own process group, so stop() can kill moto and anything it forked
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, PYTHONUNBUFFERED: '1', ...motoRecording(port) },
+    env: { ...process.env, PYTHONUNBUFFERED: '1' },
   });
   running.add(child);
   installHooks();

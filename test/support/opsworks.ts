@@ -23,7 +23,6 @@ import {
 import { startOpsWorksEmulator, type OpsWorksEmulator } from '../../src/emulator/opsworks/index.js';
 import type { Engine, EngineOptions } from '../../src/engine.js';
 import type { Spec } from '../../src/spec/types.js';
-import { recordOpsWorksCall } from './aws-calls.js';
 import { REGION, instancesOf, makeEngine, useEmulator, type Emulator } from './stack.js';
 
 /** Short enough that a build takes a second or two, long enough that every status is seen on the way. */
@@ -46,7 +45,7 @@ export interface OpsWorksBed extends Emulator {
 export function useOpsWorks(): OpsWorksBed {
   const bed = useEmulator() as OpsWorksBed;
   before(async () => {
-    bed.opsworks = await startOpsWorksEmulator({ ec2Endpoint: bed.moto.endpoint, delays: OPSWORKS_DELAYS, onCall: recordOpsWorksCall });
+    bed.opsworks = await startOpsWorksEmulator({ ec2Endpoint: bed.moto.endpoint, delays: OPSWORKS_DELAYS });
     bed.client = opsworksClient(bed.opsworks.endpoint);
   });
   after(async () => {

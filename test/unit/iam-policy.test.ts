@@ -14,6 +14,7 @@ import { permissions as leasePermissions } from '../../src/lock/lease.js';
 import { loadSpecFile } from '../../src/spec/load.js';
 import { ROOT, runCli } from '../support/cli.js';
 import { recordedCalls } from '../support/aws-calls.js';
+import { actionOf } from '../support/record-calls.js';
 import { sdkCalls } from '../support/sdk-calls.js';
 import { makeSpec, opsworksSpec } from './fixtures.js';
 
@@ -155,40 +156,30 @@ describe('every AWS call in the code is declared beside it', () => {
 });
 
 describe('the record of the calls the tests make', () => {
-  it("reads moto's recording and the OpsWorks emulator's, keeping only dupsworks's own requests", () => {
+  const signed = (service: string) => `AWS4-HMAC-SHA256 Credential=testing/20260101/ap-northeast-1/${service}/aws4_request, Signature=x`;
+  const dupsworks = 'aws-sdk-js/3.1168.0 ua/2.1 api/ec2#3.1168.0 m/N,E,e app/dupsworks#0.1.0';
+
+  it("names dupsworks's requests by their IAM action, and only those", () => {
+    const ec2 = { userAgent: dupsworks, authorization: signed('ec2'), target: '' };
+    assert.equal(actionOf(ec2, 'Action=RunInstances&Version=2016-11-15'), 'ec2:RunInstances');
+    assert.equal(actionOf({ ...ec2, authorization: signed('dynamodb'), target: 'DynamoDB_20120810.PutItem' }, '{}'), 'dynamodb:PutItem');
+    const opsworks = { userAgent: 'aws-sdk-js/3.876.0 api/opsworks#3.876.0 app/dupsworks-0.1.0', authorization: signed('opsworks') };
+    assert.equal(actionOf({ ...opsworks, target: 'OpsWorks_20130218.CreateStack' }, '{}'), 'opsworks:CreateStack');
+    assert.equal(
+      actionOf({ ...ec2, userAgent: 'aws-sdk-js/3.1168.0 api/ec2#3.1168.0' }, 'Action=TerminateInstances'),
+      undefined,
+      "a test's own client",
+    );
+    assert.equal(actionOf({ ...ec2, authorization: '' }, 'Action=RunInstances'), undefined, 'not an AWS request');
+  });
+
+  it('reads what every process recorded, counting each action', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dupsworks-calls-'));
     try {
-      const signed = (service: string) =>
-        `AWS4-HMAC-SHA256 Credential=testing/20260101/ap-northeast-1/${service}/aws4_request, Signature=x`;
-      const ua = (app: string) => `aws-sdk-js/3.1168.0 ua/2.1 api/ec2#3.1168.0${app}`;
-      const entries = [
-        // EC2's query protocol, the body base64 as moto keeps it: dupsworks's, twice.
-        {
-          headers: { Authorization: signed('ec2'), 'User-Agent': ua(' app/dupsworks#0.1.0') },
-          body: Buffer.from('Action=RunInstances&Version=2016-11-15').toString('base64'),
-          body_encoded: true,
-        },
-        {
-          headers: { Authorization: signed('ec2'), 'User-Agent': ua(' app/dupsworks#0.1.0') },
-          body: 'Action=RunInstances',
-          body_encoded: false,
-        },
-        // A JSON protocol, the action in X-Amz-Target.
-        {
-          headers: {
-            authorization: signed('dynamodb'),
-            'x-amz-target': 'DynamoDB_20120810.PutItem',
-            'user-agent': ua(' app/dupsworks#0.1.0'),
-          },
-          body: '{}',
-        },
-        // The test's own client, and moto's own API: not dupsworks's.
-        { headers: { Authorization: signed('ec2'), 'User-Agent': ua('') }, body: 'Action=TerminateInstances' },
-        { headers: { 'User-Agent': 'python-requests' }, body: '' },
-      ];
-      writeFileSync(join(dir, 'moto-1-2.jsonl'), entries.map((e) => JSON.stringify(e)).join('\n') + '\n');
-      writeFileSync(join(dir, 'opsworks-1.jsonl'), `${JSON.stringify({ action: 'opsworks:CreateStack' })}\n`);
-      assert.deepEqual(Object.fromEntries(recordedCalls(dir)), { 'ec2:RunInstances': 2, 'dynamodb:PutItem': 1, 'opsworks:CreateStack': 1 });
+      const line = (action: string) => `${JSON.stringify({ action })}\n`;
+      writeFileSync(join(dir, 'calls-1.jsonl'), line('ec2:RunInstances') + line('ec2:RunInstances'));
+      writeFileSync(join(dir, 'calls-2.jsonl'), line('opsworks:CreateStack'));
+      assert.deepEqual(Object.fromEntries(recordedCalls(dir)), { 'ec2:RunInstances': 2, 'opsworks:CreateStack': 1 });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

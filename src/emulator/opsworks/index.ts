@@ -29,13 +29,6 @@ export interface OpsWorksEmulatorOptions {
   delays?: { stepMs?: number; securityGroupsMs?: number; deploymentMs?: number };
   /** Each request, status change and background failure, one line each. */
   log?: (line: string) => void;
-  /** Each OpsWorks operation asked for, with the caller's User-Agent (as moto's recorder keeps them). */
-  onCall?: (call: OpsWorksCall) => void;
-}
-
-export interface OpsWorksCall {
-  operation: string;
-  userAgent: string;
 }
 
 export interface OpsWorksEmulator {
@@ -61,7 +54,7 @@ export async function startOpsWorksEmulator(options: OpsWorksEmulatorOptions): P
     scheduler.endEpoch();
     state.clear();
   };
-  const server = await listen(service, options.host ?? '127.0.0.1', options.port ?? 0, reset, options.onCall);
+  const server = await listen(service, options.host ?? '127.0.0.1', options.port ?? 0, reset);
   let stopping: Promise<void> | undefined;
   return {
     endpoint: server.endpoint,

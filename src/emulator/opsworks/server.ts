@@ -13,7 +13,6 @@ import type { AddressInfo } from 'node:net';
 import { INSTANCE_STATUSES } from './catalog.js';
 import { OpsWorksError, serializationError } from './errors.js';
 import { OPERATIONS } from './operations.js';
-import type { OpsWorksCall } from './index.js';
 import type { Service } from './service.js';
 
 const TARGET_PREFIX = 'OpsWorks_20130218.';
@@ -25,15 +24,9 @@ export interface Listening {
   close(): Promise<void>;
 }
 
-export async function listen(
-  service: Service,
-  host: string,
-  port: number,
-  reset: () => void,
-  onCall: (call: OpsWorksCall) => void = () => undefined,
-): Promise<Listening> {
+export async function listen(service: Service, host: string, port: number, reset: () => void): Promise<Listening> {
   const server = http.createServer((req, res) => {
-    handle(service, reset, onCall, req, res).catch((error: unknown) => {
+    handle(service, reset, req, res).catch((error: unknown) => {
       service.log(`internal error: ${(error as Error)?.stack ?? error}`);
       if (!res.headersSent) reply(res, 500, { __type: 'InternalFailure', message: 'internal error' }, randomUUID());
       else res.destroy();
@@ -58,13 +51,7 @@ export async function listen(
   };
 }
 
-async function handle(
-  service: Service,
-  reset: () => void,
-  onCall: (call: OpsWorksCall) => void,
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-): Promise<void> {
+async function handle(service: Service, reset: () => void, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
   const started = Date.now();
   const requestId = randomUUID();
   const path = new URL(req.url ?? '/', 'http://emulator').pathname;
@@ -76,7 +63,6 @@ async function handle(
   } else {
     const target = String(req.headers['x-amz-target'] ?? '');
     label = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : label;
-    if (target.startsWith(TARGET_PREFIX)) onCall({ operation: label, userAgent: String(req.headers['user-agent'] ?? '') });
     status = await awsJson(service, req.method === 'POST' && path === '/' ? target : '', text, res, requestId);
   }
   service.log(`${label} ${status} ${Date.now() - started}ms`);
