@@ -116,7 +116,7 @@ export class Engine {
    * kind claims is kept, and so is what it uses (the plan names both).
    */
   destroyPlan(): Promise<Plan> {
-    return this.planFor([]);
+    return this.planFor([], { destroy: true });
   }
 
   apply(plan: Plan, options: { signal?: AbortSignal } = {}): Promise<ApplyResult> {
@@ -201,14 +201,15 @@ export class Engine {
     return { observed, inventory: items, ctx };
   }
 
-  private async planFor(desired: Desired[]): Promise<Plan> {
+  private async planFor(desired: Desired[], options: { destroy?: boolean } = {}): Promise<Plan> {
     const { observed, inventory: items, ctx } = await this.observe();
-    const plan = await makePlan({ desired, observed, inventory: items, kinds: this.kinds, ctx });
+    const input = { desired, observed, kinds: this.kinds, ctx, ...options };
+    const plan = await makePlan({ ...input, inventory: items });
     if (!plan.changes.some((c) => (c.action === 'delete' || c.action === 'replace') && !c.heldBy)) return plan;
     // Deleting (a replacement deletes the old one): what else is in the stack's VPCs would make some
     // deletes fail; keep those instead.
     const inside = await strangers(ctx, items);
-    return inside.length === 0 ? plan : makePlan({ desired, observed, inventory: [...items, ...inside], kinds: this.kinds, ctx });
+    return inside.length === 0 ? plan : makePlan({ ...input, inventory: [...items, ...inside] });
   }
 
   private lockClient: StackLock | undefined;

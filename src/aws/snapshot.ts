@@ -25,6 +25,19 @@ import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { STACK_TAG } from './tags.js';
 import { Memo } from './memo.js';
 
+/** What the snapshot's listings call (every plan makes them), as IAM actions. */
+export const permissions = [
+  'ec2:DescribeInstanceStatus',
+  'ec2:DescribeInstances',
+  'ec2:DescribeInternetGateways',
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeRouteTables',
+  'ec2:DescribeSecurityGroups',
+  'ec2:DescribeSubnets',
+  'ec2:DescribeVpcs',
+  'ssm:GetParameter',
+];
+
 export class Snapshot {
   private readonly memo = new Memo();
 

@@ -24,7 +24,7 @@ export interface Change {
   attributes: AttributeChange[];
   /** create / replace: the attributes the new resource will have. */
   preview?: Record<string, unknown>;
-  /** delete: why it goes. */
+  /** delete: why it goes; create: why anew (what it follows that is gone). */
   reason?: string;
   /** Logical ids whose outputs this resource needs (its optional references excluded). */
   dependsOn: string[];
@@ -41,6 +41,8 @@ export interface Plan {
   unclaimed: InventoryItem[];
   /** Hash of everything observed; a saved plan is applied only while the world still hashes the same. */
   stateHash: string;
+  /** A destroy plan: everything of the stack goes, whatever the spec says. */
+  destroy?: true;
 }
 
 export type Kinds<C> = ReadonlyMap<string, SomeKind<C>>;
@@ -52,9 +54,11 @@ export interface PlanInput<C> {
   inventory?: readonly InventoryItem[];
   kinds: Kinds<C>;
   ctx: C;
+  /** A destroy plan (nothing desired): its deletes need no reason beyond the command. */
+  destroy?: boolean;
 }
 
-export async function makePlan<C>({ desired, observed, inventory = [], kinds, ctx }: PlanInput<C>): Promise<Plan> {
+export async function makePlan<C>({ desired, observed, inventory = [], kinds, ctx, destroy = false }: PlanInput<C>): Promise<Plan> {
   // In a stable order, whatever order AWS listed things in: a saved plan must compare equal.
   const unclaimed = unclaimedItems(inventory, observed)
     .map((u) => ({ ...u, references: [...new Set(u.references)].sort() }))
@@ -80,19 +84,25 @@ export async function makePlan<C>({ desired, observed, inventory = [], kinds, ct
     const kind = kindOf(kinds, want.kind);
     const planned = resolve(want.props, lookup) as Resolved<Props>;
     const diffs = new Map<Observed, AttributeChange[]>();
+    const all = observedById.get(want.id) ?? [];
+    // One that is gone (a terminated instance EC2 still lists) claims nothing: the resource is made anew.
     const claimants = bestFirst(
-      (observedById.get(want.id) ?? []).map((o) => {
-        const attributes = explainUnknowns(kind.diff(planned, o));
-        diffs.set(o, attributes);
-        return claimant(o, usage, { fits: !forcesReplacement(attributes), changes: attributes.length });
-      }),
+      all
+        .filter((o) => o.gone === undefined)
+        .map((o) => {
+          const attributes = explainUnknowns(kind.diff(planned, o));
+          diffs.set(o, attributes);
+          return claimant(o, usage, { fits: !forcesReplacement(attributes), changes: attributes.length });
+        }),
     );
     ranked.set(want.id, claimants);
     const found = claimants[0]?.item;
+    const first = all.find((o) => o.gone !== undefined);
     const dependsOn = referencedIds(want.props, { requiredOnly: true });
     let change: Change;
     if (!found) {
       change = { id: want.id, kind: want.kind, action: 'create', desired: want, planned, attributes: [], dependsOn };
+      if (first?.gone) change.reason = first.gone;
     } else {
       const attributes = diffs.get(found)!;
       const action: Action = attributes.length === 0 ? 'no-op' : forcesReplacement(attributes) ? 'replace' : 'update';
@@ -114,14 +124,55 @@ export async function makePlan<C>({ desired, observed, inventory = [], kinds, ct
       const kept = claimants[0]!;
       const reason =
         extra.item.note ??
-        (wanted.has(id) ? `duplicate of ${id}; ${kept.physicalId} is kept: ${preferredBecause(kept, extra)}` : 'not in the spec');
-      changes.set(key, { id: key, kind: extra.item.kind, action: 'delete', observed: extra.item, attributes: [], reason, dependsOn: [] });
+        (wanted.has(id)
+          ? `duplicate of ${id}; ${kept.physicalId} is kept: ${preferredBecause(kept, extra)}`
+          : destroy
+            ? undefined
+            : 'not in the spec');
+      changes.set(key, {
+        id: key,
+        kind: extra.item.kind,
+        action: 'delete',
+        observed: extra.item,
+        attributes: [],
+        ...(reason ? { reason } : {}),
+        dependsOn: [],
+      });
     });
   }
 
   checkClaims([...changes.values()], kinds);
   holdDeletes([...changes.values()], unclaimed);
-  return { changes: [...changes.values()], unclaimed, stateHash: hashState(observed, unclaimed) };
+  return {
+    changes: deletesLast([...changes.values()]),
+    unclaimed,
+    stateHash: hashState(observed, unclaimed),
+    ...(destroy ? { destroy: true as const } : {}),
+  };
+}
+
+/**
+ * The changes in the order they are shown: creates, updates and replacements in dependency order,
+ * then the deletes in reverse dependency order, each after everything that still uses it (the order
+ * apply can delete them in, as Terraform lists a destroy). The deletes go in rounds: each round is
+ * every delete that nothing left uses, in the order the kinds found them, so a kind's resources
+ * stay together (the routes, then the NATs and tables they used, then the subnets, the VPC last).
+ */
+function deletesLast(changes: readonly Change[]): Change[] {
+  let left = changes.filter((c) => c.action === 'delete');
+  const uses = (user: Change, c: Change): boolean => {
+    const known = [c.observed!.physicalId, ...(c.observed!.alsoKnownAs ?? [])];
+    return user !== c && user.observed!.references.some((r) => known.includes(r));
+  };
+  const ordered: Change[] = [];
+  while (left.length > 0) {
+    const free = left.filter((c) => !left.some((user) => uses(user, c)));
+    // A cycle (none free) keeps the order it was found in.
+    const round = free.length > 0 ? free : left;
+    ordered.push(...round);
+    left = left.filter((c) => !round.includes(c));
+  }
+  return [...changes.filter((c) => c.action !== 'delete'), ...ordered];
 }
 
 // A resource something unclaimed still uses cannot be deleted (AWS would answer

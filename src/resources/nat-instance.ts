@@ -1,9 +1,10 @@
 // A NAT instance: an EC2 instance in a public subnet, with a public IP, source/destination check
 // off, and user data that turns it into a NAT.
 //
-// Its health is part of its diff: a stopped NAT is started again (update); a terminated one, one
-// shutting down, or one failing its status checks is replaced. Replacement launches the new one
-// first; the planner then re-points every route that used the old one before terminating it.
+// Its health is part of its diff: a stopped NAT is started again (update); one shutting down or
+// failing its status checks is replaced. Replacement launches the new one first; the planner then
+// re-points every route that used the old one before terminating it. A terminated one is gone
+// (EC2 lists it for a while): the plan launches a NAT anew, saying which one it follows.
 
 import { createHash } from 'node:crypto';
 import type { Instance, RunInstancesCommandInput } from '@aws-sdk/client-ec2';
@@ -60,6 +61,16 @@ const ids = idScheme('nat', ['availabilityZone']);
 export const natInstance = {
   kind: 'nat-instance',
   ids,
+  // The waiters poll DescribeInstances. Launching with an instance profile also needs iam:PassRole
+  // on its role: `dupsworks iam-policy` adds it when the spec names one.
+  permissions: [
+    'ec2:CreateTags',
+    'ec2:DescribeInstances',
+    'ec2:ModifyInstanceAttribute',
+    'ec2:RunInstances',
+    'ec2:StartInstances',
+    'ec2:TerminateInstances',
+  ],
   desire: (key: { availabilityZone: string }, props: NatInstanceProps) => desired('nat-instance', ids.id(key), props),
 
   async observe(ctx) {
@@ -193,6 +204,7 @@ function observed(id: string, i: Instance, impaired: boolean, gateways: string[]
     // planner keeps the healthiest; then the one routes use, then the oldest.
     health: PREFERENCE.indexOf(state) * 2 + (impaired ? 1 : 0),
     ...(i.LaunchTime ? { createdAt: i.LaunchTime.getTime() } : {}),
+    ...(state === 'terminated' ? { gone: `${i.InstanceId} is terminated` } : {}),
     state: {
       state,
       impaired,

@@ -70,6 +70,14 @@ const ids = idScheme('opsworks/instance', ['hostname']);
 export const opsworksInstance = {
   kind: 'opsworks-instance',
   ids,
+  permissions: [
+    'ec2:ModifyInstanceAttribute',
+    'opsworks:CreateInstance',
+    'opsworks:DeleteInstance',
+    'opsworks:DescribeInstances',
+    'opsworks:StartInstance',
+    'opsworks:StopInstance',
+  ],
   desire: (props: OpsWorksInstanceProps) => desired('opsworks-instance', ids.id({ hostname: props.hostname }), props),
 
   async observe(ctx) {
