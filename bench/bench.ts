@@ -28,6 +28,8 @@
 // import of the SDK clients the kinds call, which the topology no longer loads. p50/p95 of
 // --import-reps runs each, alternating.
 //
+// And the start-up of --version, --help and validate next to `node -e 0` (bench/startup.ts).
+//
 // Each measured thing runs once untimed (moto's first calls are slow), then N timed times; the
 // no-op plan and the floor are timed alternately, so a noisy machine slows both alike. Calls are
 // counted on the first timed run: EC2 calls (with SSM's, on the proxy in front of moto) and
@@ -46,6 +48,7 @@
 //   --import-reps N       fresh processes per cold import measured (default 10)
 //   --zones 2,3           the zone counts to measure (default 2,3)
 //   --managers ec2,opsworks  the NAT modes to measure (default both)
+//   --startup-reps N      fresh processes per start-up measured (default 10; see startup.ts)
 //   --spec-reps N         timed runs of `dupsworks validate` on each hostile spec (default 3; see spec-input.ts)
 //   --lab                 instead: how fast the VPC lab follows the emulator (root; bench/lab.ts),
 //                         --reps route changes each way
@@ -65,6 +68,7 @@ import {
   DescribeInstancesCommand,
   DescribeInstanceStatusCommand,
   DescribeInternetGatewaysCommand,
+  DescribeNetworkInterfacesCommand,
   DescribeRouteTablesCommand,
   DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
@@ -101,6 +105,7 @@ import { natInstance } from '../src/resources/nat-instance.js';
 import { opsworksInstance } from '../src/resources/opsworks-instance.js';
 import { renderPlan } from '../src/planner/render.js';
 import { benchSpecInput, specInputReport } from './spec-input.js';
+import { benchStartup, startupGoals, startupReport } from './startup.js';
 import { median, percentile, table } from './stats.js';
 import { loadSpecFile } from '../src/spec/load.js';
 import type { Spec } from '../src/spec/types.js';
@@ -137,6 +142,7 @@ interface Options {
   zones: number[];
   managers: Manager[];
   specReps: number;
+  startupReps: number;
   lab: boolean;
 }
 
@@ -197,6 +203,7 @@ function parseOptions(): Options {
         zones: { type: 'string', default: '2,3' },
         managers: { type: 'string', default: MANAGERS.join(',') },
         'spec-reps': { type: 'string', default: '3' },
+        'startup-reps': { type: 'string', default: '10' },
         lab: { type: 'boolean', default: false },
       },
       strict: true,
@@ -236,6 +243,7 @@ function parseOptions(): Options {
     zones: values.zones!.split(',').map((z) => count('zones', z.trim(), 1, 3)),
     managers: MANAGERS.filter((m) => managers.includes(m)),
     specReps: count('spec-reps', values['spec-reps']!, 1),
+    startupReps: count('startup-reps', values['startup-reps']!, 1),
     lab: values.lab!,
   };
 }
@@ -307,7 +315,8 @@ function expectNoChanges(plan: Plan, what: string): void {
 /**
  * The EC2 part of the floor: the Describe calls of a no-op plan, made directly, each once, as
  * concurrently as the engine makes them (the kinds observe at once; the VPC attributes need the
- * VPC ids, the instance statuses the running instances' ids). Mirrors src/aws/snapshot.ts and the
+ * VPC ids, the instance statuses the running instances' ids, the interfaces in the stack's groups
+ * the groups' ids). Mirrors src/aws/snapshot.ts and the
  * kinds' observe(); keep them in step if the engine's reads change. `instances` is the stack-tag
  * listing of instances, for the OpsWorks part to use.
  */
@@ -330,12 +339,18 @@ function ec2Floor(ec2: EC2Client, stack: string): { done: Promise<unknown>; inst
     const running = (await instances).filter((i) => i.State?.Name === 'running').map((i) => i.InstanceId!);
     if (running.length > 0) await ec2.send(new DescribeInstanceStatusCommand({ InstanceIds: running }));
   };
+  // The inventory looks for instances in the stack's groups that lost the stack's tag.
+  const groups = async () => {
+    const out = await ec2.send(new DescribeSecurityGroupsCommand({ Filters }));
+    const ids = (out.SecurityGroups ?? []).map((g) => g.GroupId!);
+    if (ids.length > 0) await ec2.send(new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'group-id', Values: ids }] }));
+  };
   const done = Promise.all([
     vpcs(),
     ec2.send(new DescribeInternetGatewaysCommand({ Filters })),
     ec2.send(new DescribeSubnetsCommand({ Filters })),
     ec2.send(new DescribeRouteTablesCommand({ Filters })),
-    ec2.send(new DescribeSecurityGroupsCommand({ Filters })),
+    groups(),
     // Unfiltered, as the snapshot reads it: addresses to reuse carry no tag of the stack.
     ec2.send(new DescribeAddressesCommand({})),
     statuses(),
@@ -398,7 +413,7 @@ interface Rig {
   floor(spec: Spec): Promise<void>;
   /** The NAT of a zone dies: its EC2 instance terminated behind the engine's back (uncounted). */
   kill(spec: Spec, az: string): Promise<void>;
-  /** The logical id of the NAT of a zone, which the heal must replace. */
+  /** The logical id of the NAT of a zone, which the heal must launch anew. */
   natId(az: string): string;
 }
 
@@ -531,9 +546,12 @@ async function benchZones(rig: Rig, zones: number, options: Options): Promise<Fi
           assertApplied(await engine.apply(plan));
         },
         verify: async () => {
-          const replaced = plan!.changes.find((c) => c.id === rig.natId(az));
-          if (replaced?.action !== 'replace') {
-            throw new Error(`the heal should replace ${rig.natId(az)}, but plans:\n${renderPlan(plan!)}`);
+          // An EC2 NAT whose instance is terminated is gone: a new one is created. An OpsWorks NAT
+          // (the OpsWorks instance) still exists, connection_lost: it is replaced.
+          const expected = rig.manager === 'ec2' ? 'create' : 'replace';
+          const healed = plan!.changes.find((c) => c.id === rig.natId(az));
+          if (healed?.action !== expected) {
+            throw new Error(`the heal should ${expected} ${rig.natId(az)}, but plans:\n${renderPlan(plan!)}`);
           }
           await converged();
         },
@@ -795,6 +813,8 @@ async function main(): Promise<number> {
   try {
     progress(`cold imports: ${options.importReps} fresh processes each, alternating`);
     const imports = await importTimes(options.importReps);
+    const startup = await benchStartup(options.startupReps, progress);
+    const startupResults = startupGoals(startup);
     progress(`starting moto_server${wantsOpsWorks ? ', the OpsWorks emulator' : ''} and the counting prox${wantsOpsWorks ? 'ies' : 'y'}…`);
     world.moto = await startMoto();
     world.proxy = await startAwsProxy({ target: world.moto.endpoint });
@@ -817,15 +837,16 @@ async function main(): Promise<number> {
     const results = goals(figures, options.managers, options.zones);
     const specInput = await benchSpecInput(options.specReps, progress);
     const elapsedMs = Math.round(performance.now() - started);
-    const pass = results.every((g) => g.pass);
+    const pass = [...results, ...startupResults].every((g) => g.pass);
     if (options.json) {
       const opsworks = wantsOpsWorks ? { opsworks: { emulatorDelaysMs: OPSWORKS_DELAYS, pollIntervalMs: OPSWORKS_POLL_INTERVAL_MS } } : {};
       process.stdout.write(
-        `${JSON.stringify({ node: process.version, elapsedMs, ...opsworks, imports, figures, goals: results, specInput, pass }, null, 2)}\n`,
+        `${JSON.stringify({ node: process.version, elapsedMs, ...opsworks, imports, startup, figures, goals: [...results, ...startupResults], specInput, pass }, null, 2)}\n`,
       );
     } else {
       process.stdout.write(
-        `${importReport(imports)}\n\n${report(figures, results, options, elapsedMs)}\n\n${specInputReport(specInput)}\n`,
+        `${importReport(imports)}\n\n${startupReport(startup, startupResults)}\n\n${report(figures, results, options, elapsedMs)}\n\n` +
+          `${specInputReport(specInput)}\n`,
       );
     }
     return options.check && !pass ? 1 : 0;

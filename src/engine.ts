@@ -112,7 +112,7 @@ export class Engine {
    * names what the region does not have (src/aws/preflight.ts).
    */
   plan(): Promise<Plan> {
-    return this.planFor(desiredResources(this.options.spec), (ctx) => preflight(this.options.spec, ctx));
+    return this.planFor(desiredResources(this.options.spec), { check: (ctx) => preflight(this.options.spec, ctx) });
   }
 
   /**
@@ -120,7 +120,7 @@ export class Engine {
    * kind claims is kept, and so is what it uses (the plan names both).
    */
   destroyPlan(): Promise<Plan> {
-    return this.planFor([]);
+    return this.planFor([], { destroy: true });
   }
 
   apply(plan: Plan, options: { signal?: AbortSignal } = {}): Promise<ApplyResult> {
@@ -208,15 +208,23 @@ export class Engine {
     return { observed, inventory: items, ctx };
   }
 
-  /** `check`: what must hold of the spec before a plan is made, read alongside the world (the same snapshot). */
-  private async planFor(desired: Desired[], check?: (ctx: AwsContext) => Promise<void>): Promise<Plan> {
+  /**
+   * `check`: what must hold of the spec before a plan is made, read alongside the world (the same
+   * snapshot); `destroy`: the plan deletes everything of the stack.
+   */
+  private async planFor(
+    desired: Desired[],
+    options: { destroy?: boolean; check?: (ctx: AwsContext) => Promise<void> } = {},
+  ): Promise<Plan> {
     const fresh = refreshed(this.ctx);
-    const [{ observed, inventory: items, ctx }] = await Promise.all([this.observeWith(fresh), check?.(fresh)]);
-    const plan = await makePlan({ desired, observed, inventory: items, kinds: this.kinds, ctx });
-    if (!plan.changes.some((c) => c.action === 'delete' && !c.heldBy)) return plan;
-    // Deleting: what else is in the stack's VPCs would make some deletes fail; keep those instead.
+    const [{ observed, inventory: items, ctx }] = await Promise.all([this.observeWith(fresh), options.check?.(fresh)]);
+    const input = { desired, observed, kinds: this.kinds, ctx, ...(options.destroy ? { destroy: true } : {}) };
+    const plan = await makePlan({ ...input, inventory: items });
+    if (!plan.changes.some((c) => (c.action === 'delete' || c.action === 'replace') && !c.heldBy)) return plan;
+    // Deleting (a replacement deletes the old one): what else is in the stack's VPCs would make some
+    // deletes fail; keep those instead.
     const inside = await strangers(ctx, items);
-    return inside.length === 0 ? plan : makePlan({ desired, observed, inventory: [...items, ...inside], kinds: this.kinds, ctx });
+    return inside.length === 0 ? plan : makePlan({ ...input, inventory: [...items, ...inside] });
   }
 
   private lockClient: StackLock | undefined;

@@ -10,6 +10,7 @@ import { boundedRequests, DEFAULT_TIMEOUTS, guardEndpoint, type Timeouts } from 
 import { OpsWorksSnapshot } from './opsworks-snapshot.js';
 import { withRetries, type RetryPolicy } from './retry.js';
 import { Snapshot } from './snapshot.js';
+import { VERSION } from '../version.js';
 
 export interface AwsContext {
   stack: string;
@@ -81,6 +82,8 @@ export class Clients {
       region: this.options.region,
       maxAttempts: 1, // retries are ours (retry.ts)
       credentials: this.credentials,
+      // In every request's User-Agent ("app/dupsworks#0.1.0"), so CloudTrail tells dupsworks's calls from others'.
+      userAgentAppId: `dupsworks#${VERSION}`,
       ...boundedRequests(this.timeouts),
       ...(endpoint ? { endpoint } : {}),
     });

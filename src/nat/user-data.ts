@@ -13,8 +13,9 @@ export interface NatBoot {
 /** EC2 refuses user data over 16 KB (before base64). */
 export const USER_DATA_LIMIT = 16 * 1024;
 
-// The build leaves boot.sh in src/ (tsc copies no shell), and this module runs from dist/src/nat/.
-const BOOT_SCRIPT = readFileSync(new URL('../../../src/nat/boot.sh', import.meta.url), 'utf8');
+// The build copies the shell programs beside the built module (tsc copies no shell), in the
+// repository and in the package alike.
+const BOOT_SCRIPT = readFileSync(new URL('./boot.sh', import.meta.url), 'utf8');
 
 export function natUserData(boot: NatBoot): string {
   const [shebang, ...rest] = BOOT_SCRIPT.split('\n');

@@ -16,9 +16,6 @@ import { desired, type ChangeOf, type Observed, type ResourceKind } from '../pla
 import { isUnknown, UNKNOWN, type Ref } from '../planner/values.js';
 import { natInstance } from './nat-instance.js';
 
-/** The IAM actions this kind's calls need (DescribeAddresses is the snapshot's). */
-export const EIP_ASSOCIATION_ACTIONS = ['ec2:AssociateAddress', 'ec2:DisassociateAddress'];
-
 export type EipAssociationProps = {
   /** The stack's own address (a reference to it), or the allocation id of one to reuse. */
   allocationId: Ref | string;
@@ -40,6 +37,7 @@ const GONE = new Set(['shutting-down', 'terminated']);
 export const eipAssociation = {
   kind: 'eip-association',
   ids,
+  permissions: ['ec2:AssociateAddress', 'ec2:DisassociateAddress'],
   desire: (key: { availabilityZone: string }, props: EipAssociationProps) => desired('eip-association', ids.id(key), props),
 
   async observe(ctx) {

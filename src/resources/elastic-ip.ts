@@ -14,9 +14,6 @@ import { desired, type Observed, type ResourceKind } from '../planner/resource.j
 import { UNKNOWN } from '../planner/values.js';
 import { applyTags } from './tagging.js';
 
-/** The IAM actions this kind's calls need (DescribeAddresses is the snapshot's). */
-export const ELASTIC_IP_ACTIONS = ['ec2:AllocateAddress', 'ec2:CreateTags', 'ec2:DisassociateAddress', 'ec2:ReleaseAddress'];
-
 export type ElasticIpProps = {
   tags: Record<string, string>;
 };
@@ -35,6 +32,7 @@ const ids = idScheme('eip', ['availabilityZone']);
 export const elasticIp = {
   kind: 'elastic-ip',
   ids,
+  permissions: ['ec2:AllocateAddress', 'ec2:CreateTags', 'ec2:DisassociateAddress', 'ec2:ReleaseAddress'],
   desire: (key: { availabilityZone: string }, props: ElasticIpProps) => desired('elastic-ip', ids.id(key), props),
 
   async observe(ctx) {

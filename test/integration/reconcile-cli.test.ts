@@ -43,9 +43,7 @@ describe('dupsworks reconcile', () => {
     for (const line of lines) assert.match(line, LINE);
     const fresh = await liveNat(emu.ec2, spec.name, 'ap-northeast-1a');
     assert.ok(
-      lines.some((l) =>
-        l.endsWith(`INFO  round 1: nat/ap-northeast-1a: replaced ${dead.InstanceId} by ${fresh.InstanceId} (instance is terminated)`),
-      ),
+      lines.some((l) => l.endsWith(`INFO  round 1: nat/ap-northeast-1a: created ${fresh.InstanceId} (${dead.InstanceId} is terminated)`)),
       healed.stdout,
     );
     assert.match(lines.at(-1)!, /INFO  round 1: healed: 3 changes made \(/);

@@ -168,7 +168,8 @@ describe('the command line and the lock', () => {
 
   it('a holder killed with SIGKILL blocks others no longer than its lease; force-unlock frees it at once', async () => {
     emu.proxy.setOptions({ pendingInstanceMs: 3000 });
-    const lease = ['--lock-lease', '3'];
+    const leaseSeconds = 3;
+    const lease = ['--lock-lease', String(leaseSeconds)];
     const killed = watch(startCli(['apply', '-f', file, ...aws(), '--auto-approve', ...lease]));
     await killed.until(/Creating\.\.\./);
     killed.child.kill('SIGKILL');
@@ -186,8 +187,11 @@ describe('the command line and the lock', () => {
     await takeover.until(/Took over the expired lock of stack cli-locked, held by .* since /);
     const blockedFor = Date.now() - diedAt;
     // Blocked until the lease ran out, or not at all when the CLI only got going after that.
-    const bound = Math.max(3000, startedAfter) + 2000;
-    assert.ok(blockedFor < bound, `took over ${blockedFor} ms after the kill (3 s lease; the CLI spoke after ${startedAfter} ms)`);
+    const bound = Math.max(leaseSeconds * 1000, startedAfter) + 2000;
+    assert.ok(
+      blockedFor < bound,
+      `took over ${blockedFor} ms after the kill (${leaseSeconds} s lease; the CLI spoke after ${startedAfter} ms)`,
+    );
     const { code } = await takeover.exited;
     assert.equal(code, 0, takeover.stderr);
     await converge(makeEngine(spec, emu.proxy.endpoint));

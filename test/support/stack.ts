@@ -52,7 +52,7 @@ export interface Emulator {
 
 /**
  * One moto_server for the enclosing describe block, with a proxy in front of it. Before each test:
- * moto is reset, the proxy's counts are zeroed and its faults are off.
+ * moto is reset, and so is the proxy (counts zeroed, faults, EC2 rules and lost replies off).
  */
 export function useEmulator(): Emulator {
   const emulator = {} as Emulator;
@@ -67,8 +67,7 @@ export function useEmulator(): Emulator {
   });
   beforeEach(async () => {
     await emulator.moto.reset();
-    emulator.proxy.setOptions({ throttleRate: 0, serverErrorRate: 0, pendingInstanceMs: 0 });
-    emulator.proxy.resetCounts();
+    emulator.proxy.reset();
   });
   return emulator;
 }

@@ -15,6 +15,7 @@ import {
 } from '../../src/planner/resource.js';
 import { resolve, type Props, type Ref } from '../../src/planner/values.js';
 import type { Spec } from '../../src/spec/types.js';
+import { withDefaults } from '../../src/spec/defaults.js';
 import type { NatInstanceState } from '../../src/resources/nat-instance.js';
 import type { AwsContext } from '../../src/aws/context.js';
 import type { InstanceTypeInfo } from '@aws-sdk/client-ec2';
@@ -66,6 +67,7 @@ export function fakeKind(kind: string, options: FakeKindOptions = {}): ResourceK
   return {
     kind,
     ids: anyId,
+    permissions: [], // it calls nothing: its world is in memory
     desire: (id: string, props: Props) => desiredOf(kind, id, props),
     async observe() {
       return [];
@@ -115,7 +117,7 @@ export function observed<S, N extends string>(
   kind: N,
   physicalId: string,
   state: S,
-  extra: Partial<Pick<Observed<S>, 'outputs' | 'references' | 'owned' | 'note' | 'claim'>> = {},
+  extra: Partial<Pick<Observed<S>, 'outputs' | 'references' | 'owned' | 'note' | 'claim' | 'gone'>> = {},
 ): Observed<S, N> {
   return {
     id,
@@ -126,6 +128,7 @@ export function observed<S, N extends string>(
     owned: extra.owned ?? true,
     ...(extra.note ? { note: extra.note } : {}),
     ...(extra.claim ? { claim: extra.claim } : {}),
+    ...(extra.gone ? { gone: extra.gone } : {}),
     state,
   };
 }
@@ -289,6 +292,7 @@ export function natObserved(
     outputs: { id: physicalId, ...(runs ? { runningId: physicalId } : {}) },
     references: dead ? [] : [full.subnetId, ...full.securityGroupIds].filter((x): x is string => !!x),
     owned: !dead,
+    ...(full.state === 'terminated' ? { gone: `${physicalId} is terminated` } : {}),
   });
 }
 
@@ -330,4 +334,17 @@ export function previewContext(): AwsContext {
   return {
     snapshot: { parameter: async () => 'ami-latest', instanceTypes: async (names: string[]) => new Map(names.map(x86)) },
   } as unknown as AwsContext;
+}
+
+/** A two-zone spec whose NATs OpsWorks manages, with the example's OpsWorks settings. */
+export function opsworksSpec(): Spec {
+  return withDefaults({
+    ...makeSpec(2, { manager: 'opsworks', instanceType: 't2.micro' }),
+    opsworks: {
+      serviceRoleArn: 'arn:aws:iam::123456789012:role/aws-opsworks-service-role',
+      defaultInstanceProfileArn: 'arn:aws:iam::123456789012:instance-profile/aws-opsworks-ec2-role',
+      customCookbooks: { url: 'https://github.com/example/dupsworks-cookbooks.git', revision: 'master' },
+      permissions: [{ iamUserArn: 'arn:aws:iam::123456789012:user/alice', allowSsh: true, allowSudo: true, level: 'manage' }],
+    },
+  });
 }

@@ -7,10 +7,9 @@ import { printedOutputs, renderOutputs, stackOutputs } from '../../src/live/outp
 import { liveStack } from '../../src/live/stack.js';
 import { makePlan } from '../../src/planner/plan.js';
 import { kindsFor } from '../../src/resources/index.js';
-import { withDefaults } from '../../src/spec/defaults.js';
 import type { Spec } from '../../src/spec/types.js';
 import { desiredResources } from '../../src/topology/index.js';
-import { makeSpec } from './fixtures.js';
+import { makeSpec, opsworksSpec } from './fixtures.js';
 import { builtWorld, type BuiltWorld } from './world.js';
 
 const kinds = kindsFor({ opsworks: false });
@@ -167,14 +166,7 @@ function emptied(world: BuiltWorld): BuiltWorld['ctx'] {
 
 describe('the live stack of OpsWorks NATs', () => {
   it('finds each zone served by its own NAT, known by its EC2 instance', async () => {
-    const spec = withDefaults({
-      ...makeSpec(2, { manager: 'opsworks', instanceType: 't2.micro' }),
-      opsworks: {
-        serviceRoleArn: 'arn:aws:iam::123456789012:role/aws-opsworks-service-role',
-        defaultInstanceProfileArn: 'arn:aws:iam::123456789012:instance-profile/aws-opsworks-ec2-role',
-        customCookbooks: { url: 'https://github.com/example/dupsworks-cookbooks.git' },
-      },
-    });
+    const spec = opsworksSpec();
     const world = builtWorld(spec);
     const kinds = kindsFor({ opsworks: true });
     const observed = (await Promise.all([...kinds.values()].map((k) => k.observe(world.ctx)))).flat();

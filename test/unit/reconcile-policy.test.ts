@@ -34,14 +34,14 @@ describe('what an unattended round may change', () => {
     assert.deepEqual(screened.held, []);
   });
 
-  for (const [what, state] of [
-    ['terminated', { state: 'terminated' }],
-    ['shutting down', { state: 'shutting-down' }],
-    ['failing its status checks', { impaired: true }],
+  for (const [what, state, action] of [
+    ['terminated', { state: 'terminated' }, 'create'],
+    ['shutting down', { state: 'shutting-down' }, 'replace'],
+    ['failing its status checks', { impaired: true }, 'replace'],
   ] as const) {
-    it(`replaces a NAT that is ${what}, with the routes that follow it: a repair`, async () => {
+    it(`makes anew a NAT that is ${what} (${action}), with the routes that follow it: a repair`, async () => {
       const plan = await planFor(spec, withNat(built, 'nat/ap-northeast-1c', state));
-      assert.equal(changed(plan)['nat/ap-northeast-1c'], 'replace');
+      assert.equal(changed(plan)['nat/ap-northeast-1c'], action);
       const screened = screen(plan, heals);
       assert.deepEqual(screened.held, []);
       assert.deepEqual(changed(screened.plan), changed(plan));
@@ -80,7 +80,10 @@ describe('what an unattended round may change', () => {
   });
 
   it('still replaces a dead NAT while the rollout of a spec change to the other waits', async () => {
-    const plan = await planFor(makeSpec(2, { instanceType: 't3.small' }), withNat(built, 'nat/ap-northeast-1c', { state: 'terminated' }));
+    const plan = await planFor(
+      makeSpec(2, { instanceType: 't3.small' }),
+      withNat(built, 'nat/ap-northeast-1c', { state: 'shutting-down' }),
+    );
     const { plan: screened, held } = screen(plan, heals);
     assert.deepEqual(changed(screened), {
       'nat/ap-northeast-1c': 'replace',
