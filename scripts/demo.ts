@@ -16,7 +16,7 @@
 // a NAT is killed while it runs, its next round heals it and the one after finds nothing to do;
 // then it is stopped with SIGTERM, as systemctl stop does.
 //
-// `npm run demo -- --failover [--svg FILE]`: the cheapest NATs (examples/ha-nat-graviton.yaml:
+// `npm run demo -- --status [--svg FILE]`: the cheapest NATs (examples/ha-nat-graviton.yaml:
 // t4g.nano on the arm64 image, an Elastic IP each): the plan, the apply and its outputs, status;
 // then a failover made by hand (the private route of one zone pointed at the other zone's NAT, as
 // a NAT's agent does), which status and graph show; --svg also writes the graph as SVG (the
@@ -74,7 +74,7 @@ function exitOnSignal(): void {
 /** A bad command line: said in one line, exit 1. */
 class UsageError extends Error {}
 
-const USAGE = 'usage: npm run demo [-- [--manager ec2|opsworks] [--reconcile] | --lab | --failover [--svg FILE]]';
+const USAGE = 'usage: npm run demo [-- [--manager ec2|opsworks] [--reconcile] | --lab | --status [--svg FILE]]';
 
 /** How long the reconcile loop may take to print a line the demo waits for. */
 const RECONCILE_LINE_TIMEOUT_MS = 120_000;
@@ -86,7 +86,7 @@ interface DemoOptions {
   /** Watch it with real packets in the lab (root). */
   lab: boolean;
   /** Show a failover made by hand with status and graph; `svg`: also draw the graph there. */
-  failover: boolean;
+  status: boolean;
   svg?: string;
 }
 
@@ -99,7 +99,7 @@ function parseOptions(argv: string[]): DemoOptions {
         manager: { type: 'string', default: 'ec2' },
         reconcile: { type: 'boolean', default: false },
         lab: { type: 'boolean', default: false },
-        failover: { type: 'boolean', default: false },
+        status: { type: 'boolean', default: false },
         svg: { type: 'string' },
       },
       strict: true,
@@ -118,15 +118,15 @@ function parseOptions(argv: string[]): DemoOptions {
     const missing = missingPrerequisites();
     if (missing.length > 0) throw new UsageError(`--lab: ${missing.join('; ')} (sudo npm run demo -- --lab)`);
   }
-  if (values.failover && (values.lab || values.reconcile || manager !== 'ec2')) {
-    throw new UsageError(`--failover is a demo of its own, of the ec2 mode; ${USAGE}`);
+  if (values.status && (values.lab || values.reconcile || manager !== 'ec2')) {
+    throw new UsageError(`--status is a demo of its own, of the ec2 mode; ${USAGE}`);
   }
-  if (values.svg !== undefined && !values.failover) throw new UsageError(`--svg goes with --failover; ${USAGE}`);
+  if (values.svg !== undefined && !values.status) throw new UsageError(`--svg goes with --status; ${USAGE}`);
   return {
     manager: manager as Manager,
     reconcile: values.reconcile!,
     lab: values.lab!,
-    failover: values.failover!,
+    status: values.status!,
     ...(values.svg !== undefined ? { svg: values.svg } : {}),
   };
 }
@@ -182,7 +182,7 @@ async function labDemo(): Promise<number> {
 }
 
 /** The cheapest NATs with Elastic IPs, and a failover made by hand, seen by status and graph. */
-async function failoverDemo(svg: string | undefined): Promise<number> {
+async function statusDemo(svg: string | undefined): Promise<number> {
   const SPEC = 'examples/ha-nat-graviton.yaml';
   const STACK = 'graviton-stack';
   banner('Starting a local AWS emulator (moto_server)');
@@ -500,7 +500,7 @@ try {
 }
 
 exitOnSignal();
-(options.lab ? labDemo() : options.failover ? failoverDemo(options.svg) : main(options)).then(
+(options.lab ? labDemo() : options.status ? statusDemo(options.svg) : main(options)).then(
   (code) => (process.exitCode = code),
   (error: Error) => {
     console.error(`demo failed: ${error.message}`);

@@ -1,4 +1,4 @@
-// The README's picture (docs/failover.svg, drawn by `npm run demo -- --failover --svg ...`) is
+// The README's picture (docs/failover.svg, drawn by `npm run demo -- --status --svg ...`) is
 // what `dupsworks graph` draws today for that demo's stack during its failover: the same nodes, the
 // same edges, the failover dashed red. Its ids in AWS are the emulator's of the day it was drawn;
 // its structure must stay the code's.
@@ -18,7 +18,7 @@ import { ROOT } from '../support/cli.js';
 import { svgParts } from '../support/svg.js';
 import { builtWorld } from './world.js';
 
-const REDRAW = 'draw it again: npm run demo -- --failover --svg docs/failover.svg';
+const REDRAW = 'draw it again: npm run demo -- --status --svg docs/failover.svg';
 
 describe("the README's picture", () => {
   it('is the graph of the failover demo as the code draws it now', async () => {
