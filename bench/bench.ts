@@ -36,8 +36,9 @@
 // OpsWorks calls (on the proxy in front of the emulator) apart, and in total. The ratios printed
 // are of this one run: compare them, not the milliseconds, across machines.
 //
-// Goals: the issue's (a no-op plan makes at most 10 calls and takes under 2x the floor's time) are
-// for the ec2 mode. The opsworks mode reports its figures, and is held only to the < 2x floor.
+// Goals: a no-op plan makes at most 11 calls (the issue's 10, and the Elastic IPs' read: see
+// GOAL_MAX_CALLS) and takes under 2x the floor's time, in the ec2 mode. The opsworks mode reports
+// its figures, and is held only to the < 2x floor.
 //
 // Options:
 //   --verbose             per-action call counts of every scenario
@@ -119,8 +120,15 @@ process.env.AWS_ACCESS_KEY_ID ??= 'testing';
 process.env.AWS_SECRET_ACCESS_KEY ??= 'testing';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-/** The issue's goals for a no-op plan (ec2 mode; the opsworks mode is held to the floor ratio only). */
-const GOAL_MAX_CALLS = 10;
+/**
+ * The goals for a no-op plan (ec2 mode; the opsworks mode is held to the floor ratio only). The
+ * issue's bound was 10 calls; it is 11 since every plan also reads the region's Elastic IPs
+ * (DescribeAddresses, sent alongside the other reads): an address of the stack that no NAT holds
+ * (its NAT terminated by hand, an apply interrupted while nat.elasticIps is being turned off) is
+ * found only there, and a plan that skipped the read when the spec has no elasticIps would leave it
+ * allocated, and billed, without a word.
+ */
+const GOAL_MAX_CALLS = 11;
 const GOAL_MAX_FLOOR_RATIO = 2;
 
 /** The OpsWorks emulator's delays and the engine's polling in opsworks mode: short, so the engine is measured. */
@@ -733,7 +741,7 @@ function report(figures: Figures[], results: Goal[], options: Options, elapsedMs
   if (options.managers.includes('ec2')) {
     out.push(
       '',
-      "Goals, ec2 mode (a no-op plan makes at most 10 calls whatever the number of zones, and takes under 2x the floor's time):",
+      `Goals, ec2 mode (a no-op plan makes at most ${GOAL_MAX_CALLS} calls whatever the number of zones, and takes under 2x the floor's time):`,
     );
     for (const g of results.filter((r) => r.manager === 'ec2')) out.push(line(g));
     noopCallsNote('ec2');
