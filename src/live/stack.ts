@@ -215,7 +215,12 @@ function failoverOf(route: LiveRoute, table: Change | undefined): { failover?: F
 
 function liveNat(change: Change | undefined, id: string): LiveNat {
   const observed = change?.observed;
-  if (!observed) return { id, health: 'missing', healthDetail: 'it does not exist' };
+  if (!observed) {
+    // A terminated NAT EC2 still lists claims nothing: the plan creates its successor, saying why.
+    return change?.reason
+      ? { id, health: 'down', healthDetail: change.reason }
+      : { id, health: 'missing', healthDetail: 'it does not exist' };
+  }
   if (observed.kind === 'opsworks-instance') {
     const s = observed.state as OpsWorksInstanceState;
     const instanceId = observed.alsoKnownAs?.[0];

@@ -143,6 +143,11 @@ describe('the live stack', () => {
     live = await liveOf(world, spec);
     assert.equal(live.zones[1]!.nat.health, 'stopped');
     assert.ok(live.pending.changes > 0, 'a stopped NAT is started by the next apply');
+    nat.State = { Name: 'terminated' };
+    live = await liveOf(world, spec);
+    assert.equal(live.zones[1]!.nat.health, 'down', 'a terminated NAT EC2 still lists is down, not missing');
+    assert.equal(live.zones[1]!.nat.healthDetail, `${nat.InstanceId} is terminated`);
+    assert.ok(live.pending.add > 0, 'its successor is created by the next apply');
   });
 });
 
