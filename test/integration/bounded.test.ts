@@ -148,7 +148,8 @@ describe('bounded calls against the emulator', () => {
       assert.match(error.message, /set --opsworks-endpoint-url \(or AWS_ENDPOINT_URL_OPSWORKS\) to the OpsWorks endpoint$/);
       return true;
     });
-    assert.ok(Date.now() - started < 3000, `failed after ${Date.now() - started} ms`);
+    // The issue's bound is 5 s; retries would take minutes (the first SDK load alone is ~1 s here, more under load).
+    assert.ok(Date.now() - started < 5000, `failed after ${Date.now() - started} ms`);
   });
 
   it('an endpoint that answered once and then fails for a while is retried, not given up on', async () => {

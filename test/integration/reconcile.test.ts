@@ -79,8 +79,13 @@ describe('the reconcile loop', () => {
     await l.until((e) => outcomes(e).includes('converged'));
     assert.deepEqual(outcomes(l.entries).slice(0, 2), ['healed', 'converged']);
     const dead = await killNat(emu.ec2, spec.name, 'ap-northeast-1c');
-    await l.until((e) => e.some((x) => x.event === 'heal' && x.message.startsWith('nat/ap-northeast-1c: created')));
-    const healRound = l.entries.find((x) => x.event === 'heal' && x.message.startsWith('nat/ap-northeast-1c: created'))!.round!;
+    // The first round's build created it too: the heal is the create that names the dead one.
+    const isHeal = (x: (typeof l.entries)[number]) =>
+      x.event === 'heal' &&
+      x.message.startsWith('nat/ap-northeast-1c: created') &&
+      x.message.endsWith(`(${dead.InstanceId} is terminated)`);
+    await l.until((e) => e.some(isHeal));
+    const healRound = l.entries.find(isHeal)!.round!;
     await l.until((e) => e.some((x) => x.event === 'round' && x.round === healRound + 1));
     const last = await l.stop();
     assert.equal(last?.outcome, 'stopped');
