@@ -12,6 +12,8 @@
 //   no-op plan   the stack already built, `engine.plan()` with nothing to do
 //   floor        the Describe calls a no-op plan makes, sent directly with plain SDK clients, as
 //                concurrently as the engine sends them: what a no-op plan cannot go below
+//   status       `dupsworks status`: a no-op plan read into the live stack and rendered as text
+//   graph svg    `dupsworks graph --format svg`: the same read, drawn by Graphviz (WebAssembly)
 //   build        from empty: `engine.plan()` then `engine.apply(plan)`
 //   heal         a NAT's EC2 instance terminated (untimed), then plan + apply
 //   lock         taking and releasing the stack's lock (DynamoDB PutItem + DeleteItem), once per
@@ -34,8 +36,9 @@
 // OpsWorks calls (on the proxy in front of the emulator) apart, and in total. The ratios printed
 // are of this one run: compare them, not the milliseconds, across machines.
 //
-// Goals: the issue's (a no-op plan makes at most 10 calls and takes under 2x the floor's time) are
-// for the ec2 mode. The opsworks mode reports its figures, and is held only to the < 2x floor.
+// Goals: a no-op plan makes at most 11 calls (the issue's 10, and the Elastic IPs' read: see
+// GOAL_MAX_CALLS) and takes under 2x the floor's time, in the ec2 mode. The opsworks mode reports
+// its figures, and is held only to the < 2x floor.
 //
 // Options:
 //   --verbose             per-action call counts of every scenario
@@ -62,6 +65,7 @@ import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import {
+  DescribeAddressesCommand,
   DescribeInstancesCommand,
   DescribeInstanceStatusCommand,
   DescribeInternetGatewaysCommand,
@@ -93,6 +97,10 @@ import type { IoHost } from '../src/io.js';
 import { Reconciler } from '../src/reconcile/loop.js';
 import { STACK_TAG } from '../src/aws/tags.js';
 import { startOpsWorksEmulator, type OpsWorksEmulator } from '../src/emulator/opsworks/index.js';
+import { toDot, topologyGraph } from '../src/live/graph.js';
+import { liveStack } from '../src/live/stack.js';
+import { renderStatus } from '../src/live/status.js';
+import { dotToSvg } from '../src/live/svg.js';
 import { hasChanges, type Plan } from '../src/planner/plan.js';
 import { natInstance } from '../src/resources/nat-instance.js';
 import { opsworksInstance } from '../src/resources/opsworks-instance.js';
@@ -112,8 +120,15 @@ process.env.AWS_ACCESS_KEY_ID ??= 'testing';
 process.env.AWS_SECRET_ACCESS_KEY ??= 'testing';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-/** The issue's goals for a no-op plan (ec2 mode; the opsworks mode is held to the floor ratio only). */
-const GOAL_MAX_CALLS = 10;
+/**
+ * The goals for a no-op plan (ec2 mode; the opsworks mode is held to the floor ratio only). The
+ * issue's bound was 10 calls; it is 11 since every plan also reads the region's Elastic IPs
+ * (DescribeAddresses, sent alongside the other reads): an address of the stack that no NAT holds
+ * (its NAT terminated by hand, an apply interrupted while nat.elasticIps is being turned off) is
+ * found only there, and a plan that skipped the read when the spec has no elasticIps would leave it
+ * allocated, and billed, without a word.
+ */
+const GOAL_MAX_CALLS = 11;
 const GOAL_MAX_FLOOR_RATIO = 2;
 
 /** The OpsWorks emulator's delays and the engine's polling in opsworks mode: short, so the engine is measured. */
@@ -139,7 +154,8 @@ interface Options {
   lab: boolean;
 }
 
-type Scenario = 'no-op plan' | 'floor' | 'build' | 'heal' | 'lock' | 'no-op apply' | 'no-op apply, no lock' | 'reconcile round';
+type Scenario =
+  'no-op plan' | 'floor' | 'status' | 'graph svg' | 'build' | 'heal' | 'lock' | 'no-op apply' | 'no-op apply, no lock' | 'reconcile round';
 
 type Service = 'ec2' | 'opsworks';
 
@@ -343,6 +359,8 @@ function ec2Floor(ec2: EC2Client, stack: string): { done: Promise<unknown>; inst
     ec2.send(new DescribeSubnetsCommand({ Filters })),
     ec2.send(new DescribeRouteTablesCommand({ Filters })),
     groups(),
+    // Unfiltered, as the snapshot reads it: addresses to reuse carry no tag of the stack.
+    ec2.send(new DescribeAddressesCommand({})),
     statuses(),
   ]);
   return { done, instances };
@@ -490,9 +508,11 @@ async function benchZones(rig: Rig, zones: number, options: Options): Promise<Fi
     ])),
   );
 
-  // No-op plan and floor, alternately, on the stack the last build left.
-  progress(`  no-op plan and floor, ${what}: 1 + ${options.reps} runs each, alternating`);
+  // No-op plan and floor, alternately, on the stack the last build left; with them, status and
+  // graph --format svg (a plan read and rendered), to see what the rendering adds to the read.
+  progress(`  no-op plan, floor, status and graph svg, ${what}: 1 + ${options.reps} runs each, alternating`);
   let last: Plan | undefined;
+  let svg = '';
   figures.push(
     ...(await measured(options.reps, [
       {
@@ -503,6 +523,16 @@ async function benchZones(rig: Rig, zones: number, options: Options): Promise<Fi
         verify: async () => expectNoChanges(last!, `the no-op plan (${what})`),
       },
       { scenario: 'floor', run: () => rig.floor(spec) },
+      { scenario: 'status', run: async () => void renderStatus(liveStack(spec, await engine.plan())) },
+      {
+        scenario: 'graph svg',
+        run: async () => {
+          svg = await dotToSvg(toDot(topologyGraph(liveStack(spec, await engine.plan()))));
+        },
+        verify: async () => {
+          if (!svg.includes('</svg>')) throw new Error(`graph --format svg drew no SVG (${what})`);
+        },
+      },
     ])),
   );
 
@@ -622,7 +652,18 @@ function goals(figures: Figures[], managers: Manager[], zones: number[]): Goal[]
 const zonesText = (z: number) => `${z} zone${z === 1 ? '' : 's'}`;
 
 function report(figures: Figures[], results: Goal[], options: Options, elapsedMs: number): string {
-  const order: Scenario[] = ['no-op plan', 'floor', 'build', 'heal', 'lock', 'no-op apply', 'no-op apply, no lock', 'reconcile round'];
+  const order: Scenario[] = [
+    'no-op plan',
+    'floor',
+    'status',
+    'graph svg',
+    'build',
+    'heal',
+    'lock',
+    'no-op apply',
+    'no-op apply, no lock',
+    'reconcile round',
+  ];
   const sorted = [...figures].sort(
     (a, b) =>
       MANAGERS.indexOf(a.manager) - MANAGERS.indexOf(b.manager) ||
@@ -664,6 +705,13 @@ function report(figures: Figures[], results: Goal[], options: Options, elapsedMs
         `p95 ${lock.p95Ms.toFixed(1)} ms per apply; a no-op apply makes ${locked.calls} calls with it, ${unlocked.calls} without, ` +
         `and takes ${(locked.medianMs / unlocked.medianMs).toFixed(2)}x the time (p50 ${locked.medianMs.toFixed(1)} vs ${unlocked.medianMs.toFixed(1)} ms).`,
     );
+    for (const scenario of ['status', 'graph svg'] as const) {
+      const [shown, read] = [find(scenario), find('no-op plan')];
+      out.push(
+        `${scenario === 'status' ? 'status' : 'graph --format svg'}, ${zonesText(z)}: ${shown.calls} calls (a no-op plan's: ${read.calls}), ` +
+          `p50 ${shown.medianMs.toFixed(1)} ms, p95 ${shown.p95Ms.toFixed(1)} ms; ${(shown.medianMs / read.medianMs).toFixed(2)}x a no-op plan's p50.`,
+      );
+    }
     const [round, plan] = [find('reconcile round'), find('no-op plan')];
     out.push(
       `A reconcile round with nothing to do, ${zonesText(z)}: ${round.calls} calls (a no-op plan's ${plan.calls} + ` +
@@ -693,7 +741,7 @@ function report(figures: Figures[], results: Goal[], options: Options, elapsedMs
   if (options.managers.includes('ec2')) {
     out.push(
       '',
-      "Goals, ec2 mode (a no-op plan makes at most 10 calls whatever the number of zones, and takes under 2x the floor's time):",
+      `Goals, ec2 mode (a no-op plan makes at most ${GOAL_MAX_CALLS} calls whatever the number of zones, and takes under 2x the floor's time):`,
     );
     for (const g of results.filter((r) => r.manager === 'ec2')) out.push(line(g));
     noopCallsNote('ec2');

@@ -15,10 +15,17 @@
 // loop instead of a command: `dupsworks reconcile --every 5s` builds the stack in its first round,
 // a NAT is killed while it runs, its next round heals it and the one after finds nothing to do;
 // then it is stopped with SIGTERM, as systemctl stop does.
+//
+// `npm run demo -- --status [--svg FILE]`: the cheapest NATs (examples/ha-nat-graviton.yaml:
+// t4g.nano on the arm64 image, an Elastic IP each): the plan, the apply and its outputs, status;
+// then a failover made by hand (the private route of one zone pointed at the other zone's NAT, as
+// a NAT's agent does), which status and graph show; --svg also writes the graph as SVG (the
+// README's picture is drawn so).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { createWriteStream } from 'node:fs';
+import { DescribeRouteTablesCommand, ReplaceRouteCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { DescribeInstancesCommand, DescribeStacksCommand, OpsWorksClient } from '@aws-sdk/client-opsworks';
 import { egress, findLab, missingPrerequisites, type Egress } from '../src/lab/control.js';
 import { TEST_TARGETS } from '../src/lab/index.js';
@@ -67,7 +74,7 @@ function exitOnSignal(): void {
 /** A bad command line: said in one line, exit 1. */
 class UsageError extends Error {}
 
-const USAGE = 'usage: npm run demo [-- [--manager ec2|opsworks] [--reconcile] | --lab]';
+const USAGE = 'usage: npm run demo [-- [--manager ec2|opsworks] [--reconcile] | --lab | --status [--svg FILE]]';
 
 /** How long the reconcile loop may take to print a line the demo waits for. */
 const RECONCILE_LINE_TIMEOUT_MS = 120_000;
@@ -78,6 +85,9 @@ interface DemoOptions {
   reconcile: boolean;
   /** Watch it with real packets in the lab (root). */
   lab: boolean;
+  /** Show a failover made by hand with status and graph; `svg`: also draw the graph there. */
+  status: boolean;
+  svg?: string;
 }
 
 function parseOptions(argv: string[]): DemoOptions {
@@ -89,6 +99,8 @@ function parseOptions(argv: string[]): DemoOptions {
         manager: { type: 'string', default: 'ec2' },
         reconcile: { type: 'boolean', default: false },
         lab: { type: 'boolean', default: false },
+        status: { type: 'boolean', default: false },
+        svg: { type: 'string' },
       },
       strict: true,
       allowPositionals: false,
@@ -106,7 +118,17 @@ function parseOptions(argv: string[]): DemoOptions {
     const missing = missingPrerequisites();
     if (missing.length > 0) throw new UsageError(`--lab: ${missing.join('; ')} (sudo npm run demo -- --lab)`);
   }
-  return { manager: manager as Manager, reconcile: values.reconcile!, lab: values.lab! };
+  if (values.status && (values.lab || values.reconcile || manager !== 'ec2')) {
+    throw new UsageError(`--status is a demo of its own, of the ec2 mode; ${USAGE}`);
+  }
+  if (values.svg !== undefined && !values.status) throw new UsageError(`--svg goes with --status; ${USAGE}`);
+  return {
+    manager: manager as Manager,
+    reconcile: values.reconcile!,
+    lab: values.lab!,
+    status: values.status!,
+    ...(values.svg !== undefined ? { svg: values.svg } : {}),
+  };
 }
 
 /** The same disaster as the ec2 demo, watched with real packets in the lab. */
@@ -154,6 +176,50 @@ async function labDemo(): Promise<number> {
       banner('Taking the lab down: dupsworks lab down');
       await dupsworks(['lab', 'down', '--stack', STACK], env);
     }
+    banner('Stopping the emulator');
+    await moto.stop();
+  }
+}
+
+/** The cheapest NATs with Elastic IPs, and a failover made by hand, seen by status and graph. */
+async function statusDemo(svg: string | undefined): Promise<number> {
+  const SPEC = 'examples/ha-nat-graviton.yaml';
+  const STACK = 'graviton-stack';
+  banner('Starting a local AWS emulator (moto_server)');
+  const moto = await startMoto();
+  console.log(`moto_server is listening on ${moto.endpoint}`);
+  try {
+    const env = cliEnv({ AWS_ENDPOINT_URL: moto.endpoint });
+    banner(`1. The plan: t4g.nano NATs on the arm64 Amazon Linux image, an Elastic IP each: dupsworks plan -f ${SPEC}`);
+    await dupsworks(['plan', '-f', SPEC], env);
+    banner(`2. Build it; apply ends with the outputs: dupsworks apply -f ${SPEC} --auto-approve`);
+    await dupsworks(['apply', '-f', SPEC, '--auto-approve'], env);
+    banner(`3. Each zone is served by its own NAT: dupsworks status -f ${SPEC}`);
+    await dupsworks(['status', '-f', SPEC], env);
+
+    const ec2 = ec2Client(moto.endpoint);
+    const [served, rescuer] = [ZONE, 'ap-northeast-1a'];
+    const byTag = [
+      { Name: 'tag:dupsworks:stack', Values: [STACK] },
+      { Name: 'tag:dupsworks:resource', Values: [`route-table/private/${served}`] },
+    ];
+    const table = (await ec2.send(new DescribeRouteTablesCommand({ Filters: byTag }))).RouteTables![0]!.RouteTableId!;
+    const nat = (await liveNat(ec2, STACK, rescuer)).InstanceId!;
+    banner(
+      `4. A failover by hand, as a NAT's agent makes one: ${served}'s private route to the NAT of ${rescuer} ` +
+        `(aws ec2 replace-route --route-table-id ${table} --destination-cidr-block 0.0.0.0/0 --instance-id ${nat})`,
+    );
+    await ec2.send(new ReplaceRouteCommand({ RouteTableId: table, DestinationCidrBlock: '0.0.0.0/0', InstanceId: nat }));
+    banner(`5. status shows the failover, and exits 2 (something needs attention): dupsworks status -f ${SPEC}`);
+    await dupsworks(['status', '-f', SPEC], env, [2]);
+    banner(`6. graph draws it as a dashed red edge: dupsworks graph -f ${SPEC}`);
+    await dupsworks(['graph', '-f', SPEC], env);
+    if (svg) {
+      await dupsworks(['graph', '-f', SPEC, '--format', 'svg'], env, [0], svg);
+      console.log(`wrote the graph as SVG to ${svg} (dupsworks graph -f ${SPEC} --format svg > ${svg})`);
+    }
+    return await showConverged(7, SPEC, env);
+  } finally {
     banner('Stopping the emulator');
     await moto.stop();
   }
@@ -396,14 +462,30 @@ function banner(text: string): void {
   console.log(bold ? `\n\x1b[1m== ${text}\x1b[0m\n` : `\n== ${text}\n`);
 }
 
-/** Runs the real CLI with the terminal attached; rejects unless it exits with one of `expected`. */
-function dupsworks(args: string[], env: NodeJS.ProcessEnv, expected = [0]): Promise<number> {
+/**
+ * Runs the real CLI with the terminal attached (its output to `stdoutFile` instead, when given);
+ * rejects unless it exits with one of `expected`.
+ */
+function dupsworks(args: string[], env: NodeJS.ProcessEnv, expected = [0], stdoutFile?: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', stdoutFile ? 'pipe' : 'inherit', 'inherit'],
+    });
+    // The file is whole once its stream has finished, which may be after the child has exited.
+    const written = stdoutFile
+      ? new Promise<void>((done, fail) =>
+          child
+            .stdout!.pipe(createWriteStream(stdoutFile))
+            .on('finish', () => done())
+            .on('error', fail),
+        )
+      : Promise.resolve();
     children.add(child);
     child.on('close', (code) => {
       children.delete(child);
-      if (code !== null && expected.includes(code)) resolve(code);
+      if (code !== null && expected.includes(code)) written.then(() => resolve(code), reject);
       else reject(new Error(`dupsworks ${args.join(' ')} exited with ${code}`));
     });
   });
@@ -418,7 +500,7 @@ try {
 }
 
 exitOnSignal();
-(options.lab ? labDemo() : main(options)).then(
+(options.lab ? labDemo() : options.status ? statusDemo(options.svg) : main(options)).then(
   (code) => (process.exitCode = code),
   (error: Error) => {
     console.error(`demo failed: ${error.message}`);

@@ -1,14 +1,17 @@
 // The command line: parse, call the engine, print. Results go to stdout, progress and problems to
 // stderr (the reconcile loop's log goes to stdout: it is what that command produces). Exit codes:
-// 0 success (plan: no changes), 1 error, 2 plan with changes (--detailed-exitcode) or, for
-// reconcile --once, changes it may not make, 130 / 143 stopped by SIGINT / SIGTERM.
+// 0 success (plan: no changes), 1 error, 2 plan with changes (--detailed-exitcode), for reconcile
+// --once changes it may not make, for status something that needs attention, 130 / 143 stopped by
+// SIGINT / SIGTERM.
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Engine } from './engine.js';
 import { httpUrl, serveOpsWorksEmulator, wholeNumber, type OpsWorksCommandOptions } from './emulator/opsworks/command.js';
 import { DEFAULT_TIMEOUTS } from './aws/endpoint.js';
-import { DupsworksError, toErrorInfo, type ErrorInfo } from './errors.js';
+import { DupsworksError, SpecRejected, toErrorInfo, type ErrorInfo } from './errors.js';
 import type { IoHost, RunOperation } from './io.js';
+import { GRAPH_FORMATS, type GraphFormat } from './live/graph.js';
+import type { LiveStack } from './live/stack.js';
 import { DEFAULT_LEASE_SECONDS, DEFAULT_LOCK_TABLE, LockHeldError, who } from './lock/lease.js';
 import type * as Lab from './lab/control.js';
 import { loadPlan, planToApply, savePlan } from './planfile.js';
@@ -125,6 +128,66 @@ export async function main(argv: string[]): Promise<number> {
           );
         }
         return options.detailedExitcode && hasChanges(plan) ? 2 : 0;
+      }),
+    );
+
+  program
+    .command('status')
+    .description(
+      'the live stack: per zone the NAT, which NAT serves the private subnet now (a failover?), the heartbeat routes, ' +
+        'and the changes a plan would make; read-only; exit 0 all well, 2 something needs attention, 1 error',
+    )
+    .requiredOption('-f, --file <spec>', 'the spec (YAML)')
+    .option('--json', 'print it as JSON')
+    .action(
+      run(async (globals, options: { file: string; json?: boolean }) => {
+        const spec = await loadSpec(options.file, globals);
+        const [live, { renderStatus, statusExitCode, statusJson }] = await Promise.all([liveOf(spec, globals), import('./live/status.js')]);
+        write(process.stdout, options.json ? `${JSON.stringify(statusJson(live), null, 2)}\n` : renderStatus(live, styleFor(globals)));
+        return statusExitCode(live);
+      }),
+    );
+
+  program
+    .command('graph')
+    .description(
+      'the live topology as a picture: subnets, route tables, NATs, the ring of heartbeat routes, who serves whom ' +
+        '(a failover as a dashed red edge); read-only',
+    )
+    .requiredOption('-f, --file <spec>', 'the spec (YAML)')
+    .addOption(
+      new Option('--format <format>', 'Mermaid (for Markdown), Graphviz DOT, or SVG drawn by Graphviz')
+        .choices(GRAPH_FORMATS)
+        .default('mermaid'),
+    )
+    .action(
+      run(async (globals, options: { file: string; format: GraphFormat }) => {
+        const spec = await loadSpec(options.file, globals);
+        const [live, { toDot, toMermaid, topologyGraph }] = await Promise.all([liveOf(spec, globals), import('./live/graph.js')]);
+        const graph = topologyGraph(live);
+        const drawn = options.format === 'mermaid' ? toMermaid(graph) : toDot(graph);
+        write(process.stdout, options.format === 'svg' ? await (await import('./live/svg.js')).dotToSvg(drawn) : drawn);
+        return 0;
+      }),
+    );
+
+  program
+    .command('output')
+    .description("the stack's outputs (its ids and the NATs' public IPs), as apply ends with them; read-only")
+    .argument('[name]', 'print only this output')
+    .requiredOption('-f, --file <spec>', 'the spec (YAML)')
+    .option('--json', 'print them as JSON, as terraform output -json does')
+    .option('--raw', "print a string output's value as it is, without quotes (for scripts)")
+    .action(
+      run(async (globals, name: string | undefined, options: { file: string; json?: boolean; raw?: boolean }) => {
+        const spec = await loadSpec(options.file, globals);
+        const [live, { printedOutputs, stackOutputs }] = await Promise.all([liveOf(spec, globals), import('./live/outputs.js')]);
+        const outputs = stackOutputs(live);
+        if (outputs.length === 0 && name === undefined && !options.json) {
+          write(process.stderr, `Warning: no outputs found: stack ${spec.name} has nothing built yet; run apply\n`);
+        }
+        write(process.stdout, printedOutputs(outputs, spec.name, { name, ...options }));
+        return 0;
       }),
     );
 
@@ -362,6 +425,12 @@ export async function main(argv: string[]): Promise<number> {
     const info = toErrorInfo(error);
     if (debug && !(error instanceof Failure) && !(lab && error instanceof lab.LabFailure))
       write(process.stderr, `${(error as Error)?.stack ?? error}\n`);
+    if (error instanceof SpecRejected && loadedSpec) {
+      for (const problem of error.problems) write(process.stderr, `${loadedSpec.problemLine(problem.path, problem.message)}\n`);
+      const n = error.problems.length;
+      write(process.stderr, `Error: ${loadedSpec.file}: ${n} problem${n === 1 ? '' : 's'} found by asking AWS; nothing was changed\n`);
+      return 1;
+    }
     if (error instanceof LockHeldError) {
       write(process.stderr, `${lockHeldMessage(error, argv)}\n`);
       return 1;
@@ -374,6 +443,9 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
 }
+
+/** The spec this run loaded, to show problems AWS finds with it at their place in the file. */
+let loadedSpec: { file: string; problemLine(path: readonly (string | number)[], message: string): string } | undefined;
 
 /**
  * Terraform spells its long flags with one dash (-auto-approve, -lock=false). Commander would read
@@ -407,9 +479,12 @@ function terraformSpellings(argv: string[]): string[] {
 
 async function loadSpec(file: string, globals: GlobalOptions): Promise<Spec> {
   // Loaded here: --help and --version need neither the YAML parser nor the schema.
-  const { formatProblems, loadSpecFile } = await import('./spec/load.js');
+  const { formatProblem, formatProblems, loadSpecFile } = await import('./spec/load.js');
   const loaded = await loadSpecFile(file, globals.region ? { region: globals.region } : {});
-  if (loaded.ok) return loaded.spec;
+  if (loaded.ok) {
+    loadedSpec = { file, problemLine: (path, message) => formatProblem(loaded.problemAt(path, message)) };
+    return loaded.spec;
+  }
   for (const line of formatProblems(loaded.problems)) process.stderr.write(`${line}\n`);
   const n = loaded.problems.length;
   throw new Failure(`${file}: ${n} problem${n === 1 ? '' : 's'}; nothing was sent to AWS`);
@@ -458,6 +533,13 @@ async function runLocked(
       return exitCodeFor(report.stopped);
     }
     if (report.stopped) throw new Failure(report.stopped.message);
+    // As Terraform's: an apply that went through ends with the stack's outputs, read afresh when it changed anything.
+    if (operation === 'apply' && report.plan && (!report.result || report.result.ok)) {
+      const [{ liveStack }, { renderOutputs, stackOutputs }] = await Promise.all([import('./live/stack.js'), import('./live/outputs.js')]);
+      const outputs = stackOutputs(liveStack(spec, report.result ? await engine.plan() : report.plan));
+      if (outputs.length > 0)
+        write(process.stdout, `\n${styleFor(globals).green(styleFor(globals).bold('Outputs:'))}\n\n${renderOutputs(outputs)}`);
+    }
     // Deletes kept because something the spec does not manage still uses them: not done, so not 0.
     const held = report.plan ? heldChanges(report.plan).length : 0;
     return (report.result && !report.result.ok) || held > 0 ? 1 : 0;
@@ -556,6 +638,12 @@ function terminalHost(globals: GlobalOptions, autoApprove?: boolean): TerminalHo
 }
 
 /** The engine loads the AWS SDK: only the commands that call AWS load it, so --help and validate start fast. */
+/** The live stack, read off a fresh plan: read-only (no lock, nothing written). */
+async function liveOf(spec: Spec, globals: GlobalOptions): Promise<LiveStack> {
+  const [{ liveStack }, engine] = await Promise.all([import('./live/stack.js'), engineFor(spec, globals, terminalHost(globals))]);
+  return liveStack(spec, await engine.plan());
+}
+
 async function engineFor(spec: Spec, globals: GlobalOptions, io: IoHost, flags?: Partial<RunFlags>): Promise<Engine> {
   const { Engine } = await import('./engine.js');
   return new Engine({

@@ -7,9 +7,10 @@
 // (EC2 lists it for a while): the plan launches a NAT anew, saying which one it follows.
 
 import { createHash } from 'node:crypto';
-import type { Instance, RunInstancesCommandInput } from '@aws-sdk/client-ec2';
+import type { Instance, InstanceTypeInfo, RunInstancesCommandInput } from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
+import { DupsworksError } from '../errors.js';
 import { logicalIdOf, tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
 import { compareAttributes, compareTags } from '../planner/diff.js';
 import { idScheme } from '../planner/identity.js';
@@ -18,8 +19,25 @@ import type { Ref } from '../planner/values.js';
 import { applyTags } from './tagging.js';
 import { gatewaysHeldBy, instanceGroupIds } from '../aws/instance-groups.js';
 
-/** Public SSM parameter naming the latest Amazon Linux 2023 AMI. */
-export const DEFAULT_IMAGE_PARAMETER = '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64';
+/**
+ * The public SSM parameters naming the latest Amazon Linux 2023 AMI of each architecture it is
+ * built for: the default image is the one for the instance type's architecture (a t4g runs arm64).
+ */
+export const DEFAULT_IMAGE_PARAMETERS = {
+  x86_64: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64',
+  arm64: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64',
+} as const;
+
+export type ImageArchitecture = keyof typeof DEFAULT_IMAGE_PARAMETERS;
+
+/**
+ * The architecture of the default image for an instance type, from EC2's data on it; undefined
+ * when Amazon Linux 2023 has no image for any architecture it runs (a Mac instance, say).
+ */
+export function imageArchitecture(type: InstanceTypeInfo): ImageArchitecture | undefined {
+  const supported = type.ProcessorInfo?.SupportedArchitectures ?? [];
+  return (Object.keys(DEFAULT_IMAGE_PARAMETERS) as ImageArchitecture[]).find((arch) => supported.includes(arch));
+}
 
 /** The user data is not readable in a batched Describe; its hash travels in a tag instead. */
 export const USER_DATA_TAG = 'dupsworks:user-data-sha256';
@@ -42,6 +60,8 @@ export interface NatInstanceState {
   state: string;
   /** Instance or system status check says "impaired". */
   impaired: boolean;
+  /** Its public address now (an Elastic IP's while it holds one); shown, never compared. */
+  publicIp: string | undefined;
   subnetId: string | undefined;
   securityGroupIds: string[];
   instanceType: string | undefined;
@@ -122,16 +142,14 @@ export const natInstance = {
 
   async preview(desired, ctx) {
     const { userData, ...shown } = desired;
-    return {
-      ...shown,
-      imageId: desired.imageId ?? (await ctx.snapshot.parameter(DEFAULT_IMAGE_PARAMETER)),
-      userDataSha256: sha256(userData),
-    };
+    // The default image is shown with the architecture it was chosen for.
+    const image = desired.imageId ? { imageId: desired.imageId } : await defaultImage(ctx, desired.instanceType);
+    return { ...shown, ...image, userDataSha256: sha256(userData) };
   },
 
   async create(desired, ctx) {
     const imageId =
-      desired.imageId ?? (ctx.previewed?.imageId as string | undefined) ?? (await ctx.snapshot.parameter(DEFAULT_IMAGE_PARAMETER));
+      desired.imageId ?? (ctx.previewed?.imageId as string | undefined) ?? (await defaultImage(ctx, desired.instanceType)).imageId;
     const input: RunInstancesCommandInput = {
       ImageId: imageId,
       InstanceType: desired.instanceType as RunInstancesCommandInput['InstanceType'],
@@ -208,6 +226,7 @@ function observed(id: string, i: Instance, impaired: boolean, gateways: string[]
     state: {
       state,
       impaired,
+      publicIp: i.PublicIpAddress,
       subnetId: i.SubnetId,
       securityGroupIds: [...groups].sort(),
       instanceType: i.InstanceType,
@@ -234,6 +253,22 @@ async function isThisNat(ctx: AwsContext & CreateContext, instanceId: string): P
   const out = await ctx.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
   const now = out.Reservations?.[0]?.Instances?.[0];
   return !!now && !DEAD.has(now.State?.Name ?? '') && logicalIdOf(now.Tags, ctx.stack) === ctx.resourceId;
+}
+
+/** The latest Amazon Linux 2023 AMI for the instance type's architecture. */
+async function defaultImage(ctx: AwsContext, instanceType: string): Promise<{ imageId: string; architecture: ImageArchitecture }> {
+  const type = (await ctx.snapshot.instanceTypes([instanceType])).get(instanceType);
+  const arch = type && imageArchitecture(type);
+  // The plan's preflight (src/aws/preflight.ts) says so first, at the spec's field, unless a NAT of
+  // this type already runs (on an image given by nat.imageId, then removed).
+  if (!arch) {
+    throw new DupsworksError(
+      'NoDefaultImage',
+      'user',
+      `instance type ${instanceType} has no Amazon Linux 2023 image; give nat.imageId, or choose an x86_64 or arm64 instance type`,
+    );
+  }
+  return { imageId: await ctx.snapshot.parameter(DEFAULT_IMAGE_PARAMETERS[arch]), architecture: arch };
 }
 
 async function run(ctx: AwsContext, input: RunInstancesCommandInput, token: string): Promise<Instance> {

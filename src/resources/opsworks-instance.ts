@@ -36,8 +36,10 @@ export type OpsWorksInstanceProps = {
   sourceDestCheck?: boolean;
 };
 
-interface OpsWorksInstanceState {
+export interface OpsWorksInstanceState {
   status: string;
+  /** Its public address now, as OpsWorks reports it; shown, never compared. */
+  publicIp: string | undefined;
   hostname: string;
   /** EC2 instance state; undefined when it has none (never started) or it is gone. */
   ec2State: string | undefined;
@@ -93,6 +95,7 @@ export const opsworksInstance = {
       const e = i.Ec2InstanceId ? ec2.get(i.Ec2InstanceId) : undefined;
       const state: OpsWorksInstanceState = {
         status: i.Status ?? 'unknown',
+        publicIp: i.PublicIp,
         hostname: i.Hostname!,
         ec2State: e?.State?.Name,
         impaired: i.Ec2InstanceId !== undefined && impaired.has(i.Ec2InstanceId),

@@ -19,7 +19,7 @@ export type RouteTableProps = {
   tags: Record<string, string>;
 };
 
-interface RouteTableState {
+export interface RouteTableState {
   vpcId: string;
   /** The one associated subnet (shown and compared); extra associations are listed apart. */
   subnetId: string | undefined;

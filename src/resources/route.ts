@@ -26,7 +26,7 @@ export type RouteProps = {
   acceptTargets?: Ref[];
 };
 
-interface RouteState {
+export interface RouteState {
   routeTableId: string;
   destinationCidrBlock: string;
   /** igw-…, i-…, or whatever else the route points at (nat-…, eni-…, pcx-…). */

@@ -35,6 +35,12 @@ export interface NatSpec {
   keyName?: string;
   /** ec2 only (opsworks uses opsworks.defaultInstanceProfileArn). */
   instanceProfileArn?: string;
+  /**
+   * ec2 only. true: each zone's NAT gets an Elastic IP the stack allocates (and destroy releases);
+   * a list: the allocation ids of addresses to reuse, one per zone in the zones' order (never
+   * released). Either way a zone's egress address survives the replacement of its NAT.
+   */
+  elasticIps?: boolean | string[];
 }
 
 /** Every setting the original dupsworks had for its OpsWorks stack (settings.cfg). */

@@ -1,9 +1,12 @@
 // NAT instances managed directly as EC2 instances (works on AWS today): one per zone in its public
-// subnet, made a NAT by its user data.
+// subnet, made a NAT by its user data; with nat.elasticIps, each holding its zone's Elastic IP (the
+// stack's own, or one the spec names for reuse).
 
 import { natUserData } from '../nat/user-data.js';
 import { ref } from '../planner/values.js';
 import type { AnyDesired } from '../resources/index.js';
+import { eipAssociation } from '../resources/eip-association.js';
+import { elasticIp } from '../resources/elastic-ip.js';
 import { natInstance } from '../resources/nat-instance.js';
 import type { Spec } from '../spec/types.js';
 import { zoneName, type NatOutputs, type Network } from './network.js';
@@ -31,8 +34,20 @@ export function ec2Nats(spec: Spec, net: Network): { resources: AnyDesired[]; ou
     }),
   );
   const idOf = (az: string) => nats.get(az)!.id;
+  const addresses = spec.zones.flatMap((zone, i): AnyDesired[] => {
+    const az = zone.availabilityZone;
+    const reused = Array.isArray(nat.elasticIps) ? nat.elasticIps[i] : undefined;
+    if (!nat.elasticIps) return [];
+    const own =
+      reused === undefined ? elasticIp.desire({ availabilityZone: az }, { tags: { Name: zoneName(spec, 'nat-eip', az) } }) : undefined;
+    const association = eipAssociation.desire(
+      { availabilityZone: az },
+      { allocationId: own ? ref(own.id) : reused!, instanceId: ref(idOf(az)) },
+    );
+    return own ? [own, association] : [association];
+  });
   return {
-    resources: [...nats.values()],
+    resources: [...nats.values(), ...addresses],
     outputs: {
       instanceId: (az) => ref(idOf(az)),
       runningId: (az) => ref(idOf(az), 'runningId', { optional: true }),

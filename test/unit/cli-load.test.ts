@@ -15,11 +15,16 @@ async function cli(args: string[]) {
 }
 
 describe('what the CLI loads', () => {
-  for (const args of [['--help'], ['--version'], ['plan', '--help'], ['validate', '-f', EXAMPLE]]) {
-    it(`dupsworks ${args.join(' ').replace(ROOT, '.')}: no AWS SDK module`, async () => {
+  for (const args of [['--help'], ['--version'], ['plan', '--help'], ['graph', '--help'], ['validate', '-f', EXAMPLE]]) {
+    it(`dupsworks ${args.join(' ').replace(ROOT, '.')}: no AWS SDK module, no Graphviz`, async () => {
       const loaded = await cli(args);
       assert.equal(loaded.code, 0, loaded.stderr);
       assert.deepEqual(sdkModules(loaded.urls), []);
+      assert.deepEqual(
+        loaded.urls.filter((url) => url.includes('/@viz-js/') || /\/dist\/src\/(engine|live\/(stack|status|outputs|svg))\.js$/.test(url)),
+        [],
+        'graph, status and output load the engine, the live stack and Graphviz when they run',
+      );
       assert.ok(loaded.urls.some((url) => url.endsWith('/dist/src/cli.js')));
     });
   }

@@ -17,6 +17,8 @@ import { resolve, type Props, type Ref } from '../../src/planner/values.js';
 import type { Spec } from '../../src/spec/types.js';
 import { withDefaults } from '../../src/spec/defaults.js';
 import type { NatInstanceState } from '../../src/resources/nat-instance.js';
+import type { AwsContext } from '../../src/aws/context.js';
+import type { InstanceTypeInfo } from '@aws-sdk/client-ec2';
 
 /** What the fake kinds did, in order, and what they hold. */
 export class World {
@@ -272,6 +274,7 @@ export function natObserved(
   const full: NatStateFixture = {
     state: 'running',
     impaired: false,
+    publicIp: undefined,
     subnetId: undefined,
     securityGroupIds: [],
     instanceType: 't3.micro',
@@ -320,6 +323,17 @@ export function routeObserved(
 
 export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * A context that answers only what a plan's previews look up: the default image (`ami-latest`) for
+ * instance types that all run x86_64.
+ */
+export function previewContext(): AwsContext {
+  const x86 = (name: string): [string, InstanceTypeInfo] => [name, { ProcessorInfo: { SupportedArchitectures: ['x86_64'] } }];
+  return {
+    snapshot: { parameter: async () => 'ami-latest', instanceTypes: async (names: string[]) => new Map(names.map(x86)) },
+  } as unknown as AwsContext;
 }
 
 /** A two-zone spec whose NATs OpsWorks manages, with the example's OpsWorks settings. */

@@ -5,7 +5,6 @@ import { PlanError, makePlan, type Plan } from '../../src/planner/plan.js';
 import type { Desired, Observed } from '../../src/planner/resource.js';
 import { UNKNOWN, ref } from '../../src/planner/values.js';
 import { walk } from '../../src/planner/walk.js';
-import type { AwsContext } from '../../src/aws/context.js';
 import { kindsFor } from '../../src/resources/index.js';
 import { desiredResources } from '../../src/topology/index.js';
 import {
@@ -20,6 +19,7 @@ import {
   observedStack,
   routeObserved,
   type NatStateFixture,
+  previewContext,
 } from './fixtures.js';
 
 const kinds = kindsOf(
@@ -152,7 +152,7 @@ describe('healing the NAT ring (real kinds, topology of 3 zones)', () => {
   const spec = makeSpec(3);
   const want = desiredResources(spec);
   // Only preview reads the context (the default AMI); nothing here talks to AWS.
-  const ctx = { snapshot: { parameter: async () => 'ami-latest' } } as unknown as AwsContext;
+  const ctx = previewContext();
   const heal = (seen: Observed[]) => makePlan({ desired: want, observed: seen, kinds: kindsFor({ opsworks: false }), ctx });
   const withNat = (seen: Observed[], id: string, state: Partial<NatStateFixture>) =>
     seen.map((o) => (o.id === id ? natObserved(id, { ...(o.state as NatStateFixture), ...state }) : o));
@@ -245,7 +245,7 @@ describe('why a route changes (real kinds)', () => {
   it('names the NAT being created, not the route’s current target, when the desired target is unknown', async () => {
     const spec = makeSpec(2);
     const want = desiredResources(spec);
-    const ctx = { snapshot: { parameter: async () => 'ami-latest' } } as unknown as AwsContext;
+    const ctx = previewContext();
     // nat/a is long gone (no longer listed); someone pointed zone a's private route at an instance of theirs.
     const seen = observedStack(want)
       .filter((o) => o.id !== 'nat/ap-northeast-1a')
@@ -264,7 +264,7 @@ describe('why a route changes (real kinds)', () => {
 });
 
 describe('replacements AWS would refuse while the old resource exists', () => {
-  const ctx = { snapshot: { parameter: async () => 'ami-latest' } } as unknown as AwsContext;
+  const ctx = previewContext();
 
   it('does not replace a security group over its description (it could only be replaced under the same name)', async () => {
     const want = desiredResources(makeSpec(2));

@@ -4,7 +4,6 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AwsContext } from '../../src/aws/context.js';
 import type { Engine, RunReport, RunRequest } from '../../src/engine.js';
 import { DupsworksError } from '../../src/errors.js';
 import { stamped, type IoHost } from '../../src/io.js';
@@ -17,7 +16,7 @@ import { duration } from '../../src/reconcile/text.js';
 import { kindsFor } from '../../src/resources/index.js';
 import type { Spec } from '../../src/spec/types.js';
 import { desiredResources } from '../../src/topology/index.js';
-import { makeSpec, natObserved, observedStack, type NatStateFixture } from './fixtures.js';
+import { makeSpec, natObserved, observedStack, type NatStateFixture, previewContext } from './fixtures.js';
 
 type Script = (request: RunRequest, io: ReturnType<typeof stamped>, round: number) => Promise<RunReport>;
 
@@ -273,7 +272,7 @@ describe('the reconcile loop', () => {
 
 describe('what a round that heals logs', () => {
   const spec = makeSpec(2);
-  const ctx = { snapshot: { parameter: async () => 'ami-latest' } } as unknown as AwsContext;
+  const ctx = previewContext();
   const dead = observedStack(desiredResources(spec)).map((o) =>
     o.id === 'nat/ap-northeast-1c' ? natObserved(o.id, { ...(o.state as NatStateFixture), state: 'shutting-down' }) : o,
   );

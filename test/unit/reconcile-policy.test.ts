@@ -3,7 +3,6 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AwsContext } from '../../src/aws/context.js';
 import { buildSteps } from '../../src/planner/graph.js';
 import { makePlan, type Plan } from '../../src/planner/plan.js';
 import type { Observed } from '../../src/planner/resource.js';
@@ -12,10 +11,10 @@ import { screen, type Allowed } from '../../src/reconcile/policy.js';
 import { kindsFor } from '../../src/resources/index.js';
 import type { Spec } from '../../src/spec/types.js';
 import { desiredResources } from '../../src/topology/index.js';
-import { makeSpec, natObserved, observedStack, routeObserved, type NatStateFixture } from './fixtures.js';
+import { makeSpec, natObserved, observedStack, routeObserved, type NatStateFixture, previewContext } from './fixtures.js';
 
 // Only preview reads the context (the default AMI); nothing here talks to AWS.
-const ctx = { snapshot: { parameter: async () => 'ami-latest' } } as unknown as AwsContext;
+const ctx = previewContext();
 const heals: Allowed = { replace: false, destroy: false };
 
 const planFor = (spec: Spec, seen: Observed[]): Promise<Plan> =>

@@ -24,6 +24,8 @@ function subschemas(node: SchemaNode, where = '#'): [string, SchemaNode][] {
     }
   }
   if (typeof node.items === 'object' && node.items !== null) found.push(...subschemas(node.items as SchemaNode, `${where}/items`));
+  if (Array.isArray(node.anyOf))
+    (node.anyOf as SchemaNode[]).forEach((branch, i) => found.push(...subschemas(branch, `${where}/anyOf/${i}`)));
   return found;
 }
 
@@ -52,7 +54,8 @@ describe('schemas/dupsworks.schema.json', () => {
     for (const [where, node] of subschemas(schema)) {
       assert.equal(typeof node.title, 'string', `${where} has no title`);
       assert.equal(typeof node.description, 'string', `${where} has no description`);
-      assert.ok(typeof node.type === 'string', `${where} has no type`);
+      // A value of several forms (nat.elasticIps: true, or a list) has a type in each form instead.
+      assert.ok(typeof node.type === 'string' || Array.isArray(node.anyOf), `${where} has no type`);
       if (node.type === 'object') {
         assert.equal(node.additionalProperties, false, `${where} allows additional properties`);
         assert.ok(Array.isArray(node.required), `${where} has no required list`);

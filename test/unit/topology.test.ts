@@ -1,6 +1,5 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AwsContext } from '../../src/aws/context.js';
 import { buildSteps } from '../../src/planner/graph.js';
 import { countActions, dependencyOrder, makePlan } from '../../src/planner/plan.js';
 import type { Desired } from '../../src/planner/resource.js';
@@ -11,7 +10,7 @@ import { natInstance } from '../../src/resources/nat-instance.js';
 import { routeTable } from '../../src/resources/route-table.js';
 import { subnet } from '../../src/resources/subnet.js';
 import { desiredResources } from '../../src/topology/index.js';
-import { makeSpec } from './fixtures.js';
+import { makeSpec, previewContext } from './fixtures.js';
 
 const byId = (resources: Desired[]) => new Map(resources.map((r) => [r.id, r]));
 const props = (resources: Desired[], id: string): Record<string, any> => {
@@ -180,7 +179,7 @@ describe('desiredResources', () => {
 
   it('builds from nothing: everything is created, each after what it needs', async () => {
     const resources = desiredResources(makeSpec(3));
-    const ctx = { snapshot: { parameter: async () => 'ami-latest' } } as unknown as AwsContext;
+    const ctx = previewContext();
     const plan = await makePlan({ desired: resources, observed: [], kinds: kindsFor({ opsworks: false }), ctx });
     assert.deepEqual(countActions(plan), { add: 27, change: 0, destroy: 0 });
     const nat = plan.changes.find((c) => c.id === 'nat/ap-northeast-1a')!;
