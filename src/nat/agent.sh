@@ -306,11 +306,20 @@ xml_flat() {
 #   route TABLE DESTINATION TARGET STATE
 #   subnet TABLE SUBNET
 #   tag TABLE KEY VALUE...
+#
+# ATTEMPTS [quick]: quick leaves out the status checks (the impaired ones stay as last read).
 discover() {
   local filter=("Filter.1.Name=tag:${CFG[STACK_TAG]}" "Filter.1.Value.1=${CFG[STACK]}")
-  local instances tables
-  instances=$(ec2 "$1" DescribeInstances "${filter[@]}") || return 1
-  tables=$(ec2 "$1" DescribeRouteTables "${filter[@]}") || return 1
+  local instances tables listing="$RUN_DIR/listing.$BASHPID" reads=()
+  ec2 "$1" DescribeInstances "${filter[@]}" >"$listing.instances" &
+  reads+=($!)
+  ec2 "$1" DescribeRouteTables "${filter[@]}" >"$listing.tables" &
+  reads+=($!)
+  local read failed=''
+  for read in "${reads[@]}"; do wait "$read" || failed=1; done
+  instances=$(<"$listing.instances") tables=$(<"$listing.tables")
+  rm -f "$listing.instances" "$listing.tables"
+  [[ -z $failed ]] || return 1
   local listed
   listed=$(xml_flat <<<"$instances" | awk -v resource="${CFG[RESOURCE_TAG]}" '
     match($1, /^reservationSet\.[0-9]+\.instancesSet\.[0-9]+\./) {
@@ -337,7 +346,9 @@ discover() {
   while read -r _ id state _; do
     [[ $state == running ]] && running+=("$id")
   done < <(grep '^instance ' <<<"$listed" || true)
-  if ((${#running[@]} > 0)); then
+  if [[ ${2:-} == quick ]]; then
+    for id in "${running[@]}"; do [[ -z ${INST_IMPAIRED[$id]:-} ]] || echo "status $id impaired"; done
+  elif ((${#running[@]} > 0)); then
     local params=("IncludeAllInstances=true") i
     for i in "${!running[@]}"; do params+=("InstanceId.$((i + 1))=${running[$i]}"); done
     local statuses
@@ -416,7 +427,7 @@ load_discovery() {
 # Discovery now, in the foreground: before every decision, so it acts on what the API says now.
 discover_now() {
   local file="$RUN_DIR/discovery.now"
-  discover 2 >"$file" || return 1
+  discover 2 quick >"$file" || return 1
   load_discovery "$file"
   follow_targets
 }
@@ -550,11 +561,15 @@ watched() {
 on_probe() {
   local name=$1 result=$2
   [[ -n ${OK[$name]+set} ]] || return 0
+  # While this NAT cannot reach the internet itself, a probe through its peer says nothing about
+  # the peer: it is not counted, so a peer is never found failing by this NAT's own outage.
+  if [[ $name == via* && $result == fail ]] && ! self_healthy; then return 0; fi
   if [[ $result == ok ]]; then
     OK[$name]=$((OK[$name] + 1)) FAIL[$name]=0 SEEN_OK[$name]=1
   else
     FAIL[$name]=$((FAIL[$name] + 1)) OK[$name]=0
   fi
+  if [[ $name == self ]] && ((FAIL[self] == DOWN_AFTER)); then forget_failures; fi
   [[ $name == via* ]] || return 0
   local k=${name#via} previous=${HEALTH[${name#via}]}
   if ((FAIL[$name] >= FAIL_AFTER)) && [[ $previous != failing ]]; then
@@ -562,6 +577,17 @@ on_probe() {
   elif ((OK[$name] >= RECOVER_AFTER)) && [[ $previous != ok ]]; then
     set_health "$k" ok
   fi
+}
+
+# This NAT lost its own way out: what its probes through the others lost meanwhile is its own
+# outage, not theirs. A zone it found failing must fail again, from scratch, once it is back.
+forget_failures() {
+  local k
+  log warn self-down "target=${CFG[SELF_TARGET]}" "message=this NAT cannot reach the internet itself; not judging its peers until it can"
+  for ((k = 1; k < ZONES; k++)); do
+    FAIL[via$k]=0
+    [[ ${HEALTH[$k]} != failing ]] || HEALTH[$k]=unknown
+  done
 }
 
 set_health() {

@@ -16,6 +16,7 @@ import { desired, type ChangeOf, type Observed, type Outputs, type ResourceKind 
 import type { Ref } from '../planner/values.js';
 import { applyTags } from './tagging.js';
 import { instanceGroupIds } from '../aws/instance-groups.js';
+import { encodeUserData } from '../nat/user-data.js';
 
 /** Public SSM parameter naming the latest Amazon Linux 2023 AMI. */
 export const DEFAULT_IMAGE_PARAMETER = '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64';
@@ -130,7 +131,7 @@ export const natInstance = {
       InstanceType: desired.instanceType as RunInstancesCommandInput['InstanceType'],
       MinCount: 1,
       MaxCount: 1,
-      UserData: Buffer.from(desired.userData).toString('base64'),
+      UserData: encodeUserData(desired.userData),
       NetworkInterfaces: [{ DeviceIndex: 0, SubnetId: desired.subnetId, AssociatePublicIpAddress: true, Groups: desired.securityGroupIds }],
       MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled' },
       ...(desired.keyName ? { KeyName: desired.keyName } : {}),

@@ -6,6 +6,7 @@ import { ref } from '../planner/values.js';
 import type { AnyDesired } from '../resources/index.js';
 import { natInstance } from '../resources/nat-instance.js';
 import type { Spec } from '../spec/types.js';
+import { agentConfig } from './agent.js';
 import { zoneName, type NatOutputs, type Network } from './network.js';
 
 export function ec2Nats(spec: Spec, net: Network): { resources: AnyDesired[]; outputs: NatOutputs } {
@@ -22,7 +23,7 @@ export function ec2Nats(spec: Spec, net: Network): { resources: AnyDesired[]; ou
           ...(nat.imageId ? { imageId: nat.imageId } : {}),
           ...(nat.keyName ? { keyName: nat.keyName } : {}),
           ...(nat.instanceProfileArn ? { instanceProfileArn: nat.instanceProfileArn } : {}),
-          userData: natUserData({ stack: spec.name, availabilityZone: az, vpcCidr: spec.vpc.cidr }),
+          userData: natUserData({ stack: spec.name, availabilityZone: az, vpcCidr: spec.vpc.cidr, agentConfig: agentConfig(spec, az) }),
           sourceDestCheck: false,
           tags: { Name: zoneName(spec, 'nat', az) },
         },

@@ -163,24 +163,28 @@ describe('healing the NAT ring (real kinds, topology of 3 zones)', () => {
     assert.deepEqual(changed(p), {});
   });
 
-  it('replaces a terminated NAT and re-points both routes that use it before the old one is deleted', async () => {
+  it('replaces a terminated NAT and re-points every route that uses it before the old one is deleted', async () => {
     const seen = withNat(observedStack(want), 'nat/ap-northeast-1c', { state: 'terminated' });
     const p = await heal(seen);
-    // Zone c's private default route, and zone a's heartbeat route (a's peer is c).
+    // Zone c's private default route, and the heartbeat routes to zone a's viaPeer (a's peer is
+    // c): zone a's own, and zone d's (so d can watch c should a die).
     assert.deepEqual(changed(p), {
       'nat/ap-northeast-1c': 'replace',
       'route/private/ap-northeast-1c/0.0.0.0/0': 'update',
       'route/public/ap-northeast-1a/8.8.0.8/32': 'update',
+      'route/public/ap-northeast-1d/8.8.0.8/32': 'update',
     });
     const steps = buildSteps(p);
     assert.deepEqual(graph(steps), {
       'create:nat/ap-northeast-1c': [],
       'update:route/private/ap-northeast-1c/0.0.0.0/0': ['create:nat/ap-northeast-1c'],
       'update:route/public/ap-northeast-1a/8.8.0.8/32': ['create:nat/ap-northeast-1c'],
+      'update:route/public/ap-northeast-1d/8.8.0.8/32': ['create:nat/ap-northeast-1c'],
       'delete:nat/ap-northeast-1c': [
         'create:nat/ap-northeast-1c',
         'update:route/private/ap-northeast-1c/0.0.0.0/0',
         'update:route/public/ap-northeast-1a/8.8.0.8/32',
+        'update:route/public/ap-northeast-1d/8.8.0.8/32',
       ],
     });
   });
@@ -210,6 +214,7 @@ describe('healing the NAT ring (real kinds, topology of 3 zones)', () => {
       'route/private/ap-northeast-1a/0.0.0.0/0': 'update',
       'route/private/ap-northeast-1c/0.0.0.0/0': 'update',
       'route/public/ap-northeast-1a/8.8.0.8/32': 'update',
+      'route/public/ap-northeast-1d/8.8.0.8/32': 'update',
     });
     const back = p.changes.find((c) => c.id === 'route/private/ap-northeast-1a/0.0.0.0/0')!;
     assert.deepEqual(back.attributes, [{ path: 'instanceId', before: 'i-ap-northeast-1c', after: 'i-ap-northeast-1a' }]);
@@ -219,6 +224,7 @@ describe('healing the NAT ring (real kinds, topology of 3 zones)', () => {
       'update:route/private/ap-northeast-1a/0.0.0.0/0',
       'update:route/private/ap-northeast-1c/0.0.0.0/0',
       'update:route/public/ap-northeast-1a/8.8.0.8/32',
+      'update:route/public/ap-northeast-1d/8.8.0.8/32',
     ]);
   });
 });

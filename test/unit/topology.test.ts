@@ -48,7 +48,9 @@ describe('desiredResources', () => {
 
   it("gives every resource a unique id, named by its kind's scheme", () => {
     const resources = desiredResources(makeSpec(3));
-    assert.equal(resources.length, 3 + 3 * 8);
+    // Per zone: 2 subnets, 2 tables, 1 NAT, the public default route, the private one, and a
+    // heartbeat route to every zone's viaPeer but the one whose peer is this zone's NAT.
+    assert.equal(resources.length, 3 + 3 * (7 + 2));
     assert.equal(new Set(resources.map((r) => r.id)).size, resources.length);
     assert.equal(natInstance.ids.id({ availabilityZone: 'ap-northeast-1d' }), 'nat/ap-northeast-1d');
     assert.equal(subnet.ids.id({ tier: 'private', availabilityZone: 'ap-northeast-1d' }), 'subnet/private/ap-northeast-1d');
@@ -56,18 +58,29 @@ describe('desiredResources', () => {
   });
 
   for (const zones of [2, 3] as const) {
-    it(`wires the heartbeat ring: zone i's /32 route goes through the NAT of zone (i+1) mod ${zones}`, () => {
+    it(`wires the heartbeat ring: in every public table, zone j's /32 goes through the NAT of zone (j+1) mod ${zones}, but where that is the table's own`, () => {
       const spec = makeSpec(zones);
       const resources = desiredResources(spec);
-      spec.zones.forEach((zone, i) => {
-        const az = zone.availabilityZone;
-        const next = spec.zones[(i + 1) % zones]!.availabilityZone;
-        assert.deepEqual(props(resources, `route/public/${az}/${zone.heartbeat.viaPeer}/32`), {
-          routeTableId: ref(`route-table/public/${az}`),
-          destinationCidrBlock: `${zone.heartbeat.viaPeer}/32`,
-          instanceId: ref(`nat/${next}`),
+      spec.zones.forEach((table, t) => {
+        const heartbeats = resources.filter((r) => r.id.startsWith(`route/public/${table.availabilityZone}/`) && r.id.endsWith('/32'));
+        const expected = spec.zones.flatMap((zone, j) => {
+          const next = spec.zones[(j + 1) % zones]!.availabilityZone;
+          return (j + 1) % zones === t ? [] : [`route/public/${table.availabilityZone}/${zone.heartbeat.viaPeer}/32 -> nat/${next}`];
         });
+        assert.deepEqual(
+          heartbeats.map((r) => `${r.id} -> ${(r.props as { instanceId: { $ref: string } }).instanceId.$ref}`),
+          expected,
+        );
+        assert.equal(heartbeats.length, zones - 1);
       });
+      // Two zones: the original's cross-wiring, exactly.
+      if (zones === 2) {
+        assert.deepEqual(props(resources, `route/public/ap-northeast-1a/8.8.0.8/32`), {
+          routeTableId: ref('route-table/public/ap-northeast-1a'),
+          destinationCidrBlock: '8.8.0.8/32',
+          instanceId: ref('nat/ap-northeast-1c'),
+        });
+      }
     });
 
     it(`sends each private zone out through its own NAT, accepting any running NAT (${zones} zones)`, () => {
@@ -136,12 +149,12 @@ describe('desiredResources', () => {
     assert.ok(userData.includes('set -euo pipefail'));
   });
 
-  it('lets the NAT group in from the VPC only and out anywhere', () => {
+  it('lets the NAT group in from the VPC, echo requests from anywhere (a watcher pings its public address), and out anywhere', () => {
     assert.deepEqual(props(desiredResources(makeSpec(2)), 'security-group/nat'), {
       vpcId: ref('vpc'),
       groupName: 'test-stack-nat',
       description: 'dupsworks NAT instances of stack test-stack',
-      ingress: ['all 10.0.0.0/16'],
+      ingress: ['all 10.0.0.0/16', 'icmp 8-0 0.0.0.0/0'],
       egress: ['all 0.0.0.0/0'],
       tags: { Name: 'TestVPC-nat' },
     });
@@ -182,7 +195,7 @@ describe('desiredResources', () => {
     const resources = desiredResources(makeSpec(3));
     const ctx = { snapshot: { parameter: async () => 'ami-latest' } } as unknown as AwsContext;
     const plan = await makePlan({ desired: resources, observed: [], kinds: kindsFor({ opsworks: false }), ctx });
-    assert.deepEqual(countActions(plan), { add: 27, change: 0, destroy: 0 });
+    assert.deepEqual(countActions(plan), { add: 30, change: 0, destroy: 0 });
     const nat = plan.changes.find((c) => c.id === 'nat/ap-northeast-1a')!;
     assert.equal(nat.preview!.imageId, 'ami-latest');
     assert.equal('userData' in nat.preview!, false, 'the plan shows its hash instead');
@@ -196,7 +209,7 @@ describe('desiredResources', () => {
       },
     });
     assert.deepEqual(late, []);
-    assert.equal(result.done.length, 27);
+    assert.equal(result.done.length, 30);
     // The private routes do not wait for the other zones' NATs (they only accept them if running).
     const privateRoute = plan.changes.find((c) => c.id === 'route/private/ap-northeast-1a/0.0.0.0/0')!;
     assert.deepEqual(privateRoute.dependsOn, ['route-table/private/ap-northeast-1a', 'nat/ap-northeast-1a']);

@@ -279,8 +279,14 @@ function ec2Instance(
 }
 
 function permission(rule: string): IpPermission {
-  const [protocol, source] = rule.split(' ');
-  return { IpProtocol: protocol === 'all' ? '-1' : protocol, IpRanges: [{ CidrIp: source }] };
+  const parts = rule.split(' ');
+  const [protocol, ports, source] = parts.length === 3 ? parts : [parts[0], undefined, parts[1]];
+  const [from, to] = ports ? ports.split('-').map(Number) : [];
+  return {
+    IpProtocol: protocol === 'all' ? '-1' : protocol,
+    ...(from === undefined ? {} : { FromPort: from, ToPort: to }),
+    IpRanges: [{ CidrIp: source }],
+  };
 }
 
 function contextOf(spec: Spec, world: Omit<BuiltWorld, 'ctx'>): AwsContext {
