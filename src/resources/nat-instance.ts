@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import type { Instance, RunInstancesCommandInput } from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
+import { errorCode } from '../aws/retry.js';
 import { tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
 import { compareAttributes, compareTags } from '../planner/diff.js';
 import { idScheme } from '../planner/identity.js';
@@ -32,7 +33,7 @@ export type NatInstanceProps = {
   imageId?: string;
   userData: string;
   keyName?: string;
-  instanceProfileArn?: string;
+  instanceProfileArn?: Ref | string;
   sourceDestCheck: boolean;
   tags: Record<string, string>;
 };
@@ -85,7 +86,8 @@ export const natInstance = {
     const { state } = observed;
     const changes: ChangeOf<NatInstanceProps, NatInstanceState>[] = [];
     if (DEAD.has(state.state)) {
-      changes.push({ path: 'state', before: state.state, after: 'running', forcesReplacement: true, reason: `instance is ${state.state}` });
+      // What else it had is moot (EC2 forgets a terminated instance's profile, for one): it is replaced.
+      return [{ path: 'state', before: state.state, after: 'running', forcesReplacement: true, reason: `instance is ${state.state}` }];
     } else if (state.impaired) {
       changes.push({
         path: 'state',
@@ -241,10 +243,26 @@ function bestFirst(candidates: Candidate[]): Observed<NatInstanceState, 'nat-ins
   return live.length > 0 ? live : ordered.slice(0, 1);
 }
 
+/** How long EC2 may take to see an instance profile IAM has just made. */
+const PROFILE_PROPAGATION_MS = 90_000;
+
 async function run(ctx: AwsContext, input: RunInstancesCommandInput, token: string): Promise<Instance> {
   const { RunInstancesCommand } = await import('@aws-sdk/client-ec2');
-  const out = await ctx.ec2.send(new RunInstancesCommand({ ...input, ClientToken: token }));
-  return out.Instances![0]!;
+  const started = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const out = await ctx.ec2.send(new RunInstancesCommand({ ...input, ClientToken: token }));
+      return out.Instances![0]!;
+    } catch (error) {
+      // IAM is eventually consistent: EC2 refuses a profile made seconds ago as invalid, for a while.
+      const profileNotYetSeen =
+        input.IamInstanceProfile !== undefined &&
+        errorCode(error) === 'InvalidParameterValue' &&
+        /iamInstanceProfile|instance profile/i.test((error as Error).message);
+      if (!profileNotYetSeen || Date.now() - started > PROFILE_PROPAGATION_MS) throw error;
+      await new Promise((r) => setTimeout(r, Math.min(8000, 1000 * 2 ** (attempt - 1))));
+    }
+  }
 }
 
 // Deterministic, so a re-run after a crash asks AWS for the same launch (real AWS honors it; the

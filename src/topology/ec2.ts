@@ -1,5 +1,5 @@
 // NAT instances managed directly as EC2 instances (works on AWS today): one per zone in its public
-// subnet, made a NAT by its user data.
+// subnet, made a NAT by its user data, which installs the failover agent; and the agent's IAM role.
 
 import { natUserData } from '../nat/user-data.js';
 import { ref } from '../planner/values.js';
@@ -7,10 +7,13 @@ import type { AnyDesired } from '../resources/index.js';
 import { natInstance } from '../resources/nat-instance.js';
 import type { Spec } from '../spec/types.js';
 import { agentConfig } from './agent.js';
+import { natRole } from './nat-role.js';
 import { zoneName, type NatOutputs, type Network } from './network.js';
 
 export function ec2Nats(spec: Spec, net: Network): { resources: AnyDesired[]; outputs: NatOutputs } {
   const nat = spec.nat;
+  // The failover agent's role, unless the spec brings an instance profile of its own.
+  const role = nat.instanceProfileArn ? undefined : natRole(spec);
   const nats = new Map(
     spec.zones.map((zone) => {
       const az = zone.availabilityZone;
@@ -22,7 +25,7 @@ export function ec2Nats(spec: Spec, net: Network): { resources: AnyDesired[]; ou
           instanceType: nat.instanceType,
           ...(nat.imageId ? { imageId: nat.imageId } : {}),
           ...(nat.keyName ? { keyName: nat.keyName } : {}),
-          ...(nat.instanceProfileArn ? { instanceProfileArn: nat.instanceProfileArn } : {}),
+          instanceProfileArn: nat.instanceProfileArn ?? role!.instanceProfileArn,
           userData: natUserData({ stack: spec.name, availabilityZone: az, vpcCidr: spec.vpc.cidr, agentConfig: agentConfig(spec, az) }),
           sourceDestCheck: false,
           tags: { Name: zoneName(spec, 'nat', az) },
@@ -33,7 +36,7 @@ export function ec2Nats(spec: Spec, net: Network): { resources: AnyDesired[]; ou
   );
   const idOf = (az: string) => nats.get(az)!.id;
   return {
-    resources: [...nats.values()],
+    resources: [...(role?.resources ?? []), ...nats.values()],
     outputs: {
       instanceId: (az) => ref(idOf(az)),
       runningId: (az) => ref(idOf(az), 'runningId', { optional: true }),

@@ -45,11 +45,11 @@ describe('the dupsworks command', () => {
     const before = await runCli(['plan', '-f', specFile, ...aws(), '--detailed-exitcode']);
     assert.equal(before.code, 2, before.stderr);
     assert.match(before.stdout, /\+ vpc "vpc" \{/);
-    assert.match(before.stdout, /Plan: 19 to add, 0 to change, 0 to destroy\./);
+    assert.match(before.stdout, /Plan: 22 to add, 0 to change, 0 to destroy\./);
 
     const applied = await runCli(['apply', '-f', specFile, ...aws(), '--auto-approve']);
     assert.equal(applied.code, 0, applied.stderr);
-    assert.match(applied.stdout, /Apply complete! Resources: 19 added, 0 changed, 0 destroyed\./);
+    assert.match(applied.stdout, /Apply complete! Resources: 22 added, 0 changed, 0 destroyed\./);
     assert.match(applied.stderr, /nat\/ap-northeast-1c: Creating\.\.\./);
     assert.match(applied.stderr, /nat\/ap-northeast-1c: Creation complete after \d+s \[id=i-/);
     assert.doesNotMatch(applied.stdout, /Creating\.\.\./, 'progress is not on stdout');
@@ -100,7 +100,7 @@ describe('the dupsworks command', () => {
     assert.equal(file.dupsworks_version, JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')).version);
     const applied = await runCli(['apply', '-f', specFile, ...aws(), planFile]);
     assert.equal(applied.code, 0, applied.stderr);
-    assert.match(applied.stdout, /Apply complete! Resources: 19 added/);
+    assert.match(applied.stdout, /Apply complete! Resources: 22 added/);
 
     // The same saved plan again: the world has changed since (it was applied).
     const again = await runCli(['apply', '-f', specFile, ...aws(), planFile]);
@@ -168,8 +168,8 @@ describe('the dupsworks command', () => {
     assert.equal(refused.code, 1, 'destroy needs approval too');
     const destroyed = await runCli(['destroy', '-f', specFile, ...aws(), '--auto-approve']);
     assert.equal(destroyed.code, 0, destroyed.stderr);
-    assert.match(destroyed.stdout, /Plan: 0 to add, 0 to change, 19 to destroy\./);
-    assert.match(destroyed.stdout, /Destroy complete! Resources: 0 added, 0 changed, 19 destroyed\./);
+    assert.match(destroyed.stdout, /Plan: 0 to add, 0 to change, 22 to destroy\./);
+    assert.match(destroyed.stdout, /Destroy complete! Resources: 0 added, 0 changed, 22 destroyed\./);
     const again = await runCli(['destroy', '-f', specFile, ...aws(), '--auto-approve']);
     assert.equal(again.code, 0);
     assert.match(again.stdout, /No changes\./);

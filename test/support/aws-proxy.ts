@@ -8,7 +8,10 @@
  *   PRNG so runs are reproducible;
  * - simulates the `pending` phase of freshly launched instances: for a while
  *   after an instance id first appears in a RunInstances response, operations
- *   that need a running/stopped instance fail with IncorrectInstanceState.
+ *   that need a running/stopped instance fail with IncorrectInstanceState;
+ * - simulates IAM's eventual consistency: for a while after an instance
+ *   profile is created, RunInstances naming it fails with InvalidParameterValue,
+ *   as EC2 answers before it sees the new profile.
  *
  * Everything not faulted is forwarded unchanged (method, path, end-to-end
  * headers including Host, body) and the response is streamed back.
@@ -34,6 +37,11 @@ export interface ProxyOptions {
    * IncorrectInstanceState (HTTP 400).
    */
   pendingInstanceMs?: number;
+  /**
+   * For this many ms after CreateInstanceProfile, RunInstances with that profile gets
+   * InvalidParameterValue (HTTP 400) "Invalid IAM Instance Profile".
+   */
+  profilePropagationMs?: number;
   /** If set, only these Actions are subject to throttle/5xx faults. */
   faultActions?: string[];
 }
@@ -169,6 +177,8 @@ export async function startAwsProxy(options: ProxyOptions): Promise<AwsProxy> {
   const faults = new Map<string, number>();
   /** instance id -> time (ms) it first appeared in a RunInstances response */
   const firstSeen = new Map<string, number>();
+  /** instance profile name -> when it was created */
+  const profileCreated = new Map<string, number>();
   const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
   const sendEc2Error = (res: http.ServerResponse, status: number, code: string, message: string) => {
@@ -297,6 +307,23 @@ export async function startAwsProxy(options: ProxyOptions): Promise<AwsProxy> {
           if (rKind < 0.5) sendEc2Error(res, 500, 'InternalError', 'An internal error has occurred.');
           else sendEc2Error(res, 503, 'Unavailable', "The server is overloaded and can't handle the request.");
           return;
+        }
+        if (action === 'CreateInstanceProfile') {
+          const params = new URLSearchParams(body.toString('utf8'));
+          profileCreated.set(params.get('InstanceProfileName') ?? '', Date.now());
+        }
+        if (action === 'RunInstances') {
+          const arn = new URLSearchParams(body.toString('utf8')).get('IamInstanceProfile.Arn') ?? '';
+          const created = profileCreated.get(arn.split('/').pop() ?? '');
+          if (created !== undefined && Date.now() - created < (opts.profilePropagationMs ?? 0)) {
+            sendEc2Error(
+              res,
+              400,
+              'InvalidParameterValue',
+              `Value (${arn}) for parameter iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile ARN`,
+            );
+            return;
+          }
         }
         if (PENDING_SENSITIVE_ACTIONS.has(action)) {
           const id = pendingInstance(parsed.values);

@@ -67,7 +67,7 @@ export function useEmulator(): Emulator {
   });
   beforeEach(async () => {
     await emulator.moto.reset();
-    emulator.proxy.setOptions({ throttleRate: 0, serverErrorRate: 0, pendingInstanceMs: 0 });
+    emulator.proxy.setOptions({ throttleRate: 0, serverErrorRate: 0, pendingInstanceMs: 0, profilePropagationMs: 0 });
     emulator.proxy.resetCounts();
   });
   return emulator;

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { USER_DATA_LIMIT, decodeUserData, encodeUserData, encodedSize, natUserData } from '../../src/nat/user-data.js';
+import { AGENT_TAGS } from '../../src/nat/tags.js';
 import { agentConfig } from '../../src/topology/agent.js';
 import { ROOT } from '../support/cli.js';
 import type { Spec } from '../../src/spec/types.js';
@@ -90,6 +91,11 @@ describe('the NAT boot script and its agent', () => {
     assert.ok(lines.includes('STACK=s'));
     assert.ok(userData.includes(readFileSync(AGENT, 'utf8')), 'the agent, verbatim');
     assert.ok(userData.endsWith('main "$@"\n'));
+  });
+
+  it("writes exactly the tags the NATs' IAM policy lets it write (src/nat/tags.ts)", () => {
+    const written = [...readFileSync(AGENT, 'utf8').matchAll(/^readonly TAG_[A-Z_]+=(\S+)$/gm)].map((m) => m[1]);
+    assert.deepEqual(written.sort(), [...AGENT_TAGS.routeTable, ...AGENT_TAGS.instance].sort());
   });
 
   it("names no instance: replacing one NAT changes no other NAT's user data", () => {

@@ -7,12 +7,15 @@
 import { createHash } from 'node:crypto';
 import type { Instance, IpPermission, RouteTable, SecurityGroup, Tag } from '@aws-sdk/client-ec2';
 import type { Deployment, Instance as OpsWorksInstance, Layer, Permission, Stack } from '@aws-sdk/client-opsworks';
+import type { InstanceProfile, Role } from '@aws-sdk/client-iam';
 import type { AwsContext } from '../../src/aws/context.js';
+import { parsePolicy } from '../../src/resources/iam-role.js';
 import { RESOURCE_TAG, STACK_TAG } from '../../src/aws/tags.js';
 import { dependencyOrder } from '../../src/planner/plan.js';
 import type { Desired, Outputs } from '../../src/planner/resource.js';
 import { resolve, type Ref } from '../../src/planner/values.js';
 import type { AnyDesired } from '../../src/resources/index.js';
+import { IAM_PATH, iamRole } from '../../src/resources/iam-role.js';
 import { customJsonDigest } from '../../src/resources/opsworks-custom-json.js';
 import type { Spec } from '../../src/spec/types.js';
 import { desiredResources } from '../../src/topology/index.js';
@@ -27,6 +30,9 @@ export interface BuiltWorld {
   routeTables: RouteTable[];
   securityGroups: SecurityGroup[];
   instances: Instance[];
+  roles: Role[];
+  rolePolicies: { roleName: string; policyName: string; document: string }[];
+  instanceProfiles: InstanceProfile[];
   stacks: { stack: Stack; tags: Record<string, string> }[];
   layers: Layer[];
   opsworksInstances: OpsWorksInstance[];
@@ -43,7 +49,7 @@ export function builtWorld(spec: Spec): BuiltWorld {
   const outputs = new Map<string, Outputs>();
   let counter = 0;
   const next = (prefix: string) => `${prefix}-${String(++counter).padStart(4, '0')}`;
-  for (const d of desired) outputs.set(d.id, outputsOf(d, next));
+  for (const d of desired) outputs.set(d.id, outputsOf(spec, d, next));
   const lookup = (r: Ref) => outputs.get(r.$ref)![r.output];
   const tags = (d: Desired, extra: Record<string, string> = {}): Tag[] =>
     Object.entries({ ...extra, [STACK_TAG]: spec.name, [RESOURCE_TAG]: d.id }).map(([Key, Value]) => ({ Key, Value }));
@@ -56,6 +62,9 @@ export function builtWorld(spec: Spec): BuiltWorld {
     routeTables: [],
     securityGroups: [],
     instances: [],
+    roles: [],
+    rolePolicies: [],
+    instanceProfiles: [],
     stacks: [],
     layers: [],
     opsworksInstances: [],
@@ -125,8 +134,40 @@ export function builtWorld(spec: Spec): BuiltWorld {
           InstanceType: p.instanceType,
           ImageId: p.imageId ?? 'ami-default',
           KeyName: p.keyName,
+          ...(p.instanceProfileArn ? { IamInstanceProfile: { Arn: p.instanceProfileArn } } : {}),
           Tags: tags(d, { ...p.tags, [USER_DATA_TAG]: sha256(p.userData) }),
         } as Instance);
+        break;
+      case 'iam-role':
+        world.roles.push({
+          RoleName: outputs.get(d.id)!.name!,
+          Path: IAM_PATH,
+          Arn: outputs.get(d.id)!.arn!,
+          RoleId: 'AROA',
+          CreateDate: new Date('2024-01-01T00:00:00Z'),
+          // IAM returns policy documents URL-encoded.
+          AssumeRolePolicyDocument: encodeURIComponent(JSON.stringify(p.assumeRolePolicy)),
+          Description: p.description,
+          Tags: tags(d, p.tags) as Role['Tags'],
+        });
+        break;
+      case 'iam-role-policy':
+        world.rolePolicies.push({
+          roleName: p.roleName,
+          policyName: 'dupsworks-nat',
+          document: encodeURIComponent(JSON.stringify(p.policyDocument)),
+        });
+        break;
+      case 'iam-instance-profile':
+        world.instanceProfiles.push({
+          InstanceProfileName: outputs.get(d.id)!.name!,
+          Path: IAM_PATH,
+          Arn: outputs.get(d.id)!.arn!,
+          InstanceProfileId: 'AIPA',
+          CreateDate: new Date('2024-01-01T00:00:00Z'),
+          Roles: world.roles.filter((r) => r.RoleName === p.roleName),
+          Tags: tags(d, p.tags) as InstanceProfile['Tags'],
+        });
         break;
       case 'opsworks-stack':
         world.stacks.push({
@@ -234,8 +275,16 @@ export function builtWorld(spec: Spec): BuiltWorld {
 }
 
 /** The outputs each kind's create returns (an OpsWorks NAT online, the admin stopped). */
-function outputsOf(d: AnyDesired, next: (prefix: string) => string): Outputs {
+function outputsOf(spec: Spec, d: AnyDesired, next: (prefix: string) => string): Outputs {
   switch (d.kind) {
+    case 'iam-role':
+    case 'iam-instance-profile': {
+      // Found by name: the name the kinds make from the stack and its region.
+      const name = iamRole.nameOf(spec.name, spec.region, 'nat');
+      const type = d.kind === 'iam-role' ? 'role' : 'instance-profile';
+      const arn = `arn:aws:iam::123456789012:${type}${IAM_PATH}${name}`;
+      return { id: arn, arn, name };
+    }
     case 'vpc':
       return { id: next('vpc'), cidrBlock: d.props.cidrBlock };
     case 'nat-instance': {
@@ -316,6 +365,14 @@ function contextOf(spec: Spec, world: Omit<BuiltWorld, 'ctx'>): AwsContext {
       routedInstanceIds: async () => new Set(world.routeTables.flatMap((t) => t.Routes ?? []).map((r) => r.InstanceId)),
       parameter: async () => 'ami-default',
     },
+    iamSnapshot: {
+      role: async (name: string) => world.roles.find((r) => r.RoleName === name),
+      rolePolicy: async (roleName: string, policyName: string) => {
+        const found = world.rolePolicies.find((x) => x.roleName === roleName && x.policyName === policyName);
+        return found && parsePolicy(found.document);
+      },
+      instanceProfile: async (name: string) => world.instanceProfiles.find((x) => x.InstanceProfileName === name),
+    },
     opsworksSnapshot: {
       ourStacks: of(world.stacks),
       stacks: async () => world.stacks.map((s) => s.stack),
@@ -333,6 +390,7 @@ function contextOf(spec: Spec, world: Omit<BuiltWorld, 'ctx'>): AwsContext {
       },
     },
     opsworks: { send: refuse },
+    iam: { send: refuse },
     ssm: { send: refuse },
     instanceWaitSeconds: 1,
     pollIntervalMs: 1,
