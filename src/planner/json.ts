@@ -29,6 +29,8 @@ export interface JsonResourceChange {
   action_reason?: string;
   /** A delete kept back (dupsworks's own): what still uses the resource. Its actions leave the delete out. */
   held_by?: string[];
+  /** A no-op worth a word all the same (dupsworks's own), such as a zone served after a failover. */
+  remark?: string;
 }
 
 const ACTIONS: Record<Change['action'], string[]> = {
@@ -80,6 +82,7 @@ function resourceChange(c: Change): JsonResourceChange {
       : {}),
     ...(c.reason ? { action_reason: c.reason } : {}),
     ...(c.heldBy ? { held_by: c.heldBy } : {}),
+    ...(c.remark ? { remark: c.remark } : {}),
   };
 }
 
