@@ -51,7 +51,7 @@ readonly TAG_HEALTH=dupsworks:health
 readonly TAG_HEALTH_BY=dupsworks:health-by
 readonly TAG_HEALTH_SINCE=dupsworks:health-since
 
-# ---- Logging: one line per event, key=value (values with spaces quoted) ----------------------------
+# ---- Logging: one line per event on stderr, key=value (values with spaces quoted) -------------------
 
 log() {
   local level=$1 event=$2 line
@@ -66,7 +66,8 @@ log() {
     fi
     line+=" $key=$value"
   done
-  printf '%s %s\n' "$(utc_now)" "$line"
+  # To stderr: stdout carries the answers of the API calls (journald takes both).
+  printf '%s %s\n' "$(utc_now)" "$line" >&2
 }
 
 utc_now() { TZ=UTC printf '%(%Y-%m-%dT%H:%M:%SZ)T' -1; }
@@ -118,8 +119,8 @@ load_config() {
   # A supporting probe (self, direct, public) counts as down after half as many losses in a row as
   # the via-probe needs: it has to tell the story of the same outage, seen from another angle.
   DOWN_AFTER=$(((FAIL_AFTER + 1) / 2))
-  # A peer that fails again within the quiet period after a revert gets twice the hold-down.
-  QUIET_MS=$((10 * (HOLD_BASE > 6 ? HOLD_BASE : 6) * 1000))
+  # A zone taken over again within twice its hold-down of being given back gets twice the
+  # hold-down (up to 16 times the configured one); one that stays up that long, the configured one.
   HOLD_MAX=$((16 * HOLD_BASE))
 }
 
@@ -572,6 +573,8 @@ on_probe() {
   if [[ $name == self ]] && ((FAIL[self] == DOWN_AFTER)); then forget_failures; fi
   [[ $name == via* ]] || return 0
   local k=${name#via} previous=${HEALTH[${name#via}]}
+  # Without its heartbeat route the probe leaves through this NAT's own gateway: it proves nothing.
+  [[ ${TARGET[$k]:--} != - ]] || return 0
   if ((FAIL[$name] >= FAIL_AFTER)) && [[ $previous != failing ]]; then
     set_health "$k" failing
   elif ((OK[$name] >= RECOVER_AFTER)) && [[ $previous != ok ]]; then
@@ -747,7 +750,7 @@ switch() {
     LAST_REVERT[$k]=$NOW
     unset 'SINCE[$k]'
   else
-    if [[ -n ${LAST_REVERT[$k]:-} ]] && ((NOW - LAST_REVERT[$k] < QUIET_MS)); then
+    if [[ -n ${LAST_REVERT[$k]:-} ]] && ((NOW - LAST_REVERT[$k] < 2000 * ${HOLD[$k]:-$HOLD_BASE})); then
       HOLD[$k]=$((2 * ${HOLD[$k]:-$HOLD_BASE}))
       ((HOLD[$k] > HOLD_MAX)) && HOLD[$k]=$HOLD_MAX
     else

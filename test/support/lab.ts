@@ -55,6 +55,8 @@ export interface LabOptions {
    * plane, in which nothing but the test may move a route.
    */
   agents?: boolean;
+  /** Where the lab (and so the NATs' agents) reaches the emulator, when not straight at moto (a fault-injecting proxy). */
+  labEndpoint?: () => string;
 }
 
 /** The name of the failover agent's unit, as the NAT's user data installs it. */
@@ -78,7 +80,7 @@ export function useLab(emulator: LabEmulator, options: LabOptions): LabFixture {
       stack: fixture.spec.name,
       region: fixture.spec.region,
       zones: fixture.spec.zones,
-      endpointUrl: emulator.moto.endpoint,
+      endpointUrl: options.labEndpoint?.() ?? emulator.moto.endpoint,
       intervalMs: 100,
       propagationDelayMs: options.propagationDelayMs ?? 0,
       onEvent: (event) => {
