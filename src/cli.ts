@@ -1,21 +1,24 @@
 // The command line: parse, call the engine, print. Results go to stdout, progress and problems to
-// stderr. Exit codes: 0 success (plan: no changes), 1 error, 2 plan with changes (--detailed-exitcode),
-// 130 / 143 stopped by SIGINT / SIGTERM.
+// stderr (the reconcile loop's log goes to stdout: it is what that command produces). Exit codes:
+// 0 success (plan: no changes), 1 error, 2 plan with changes (--detailed-exitcode) or, for
+// reconcile --once, changes it may not make, 130 / 143 stopped by SIGINT / SIGTERM.
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { Engine } from './engine.js';
+import type { Engine } from './engine.js';
 import { httpUrl, serveOpsWorksEmulator, wholeNumber, type OpsWorksCommandOptions } from './emulator/opsworks/command.js';
 import { DEFAULT_TIMEOUTS } from './aws/endpoint.js';
 import { DupsworksError, toErrorInfo, type ErrorInfo } from './errors.js';
-import type { RunOperation } from './io.js';
+import type { IoHost, RunOperation } from './io.js';
 import { DEFAULT_LEASE_SECONDS, DEFAULT_LOCK_TABLE, LockHeldError, who } from './lock/lease.js';
-import * as lab from './lab/control.js';
+import type * as Lab from './lab/control.js';
 import { loadPlan, planToApply, savePlan } from './planfile.js';
 import { DEFAULT_GRACE_SECONDS } from './planner/apply.js';
 import { planToJson } from './planner/json.js';
+import { PROVIDER_NAME } from './resources/provider.js';
 import { hasChanges, heldChanges, type Plan } from './planner/plan.js';
 import { colorStyle, plainStyle, renderPlan, type Style } from './planner/render.js';
-import { formatProblems, loadSpecFile } from './spec/load.js';
+import { logWriter, LOG_FORMATS, type LogFormat } from './reconcile/log.js';
+import { DEFAULT_EVERY_SECONDS, DEFAULT_MAX_BACKOFF_SECONDS, exitCodeFor as reconcileExitCode, Reconciler } from './reconcile/loop.js';
 import type { Spec } from './spec/types.js';
 import { lockInfoLines, TerminalHost, write } from './terminal.js';
 import { VERSION } from './version.js';
@@ -41,6 +44,7 @@ class Failure extends Error {}
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
   let debug = argv.includes('--debug');
+  let lab: typeof Lab | undefined;
   const program = new Command('dupsworks')
     .description('Builds and heals an AWS VPC whose private subnets reach the internet through a ring of NAT instances.')
     .version(VERSION, '-V, --version', 'print the version of dupsworks (saved plans record it)')
@@ -105,11 +109,14 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print the plan as JSON (Terraform-style resource_changes)')
     .option('--out <file>', 'save the plan for `apply <file>`')
     .option('--detailed-exitcode', 'exit 0 when there are no changes, 2 when there are, 1 on error')
+    .option('--destroy', "what destroy would delete, in the order it would (Terraform's -destroy works too)")
     .action(
-      run(async (globals, options: { file: string; json?: boolean; out?: string; detailedExitcode?: boolean }) => {
+      run(async (globals, options: { file: string; json?: boolean; out?: string; detailedExitcode?: boolean; destroy?: boolean }) => {
         const spec = await loadSpec(options.file, globals);
-        const plan = await engineFor(spec, globals, terminalHost(globals)).plan();
-        write(process.stdout, options.json ? `${JSON.stringify(planToJson(plan), null, 2)}\n` : renderPlan(plan, styleFor(globals)));
+        const engine = await engineFor(spec, globals, terminalHost(globals));
+        const plan = await (options.destroy ? engine.destroyPlan() : engine.plan());
+        const text = renderPlan(plan, styleFor(globals), options.destroy ? 'destroy' : 'apply');
+        write(process.stdout, options.json ? `${JSON.stringify(planToJson(plan, PROVIDER_NAME), null, 2)}\n` : text);
         if (options.out) {
           await savePlan(options.out, plan, spec);
           write(
@@ -124,7 +131,7 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command('apply')
     .description('make AWS match the spec (build, repair drift, replace dead NATs)')
-    .argument('[planfile]', 'a plan saved with `plan --out`; refused if the stack changed since')
+    .argument('[planfile]', 'a plan saved with `plan --out` (a destroy plan destroys); refused if the stack changed since')
     .requiredOption('-f, --file <spec>', 'the spec (YAML)')
     .option('--auto-approve', 'do not ask for confirmation')
     .addOption(concurrencyOption())
@@ -138,7 +145,8 @@ export async function main(argv: string[]): Promise<number> {
         const saved = planfile ? await loadPlan(planfile, spec) : undefined;
         const adopt = (fresh: Plan): Plan => (saved ? planToApply(saved, fresh, planfile!) : fresh);
         // A saved plan was approved when it was made: apply exactly it, without asking.
-        return runLocked('apply', spec, globals, { ...options, autoApprove: options.autoApprove || saved !== undefined }, adopt);
+        const operation = saved?.destroy ? 'destroy' : 'apply';
+        return runLocked(operation, spec, globals, { ...options, autoApprove: options.autoApprove || saved !== undefined }, adopt);
       }),
     );
 
@@ -154,6 +162,36 @@ export async function main(argv: string[]): Promise<number> {
     .action(run(async (globals, options: RunFlags) => runLocked('destroy', await loadSpec(options.file, globals), globals, options)));
 
   program
+    .command('reconcile')
+    .description(
+      'keep the stack converged, unattended: plan, apply what a loop may (heal), report, sleep, again; ' +
+        'exit codes with --once: 0 converged or healed, 1 error, 2 changes it may not make',
+    )
+    .requiredOption('-f, --file <spec>', 'the spec (YAML); read again every round')
+    .addOption(
+      new Option('--every <seconds>', 'time between two rounds (each wait is up to 10% longer or shorter, at random)')
+        .argParser(seconds)
+        .default(DEFAULT_EVERY_SECONDS),
+    )
+    .option('--once', 'one round, then exit (for a systemd timer or cron)')
+    .option('--allow-replace', 'also replace healthy resources when the spec changed what forces it (all zones at once)')
+    .option('--allow-destroy', 'also delete resources of the stack that the spec no longer names')
+    .addOption(
+      new Option('--max-backoff <seconds>', 'after failed rounds the wait doubles, up to this')
+        .argParser(seconds)
+        .default(DEFAULT_MAX_BACKOFF_SECONDS),
+    )
+    .addOption(new Option('--log-format <format>', 'one line per event, as text or JSON').choices(LOG_FORMATS).default('text'))
+    .addOption(concurrencyOption())
+    .addOption(
+      new Option('--lock-timeout <seconds>', "how long a round waits for another run's lock before it skips (0: skip at once)")
+        .argParser(zeroOrSeconds)
+        .default(0),
+    )
+    .addOption(stopTimeoutOption())
+    .action(run(async (globals, options: ReconcileFlags) => reconcile(await loadSpec(options.file, globals), globals, options)));
+
+  program
     .command('force-unlock')
     .description("break the stack's lock, left by a run that is gone (the ID is in a blocked run's Lock Info)")
     .argument('<lock-id>', 'the ID from "Lock Info"')
@@ -163,7 +201,7 @@ export async function main(argv: string[]): Promise<number> {
       run(async (globals, id: string, options: { file: string; autoApprove?: boolean }) => {
         const spec = await loadSpec(options.file, globals);
         const host = terminalHost(globals, options.autoApprove);
-        const engine = engineFor(spec, globals, host);
+        const engine = await engineFor(spec, globals, host);
         const holder = await engine.lockHolder();
         if (holder?.id === id) {
           write(process.stderr, `${lockInfoLines(holder).join('\n')}\n`);
@@ -172,6 +210,27 @@ export async function main(argv: string[]): Promise<number> {
         }
         const broken = await engine.forceUnlock(id);
         write(process.stdout, `The lock of stack ${spec.name} (ID ${id}, held by ${who(broken)} since ${broken.since}) is broken.\n`);
+        return 0;
+      }),
+    );
+
+  program
+    .command('iam-policy')
+    .description(
+      "print the least-privilege IAM policy (JSON) for this spec: --for operator, what runs dupsworks; --for agent, the NATs' own",
+    )
+    .requiredOption('-f, --file <spec>', 'the spec (YAML)')
+    .addOption(new Option('--for <who>', 'whose policy').choices(['operator', 'agent']).default('operator'))
+    .action(
+      run(async (globals, options: { file: string; for: 'operator' | 'agent' }) => {
+        const spec = await loadSpec(options.file, globals);
+        const iam = await import('./iam/policy.js');
+        const policy = options.for === 'agent' ? iam.agentPolicy(spec) : iam.operatorPolicy(spec, { lockTable: globals.lockTable });
+        if (!policy) {
+          write(process.stderr, 'The NATs of the OpsWorks mode run no failover agent and call no AWS API: they need no policy.\n');
+          return 0;
+        }
+        write(process.stdout, `${JSON.stringify(policy, null, 2)}\n`);
         return 0;
       }),
     );
@@ -195,7 +254,9 @@ export async function main(argv: string[]): Promise<number> {
   const labCommand = program
     .command('lab')
     .description('real packets through the stack in the EC2 emulator: Linux network namespaces programmed live from it (root)');
-  const terminal: lab.Output = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+  // The lab loads the SDK (it reads the emulator): its module is loaded when a lab command runs.
+  const loadLab = async () => (lab ??= await import('./lab/control.js'));
+  const terminal: Lab.Output = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
 
   labCommand
     .command('up')
@@ -216,6 +277,7 @@ export async function main(argv: string[]): Promise<number> {
           globals,
           options: { file: string; json?: boolean; detach?: boolean; pidFile?: string; interval: number; propagationDelay: number },
         ) => {
+          const lab = await loadLab();
           const spec = await loadSpec(options.file, globals);
           if (spec.nat.manager !== 'ec2') {
             throw new Failure(
@@ -233,7 +295,7 @@ export async function main(argv: string[]): Promise<number> {
           if (!endpointUrl) {
             throw new Failure('the lab follows an EC2 emulator: give its endpoint with --endpoint-url (e.g. http://127.0.0.1:5000)');
           }
-          const upOptions: lab.UpOptions = {
+          const upOptions: Lab.UpOptions = {
             specFile: options.file,
             stack: spec.name,
             region: spec.region,
@@ -258,9 +320,10 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<command...>', 'the command and its arguments (after --)')
     .option('--stack <name>', 'the lab of this stack (needed only when several run)')
     .action(
-      run(async (_globals, where: string, command: string[], options: { stack?: string }) =>
-        lab.exec(lab.namespaceOf(await lab.findLab(options.stack), where), command),
-      ),
+      run(async (_globals, where: string, command: string[], options: { stack?: string }) => {
+        const lab = await loadLab();
+        return lab.exec(lab.namespaceOf(await lab.findLab(options.stack), where), command);
+      }),
     );
 
   labCommand
@@ -269,7 +332,9 @@ export async function main(argv: string[]): Promise<number> {
     .option('--stack <name>', 'the lab of this stack (needed only when several run)')
     .option('--json', 'the lab description with the egress of each zone, as JSON')
     .action(
-      run(async (_globals, options: { stack?: string; json?: boolean }) => lab.status(options.stack, options.json ?? false, terminal)),
+      run(async (_globals, options: { stack?: string; json?: boolean }) =>
+        (await loadLab()).status(options.stack, options.json ?? false, terminal),
+      ),
     );
 
   labCommand
@@ -280,17 +345,22 @@ export async function main(argv: string[]): Promise<number> {
     .action(
       run(async (globals, options: { stack?: string; file?: string }) => {
         const stack = options.stack ?? (options.file ? (await loadSpec(options.file, globals)).name : undefined);
-        return lab.down(stack, terminal);
+        return (await loadLab()).down(stack, terminal);
       }),
     );
 
   try {
-    await program.parseAsync(argv);
+    const oneDash = oneDashLongFlag(argv, program);
+    if (oneDash) {
+      write(process.stderr, `${oneDash}\n`);
+      return 1;
+    }
+    await program.parseAsync(terraformSpellings(argv));
     return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 1;
     const info = toErrorInfo(error);
-    if (debug && !(error instanceof Failure) && !(error instanceof lab.LabFailure))
+    if (debug && !(error instanceof Failure) && !(lab && error instanceof lab.LabFailure))
       write(process.stderr, `${(error as Error)?.stack ?? error}\n`);
     if (error instanceof LockHeldError) {
       write(process.stderr, `${lockHeldMessage(error, argv)}\n`);
@@ -305,7 +375,39 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * Terraform spells its long flags with one dash (-auto-approve, -lock=false). Commander would read
+ * "-auto-approve" as the short flags -a -u -t … and say only "unknown option": a one-dash spelling
+ * of a long option of dupsworks is named, with the spelling to use instead. (Nothing before `--`
+ * is a command of its own: after it, arguments are the lab's to run.)
+ */
+function oneDashLongFlag(argv: string[], program: Command): string | undefined {
+  const longs = new Set(['--help']);
+  const collect = (command: Command): void => {
+    for (const option of command.options) if (option.long) longs.add(option.long);
+    command.commands.forEach(collect);
+  };
+  collect(program);
+  const end = argv.indexOf('--');
+  for (const arg of argv.slice(2, end < 0 ? undefined : end)) {
+    const match = /^-([A-Za-z][\w-]+)(=.*)?$/.exec(arg);
+    if (!match || !longs.has(`--${match[1]}`) || TERRAFORM_SPELLINGS[arg]) continue;
+    return `error: unknown option '${arg}': dupsworks's long options take two dashes; did you mean --${match[1]}${match[2] ?? ''}?`;
+  }
+  return undefined;
+}
+
+/** Terraform's one-dash spellings that dupsworks takes as they are, as a Terraform user types them. */
+const TERRAFORM_SPELLINGS: Record<string, string> = { '-destroy': '--destroy' };
+
+function terraformSpellings(argv: string[]): string[] {
+  const end = argv.indexOf('--');
+  return argv.map((arg, i) => (i >= 2 && (end < 0 || i < end) ? (TERRAFORM_SPELLINGS[arg] ?? arg) : arg));
+}
+
 async function loadSpec(file: string, globals: GlobalOptions): Promise<Spec> {
+  // Loaded here: --help and --version need neither the YAML parser nor the schema.
+  const { formatProblems, loadSpecFile } = await import('./spec/load.js');
   const loaded = await loadSpecFile(file, globals.region ? { region: globals.region } : {});
   if (loaded.ok) return loaded.spec;
   for (const line of formatProblems(loaded.problems)) process.stderr.write(`${line}\n`);
@@ -334,25 +436,19 @@ async function runLocked(
   flags: RunFlags,
   adopt?: (fresh: Plan) => Plan,
 ): Promise<number> {
-  const engine = engineFor(spec, globals, terminalHost(globals, flags.autoApprove), flags);
-  const controller = new AbortController();
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (controller.signal.aborted) {
-      write(process.stderr, '\nTwo interrupts received. Exiting immediately; the lock expires on its own.\n');
-      process.exit(signalExitCode(signal));
-    }
-    write(
-      process.stderr,
-      '\nInterrupt received. Stopping gracefully: no new changes start, running ones finish. Interrupt again to exit now.\n',
-    );
-    controller.abort(new DupsworksError('Interrupted', 'user', `interrupted by ${signal}`));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const engine = await engineFor(spec, globals, terminalHost(globals, flags.autoApprove), flags);
+  const interrupts = onInterrupts({
+    first: () =>
+      write(
+        process.stderr,
+        '\nInterrupt received. Stopping gracefully: no new changes start, running ones finish. Interrupt again to exit now.\n',
+      ),
+    second: () => write(process.stderr, '\nTwo interrupts received. Exiting immediately; the lock expires on its own.\n'),
+  });
   try {
     const report = await engine.run({
       operation,
-      signal: controller.signal,
+      signal: interrupts.signal,
       lock: flags.lock ? { waitSeconds: flags.lockTimeout, command: commandLine() } : false,
       autoApprove: flags.autoApprove ?? false,
       adopt,
@@ -366,9 +462,88 @@ async function runLocked(
     const held = report.plan ? heldChanges(report.plan).length : 0;
     return (report.result && !report.result.ok) || held > 0 ? 1 : 0;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    interrupts.dispose();
   }
+}
+
+interface ReconcileFlags {
+  file: string;
+  every: number;
+  once?: boolean;
+  allowReplace?: boolean;
+  allowDestroy?: boolean;
+  maxBackoff: number;
+  logFormat: LogFormat;
+  concurrency: number;
+  lockTimeout: number;
+  stopTimeout: number;
+}
+
+/**
+ * The reconcile loop, its log on stdout. SIGINT or SIGTERM stops it as it stops an apply (a round
+ * under way finishes its running changes and releases the lock; a sleep ends at once); SIGHUP
+ * (systemctl reload) starts the next round now.
+ */
+async function reconcile(spec: Spec, globals: GlobalOptions, flags: ReconcileFlags): Promise<number> {
+  const log = logWriter({ format: flags.logFormat, debug: globals.debug ?? false, write: (line) => write(process.stdout, line) });
+  const interrupts = onInterrupts({
+    second: () => write(process.stderr, 'Two interrupts received. Exiting immediately; a lock held expires on its own.\n'),
+  });
+  const reconciler = new Reconciler({
+    spec,
+    readSpec: async () => {
+      const { formatProblems, loadSpecFile } = await import('./spec/load.js');
+      const loaded = await loadSpecFile(flags.file, globals.region ? { region: globals.region } : {});
+      return loaded.ok ? loaded : { ok: false, problems: formatProblems(loaded.problems) };
+    },
+    engine: (current, io) => engineFor(current, globals, io, flags),
+    log,
+    everySeconds: flags.every,
+    once: flags.once ?? false,
+    maxBackoffSeconds: flags.maxBackoff,
+    allowed: { replace: flags.allowReplace ?? false, destroy: flags.allowDestroy ?? false },
+    lockWaitSeconds: flags.lockTimeout,
+    command: commandLine(),
+    signal: interrupts.signal,
+  });
+  const onHangup = () => reconciler.wake('SIGHUP');
+  if (!flags.once) process.on('SIGHUP', onHangup);
+  try {
+    const last = await reconciler.run();
+    if (last.outcome === 'stopped') return exitCodeFor(last.error!);
+    return reconcileExitCode(last.outcome);
+  } finally {
+    process.off('SIGHUP', onHangup);
+    interrupts.dispose();
+  }
+}
+
+/**
+ * The first SIGINT or SIGTERM aborts the returned signal (its reason: Interrupted, naming the
+ * signal); a second one exits at once.
+ */
+function onInterrupts(say: { first?(signal: NodeJS.Signals): void; second(signal: NodeJS.Signals): void }): {
+  signal: AbortSignal;
+  dispose(): void;
+} {
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (controller.signal.aborted) {
+      say.second(signal);
+      process.exit(signalExitCode(signal));
+    }
+    say.first?.(signal);
+    controller.abort(new DupsworksError('Interrupted', 'user', `interrupted by ${signal}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
 }
 
 function terminalHost(globals: GlobalOptions, autoApprove?: boolean): TerminalHost {
@@ -380,7 +555,9 @@ function terminalHost(globals: GlobalOptions, autoApprove?: boolean): TerminalHo
   });
 }
 
-function engineFor(spec: Spec, globals: GlobalOptions, io: TerminalHost, flags?: Partial<RunFlags>): Engine {
+/** The engine loads the AWS SDK: only the commands that call AWS load it, so --help and validate start fast. */
+async function engineFor(spec: Spec, globals: GlobalOptions, io: IoHost, flags?: Partial<RunFlags>): Promise<Engine> {
+  const { Engine } = await import('./engine.js');
   return new Engine({
     spec,
     io,
@@ -402,7 +579,7 @@ function lockHeldMessage(error: LockHeldError, argv: string[]): string {
   return [
     'Error: Error acquiring the stack lock',
     '',
-    `${error.message}. Another apply or destroy of this stack is running, or one died holding the lock.`,
+    `${error.message}. Another apply, destroy or reconcile of this stack is running, or one died holding the lock.`,
     ...lockInfoLines(error.holder),
     '',
     'Wait for it with --lock-timeout SECONDS. A lock whose run is gone expires by itself at the time above;',

@@ -44,6 +44,20 @@ export interface Observed<S = unknown, N extends string = string> {
   owned: boolean;
   /** Why this resource is extra, e.g. "duplicate of nat/ap-northeast-1c". Shown when it is deleted. */
   note?: string;
+  /**
+   * How far it is from serving, in its kind's own terms: 0 (or absent) serves, larger is further
+   * (a NAT: running, then pending, then stopped…). Of several claiming one logical id, the planner
+   * keeps the one that fits the spec, then the healthiest (see planner/candidates.ts).
+   */
+  health?: number;
+  /** When it was made (ms since the epoch), if the provider says: of equal claimants, the oldest is kept. */
+  createdAt?: number;
+  /**
+   * Set when it is no longer there, though the provider still lists it (a terminated instance): the
+   * plan creates the resource anew, not replaces it, and gives this as the reason ("i-0abc is
+   * terminated"). Never deleted (`owned` is false).
+   */
+  gone?: string;
   /** Kind-specific state the diff needs. */
   state: S;
   /** What this resource holds that no other of its kind may hold at the same time (see ResourceKind.claim). */
@@ -87,6 +101,13 @@ export interface ResourceKind<N extends string, P extends Props, S, C> {
    * read back by it (in `observe`), and nowhere else.
    */
   readonly ids: IdScheme<unknown>;
+
+  /**
+   * What its file sends to the provider, as the provider's permission names (for AWS, IAM actions
+   * such as "ec2:CreateVpc"): the operator's policy is made of these. A unit test fails on a call
+   * in the file that is not listed, and on a listed one the file does not make.
+   */
+  readonly permissions: readonly string[];
 
   /**
    * A desired resource of this kind, named by `ids`: the only way a topology makes one. Its

@@ -32,6 +32,13 @@ const ids = idScheme('iam-instance-profile', ['purpose']);
 export const iamInstanceProfile = {
   kind: 'iam-instance-profile',
   ids,
+  permissions: [
+    'iam:AddRoleToInstanceProfile',
+    'iam:CreateInstanceProfile',
+    'iam:DeleteInstanceProfile',
+    'iam:RemoveRoleFromInstanceProfile',
+    'iam:TagInstanceProfile',
+  ],
   desire: (key: { purpose: IamPurpose }, props: IamInstanceProfileProps) => desired('iam-instance-profile', ids.id(key), props),
 
   async observe(ctx) {

@@ -56,6 +56,7 @@ function nameOf(stack: string, region: string, purpose: IamPurpose): string {
 export const iamRole = {
   kind: 'iam-role',
   ids,
+  permissions: ['iam:CreateRole', 'iam:DeleteRole', 'iam:TagRole', 'iam:UpdateAssumeRolePolicy', 'iam:UpdateRole'],
   nameOf,
   desire: (key: { purpose: IamPurpose }, props: IamRoleProps) => desired('iam-role', ids.id(key), props),
 

@@ -1,6 +1,7 @@
 // A route table and its association with one subnet. The routes in it are their own kind
 // (route.ts); this file only owns the table and which subnet uses it.
 
+import { randomUUID } from 'node:crypto';
 import type { AwsContext } from '../aws/context.js';
 import { errorCode } from '../aws/retry.js';
 import { ignoreNotFound } from '../aws/errors.js';
@@ -34,6 +35,15 @@ export type RouteTableKey = { tier: 'public' | 'private'; availabilityZone: stri
 export const routeTable = {
   kind: 'route-table',
   ids,
+  permissions: [
+    'ec2:AssociateRouteTable',
+    'ec2:CreateRouteTable',
+    'ec2:CreateTags',
+    'ec2:DeleteRouteTable',
+    'ec2:DescribeRouteTables',
+    'ec2:DisassociateRouteTable',
+    'ec2:ReplaceRouteTableAssociation',
+  ],
   desire: (key: RouteTableKey, props: RouteTableProps) => desired('route-table', ids.id(key), props),
 
   async observe(ctx) {
@@ -77,6 +87,8 @@ export const routeTable = {
       new CreateRouteTableCommand({
         VpcId: desired.vpcId,
         TagSpecifications: tagSpecifications('route-table', ctx.stack, ctx.resourceId, desired.tags),
+        // Sent again after a lost reply (the retry resends this input), it returns the table made.
+        ClientToken: randomUUID(),
       }),
     );
     const id = created.RouteTable!.RouteTableId!;

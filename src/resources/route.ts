@@ -56,6 +56,7 @@ function routeIdIn(routeTableId: string, destination: string): string | undefine
 export const route = {
   kind: 'route',
   ids,
+  permissions: ['ec2:CreateRoute', 'ec2:DeleteRoute', 'ec2:ReplaceRoute'],
   /** The route to props.destinationCidrBlock in the table props.routeTableId refers to. */
   desire: (props: RouteProps) => {
     const id = routeIdIn(props.routeTableId.$ref, props.destinationCidrBlock);

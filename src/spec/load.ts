@@ -11,11 +11,9 @@
 //      each NAT manager, repeats), only on fields that passed the schema.
 // A spec that passes all three comes back with its defaults filled in (defaults.ts).
 
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import {
   isAlias,
   isCollection,
@@ -31,6 +29,8 @@ import {
 } from 'yaml';
 import { withDefaults, type SpecInput } from './defaults.js';
 import { checkRules, formatPath, type Path } from './rules.js';
+import { specSchemaPath } from './schema.js';
+import validateSpecSchema from './schema-validator.cjs';
 import type { Spec } from './types.js';
 
 export interface Problem {
@@ -220,43 +220,14 @@ function effectiveRegion(
 
 // ---- The schema -----------------------------------------------------------------------------------
 
-const SCHEMA_FILE = join('schemas', 'dupsworks.schema.json');
-
-/**
- * Where schemas/dupsworks.schema.json is: the nearest directory above this module holding it
- * (this module runs from src/spec under a TypeScript loader and from dist/src/spec once compiled).
- */
-export function specSchemaPath(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, SCHEMA_FILE);
-    if (existsSync(candidate)) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`cannot find ${SCHEMA_FILE} above ${fileURLToPath(import.meta.url)}`);
-    dir = parent;
-  }
-}
-
-/**
- * An ajv instance for the spec schema: strict (a mistake in the schema itself throws), all errors,
- * and verbose so errors carry the subschema whose titles and hints make the messages.
- */
-export function createSchemaAjv(): Ajv {
-  const ajv = new Ajv({ strict: true, allErrors: true, verbose: true });
-  // An annotation that yaml-language-server shows when a pattern fails; ajv must only know about it.
-  ajv.addKeyword({ keyword: 'patternErrorMessage', schemaType: 'string' });
-  return ajv;
-}
-
 type SchemaNode = Record<string, unknown>;
 
 let cached: { schema: SchemaNode; validate: ValidateFunction } | undefined;
 
+// The validator was compiled from the schema by the build; the schema itself is read for the
+// titles, examples and hints that make the messages.
 function loadSchema(): { schema: SchemaNode; validate: ValidateFunction } {
-  if (!cached) {
-    const schema = JSON.parse(readFileSync(specSchemaPath(), 'utf8')) as SchemaNode;
-    cached = { schema, validate: createSchemaAjv().compile(schema) };
-  }
+  cached ??= { schema: JSON.parse(readFileSync(specSchemaPath(), 'utf8')) as SchemaNode, validate: validateSpecSchema };
   return cached;
 }
 

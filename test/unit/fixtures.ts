@@ -15,6 +15,7 @@ import {
 } from '../../src/planner/resource.js';
 import { resolve, type Props, type Ref } from '../../src/planner/values.js';
 import type { Spec } from '../../src/spec/types.js';
+import { withDefaults } from '../../src/spec/defaults.js';
 import type { NatInstanceState } from '../../src/resources/nat-instance.js';
 
 /** What the fake kinds did, in order, and what they hold. */
@@ -64,6 +65,7 @@ export function fakeKind(kind: string, options: FakeKindOptions = {}): ResourceK
   return {
     kind,
     ids: anyId,
+    permissions: [], // it calls nothing: its world is in memory
     desire: (id: string, props: Props) => desiredOf(kind, id, props),
     async observe() {
       return [];
@@ -113,7 +115,7 @@ export function observed<S, N extends string>(
   kind: N,
   physicalId: string,
   state: S,
-  extra: Partial<Pick<Observed<S>, 'outputs' | 'references' | 'owned' | 'note' | 'claim'>> = {},
+  extra: Partial<Pick<Observed<S>, 'outputs' | 'references' | 'owned' | 'note' | 'claim' | 'gone'>> = {},
 ): Observed<S, N> {
   return {
     id,
@@ -124,6 +126,7 @@ export function observed<S, N extends string>(
     owned: extra.owned ?? true,
     ...(extra.note ? { note: extra.note } : {}),
     ...(extra.claim ? { claim: extra.claim } : {}),
+    ...(extra.gone ? { gone: extra.gone } : {}),
     state,
   };
 }
@@ -325,6 +328,7 @@ export function natObserved(
     outputs: { id: physicalId, ...(runs ? { runningId: physicalId } : {}) },
     references: dead ? [] : [full.subnetId, ...full.securityGroupIds].filter((x): x is string => !!x),
     owned: !dead,
+    ...(full.state === 'terminated' ? { gone: `${physicalId} is terminated` } : {}),
   });
 }
 
@@ -355,4 +359,17 @@ export function routeObserved(
 
 export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
+}
+
+/** A two-zone spec whose NATs OpsWorks manages, with the example's OpsWorks settings. */
+export function opsworksSpec(): Spec {
+  return withDefaults({
+    ...makeSpec(2, { manager: 'opsworks', instanceType: 't2.micro' }),
+    opsworks: {
+      serviceRoleArn: 'arn:aws:iam::123456789012:role/aws-opsworks-service-role',
+      defaultInstanceProfileArn: 'arn:aws:iam::123456789012:instance-profile/aws-opsworks-ec2-role',
+      customCookbooks: { url: 'https://github.com/example/dupsworks-cookbooks.git', revision: 'master' },
+      permissions: [{ iamUserArn: 'arn:aws:iam::123456789012:user/alice', allowSsh: true, allowSudo: true, level: 'manage' }],
+    },
+  });
 }

@@ -11,9 +11,9 @@ import {
   MAX_PROBLEMS_SHOWN,
   MAX_SPEC_BYTES,
   parseSpec,
-  specSchemaPath,
   type LoadResult,
 } from '../../src/spec/load.js';
+import { specSchemaPath } from '../../src/spec/schema.js';
 import { FAILOVER_DEFAULTS } from '../../src/spec/defaults.js';
 
 // A valid spec; tests change whole lines so that line numbers stay put. Value columns:

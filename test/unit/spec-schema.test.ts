@@ -1,10 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
-import { createSchemaAjv, specSchemaPath } from '../../src/spec/load.js';
+import { createSchemaAjv } from '../../src/spec/schema-ajv.js';
+import { specSchemaPath } from '../../src/spec/schema.js';
+import builtValidator from '../../src/spec/schema-validator.cjs';
 
 type SchemaNode = Record<string, unknown>;
 
@@ -58,6 +61,15 @@ describe('schemas/dupsworks.schema.json', () => {
         assert.equal(typeof node.patternErrorMessage, 'string', `${where} has a pattern but no patternErrorMessage`);
       }
     }
+  });
+
+  it('is what the validator the build compiled was made from, and judges as a fresh compile does', () => {
+    const text = readFileSync(schemaFile, 'utf8');
+    assert.equal(builtValidator.schemaSha256, createHash('sha256').update(text).digest('hex'), 'run npm run build');
+    const fresh = createSchemaAjv().compile(schema);
+    const bad = { name: 'x', region: 'nowhere', vpc: { cidr: 7 }, zones: [], nat: { colour: 'red' } };
+    assert.equal(builtValidator(bad), fresh(bad));
+    assert.deepEqual(builtValidator.errors, fresh.errors);
   });
 
   it('accepts the canonical example', () => {

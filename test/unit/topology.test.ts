@@ -194,14 +194,14 @@ describe('desiredResources', () => {
       {
         Sid: 'MoveTheStacksRoutes',
         Effect: 'Allow',
-        Action: 'ec2:ReplaceRoute',
+        Action: ['ec2:ReplaceRoute'],
         Resource: 'arn:aws:ec2:ap-northeast-1:*:route-table/*',
         Condition: stack,
       },
       {
         Sid: 'SayWhoServesARouteTable',
         Effect: 'Allow',
-        Action: 'ec2:CreateTags',
+        Action: ['ec2:CreateTags'],
         Resource: 'arn:aws:ec2:ap-northeast-1:*:route-table/*',
         Condition: {
           ...stack,
@@ -219,7 +219,7 @@ describe('desiredResources', () => {
       {
         Sid: 'SayAPeerIsHealthy',
         Effect: 'Allow',
-        Action: 'ec2:CreateTags',
+        Action: ['ec2:CreateTags'],
         Resource: 'arn:aws:ec2:ap-northeast-1:*:instance/*',
         Condition: {
           ...stack,
@@ -230,7 +230,7 @@ describe('desiredResources', () => {
     const topic = 'arn:aws:sns:ap-northeast-1:123456789012:nat-switch';
     const withTopic = statements({ ...makeSpec(2), failover: { ...FAILOVER_DEFAULTS, snsTopicArn: topic } });
     assert.deepEqual(withTopic.slice(0, -1), without);
-    assert.deepEqual(withTopic.at(-1), { Sid: 'NotifyOfASwitch', Effect: 'Allow', Action: 'sns:Publish', Resource: topic });
+    assert.deepEqual(withTopic.at(-1), { Sid: 'NotifyOfASwitch', Effect: 'Allow', Action: ['sns:Publish'], Resource: topic });
     const china = { ...makeSpec(2), region: 'cn-north-1' };
     assert.match(JSON.stringify(statements(china)), /arn:aws-cn:ec2:cn-north-1:\*:route-table\/\*/);
     assert.equal(
