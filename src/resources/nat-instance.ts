@@ -199,8 +199,9 @@ function observed(id: string, i: Instance, impaired: boolean, gateways: string[]
     kind: 'nat-instance',
     physicalId: i.InstanceId!,
     outputs: outputsOf(i.InstanceId!, state),
-    // Its public address keeps the gateway attached: the gateway goes only once the NAT has.
-    references: DEAD.has(state) ? [] : [i.SubnetId, ...groups, ...gateways].filter((x): x is string => !!x),
+    // Its public address keeps the gateway attached: the gateway goes only once the NAT has. Its
+    // instance profile goes after it too (its agent keeps its role to the end).
+    references: DEAD.has(state) ? [] : [i.SubnetId, ...groups, ...gateways, i.IamInstanceProfile?.Arn].filter((x): x is string => !!x),
     // A terminated instance is listed for a while but is already gone: never anything to delete.
     owned: !DEAD.has(state),
     // Of several claiming one zone (a replacement interrupted halfway, a copy launched by hand), the

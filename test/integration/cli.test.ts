@@ -193,15 +193,17 @@ describe('the dupsworks command', () => {
     const planned = await runCli(['plan', '-f', specFile, ...aws(), '-destroy', '--detailed-exitcode']);
     assert.equal(planned.code, 2, planned.stderr);
     assert.match(planned.stdout, /^dupsworks will perform the following actions \(destroy\):/);
-    assert.match(planned.stdout, /Plan: 0 to add, 0 to change, 19 to destroy\./);
+    assert.match(planned.stdout, /Plan: 0 to add, 0 to change, 22 to destroy\./);
     assert.doesNotMatch(planned.stdout, /not in the spec/, 'a destroy needs no reason per resource');
     const order = [...planned.stdout.matchAll(/^  # (\S+) will be destroyed$/gm)].map((m) => m[1]!);
-    assert.equal(order.length, 19);
+    assert.equal(order.length, 22);
     const at = (id: string) => order.indexOf(id);
     assert.ok(at('route/private/ap-northeast-1c/0.0.0.0/0') < at('nat/ap-northeast-1c'), 'a route before the NAT it points at');
     assert.ok(at('nat/ap-northeast-1c') < at('subnet/public/ap-northeast-1c'), 'a NAT before its subnet');
     assert.ok(at('nat/ap-northeast-1c') < at('security-group/nat'), 'a NAT before its security group');
-    assert.equal(order[order.length - 1], 'vpc', 'the VPC last');
+    assert.ok(at('nat/ap-northeast-1c') < at('iam-instance-profile/nat'), 'a NAT before its instance profile');
+    assert.ok(at('iam-instance-profile/nat') < at('iam-role/nat'), 'a profile before its role');
+    assert.equal(order.filter((id) => !id.startsWith('iam-')).at(-1), 'vpc', 'the VPC last of the network');
 
     const unapproved = await runCli(['destroy', '-f', specFile, ...aws()]);
     assert.equal(unapproved.code, 1, 'destroy needs approval too');
@@ -242,10 +244,10 @@ describe('the dupsworks command', () => {
     assert.equal(saved.code, 0, saved.stderr);
     const file = JSON.parse(await readFile(planFile, 'utf8')) as { destroy?: boolean; summary: unknown };
     assert.equal(file.destroy, true);
-    assert.deepEqual(file.summary, { add: 0, change: 0, destroy: 19 });
+    assert.deepEqual(file.summary, { add: 0, change: 0, destroy: 22 });
     const applied = await runCli(['apply', '-f', specFile, ...aws(), planFile]);
     assert.equal(applied.code, 0, applied.stderr);
-    assert.match(applied.stdout, /Destroy complete! Resources: 19 destroyed\./);
+    assert.match(applied.stdout, /Destroy complete! Resources: 22 destroyed\./);
     assertNoChanges(await makeEngine(spec, emu.proxy.endpoint).destroyPlan(), 'nothing left');
   });
 

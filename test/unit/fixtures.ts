@@ -326,7 +326,7 @@ export function natObserved(
   const runs = full.state === 'running' || full.state === 'pending';
   return observed(id, 'nat-instance', physicalId, full, {
     outputs: { id: physicalId, ...(runs ? { runningId: physicalId } : {}) },
-    references: dead ? [] : [full.subnetId, ...full.securityGroupIds].filter((x): x is string => !!x),
+    references: dead ? [] : [full.subnetId, ...full.securityGroupIds, full.instanceProfileArn].filter((x): x is string => !!x),
     owned: !dead,
     ...(full.state === 'terminated' ? { gone: `${physicalId} is terminated` } : {}),
   });
