@@ -7,8 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DescribeInstancesCommand, DescribeRouteTablesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { tagMap } from '../../src/aws/tags.js';
-import { AGENT_UNIT, eventually, type LabFixture } from './lab.js';
-import { byResource } from './stack.js';
+import { AGENT_UNIT, egressBecomes, eventually, type LabEmulator, type LabFixture } from './lab.js';
+import { byResource, converge, makeEngine } from './stack.js';
 
 export interface AgentEvent {
   time: string;
@@ -72,8 +72,13 @@ export async function switches(fixture: LabFixture): Promise<(AgentEvent & { by:
 }
 
 /** The zone's private route table in the emulator: its id, where 0.0.0.0/0 points, its tags. */
-export async function privateTable(ec2: EC2Client, fixture: LabFixture, az: string) {
-  const out = await ec2.send(new DescribeRouteTablesCommand({ Filters: byResource(fixture.spec.name, `route-table/private/${az}`) }));
+export function privateTable(ec2: EC2Client, fixture: LabFixture, az: string) {
+  return privateTableOf(ec2, fixture.spec.name, az);
+}
+
+/** The same, by the stack's name (for the bench and the demo, which have no fixture). */
+export async function privateTableOf(ec2: EC2Client, stack: string, az: string) {
+  const out = await ec2.send(new DescribeRouteTablesCommand({ Filters: byResource(stack, `route-table/private/${az}`) }));
   const table = out.RouteTables![0]!;
   return {
     id: table.RouteTableId!,
@@ -135,4 +140,14 @@ export function agentService(fixture: LabFixture, instanceId: string) {
   const service = fixture.lab.servicesOf(instanceId).find((s) => s.name === AGENT_UNIT);
   assert.ok(service, `${instanceId} runs no ${AGENT_UNIT}`);
   return service;
+}
+
+/** Every zone back on its own NAT (route and egress), and the stack converged: between tests of a shared lab. */
+export async function settle(lab: LabFixture, emu: LabEmulator): Promise<void> {
+  await lab.lab.synced();
+  for (const zone of lab.now().zones) {
+    await routeBecomes(emu.ec2, lab, zone.availabilityZone, zone.nat!.instanceId, 20_000);
+    await egressBecomes(lab, zone.availabilityZone, zone.nat!.publicIp);
+  }
+  await converge(makeEngine(lab.spec, emu.moto.endpoint));
 }
