@@ -96,7 +96,7 @@ describe('the canonical example', () => {
         },
       ],
       nat: { manager: 'ec2', instanceType: 't3.micro' },
-      failover: { probeIntervalMs: 200, failAfter: 10, recoverAfter: 20, holdDownSeconds: 60 },
+      failover: { probeIntervalMs: 100, failAfter: 15, recoverAfter: 30, holdDownSeconds: 60 },
     });
   });
 
@@ -124,9 +124,9 @@ describe('the failover section', () => {
     );
     assertOk(result);
     assert.deepEqual(result.spec.failover, {
-      probeIntervalMs: 200,
+      probeIntervalMs: 100,
       failAfter: 5,
-      recoverAfter: 20,
+      recoverAfter: 30,
       holdDownSeconds: 60,
       snsTopicArn: 'arn:aws:sns:ap-northeast-1:123456789012:nat-switch',
     });
