@@ -32,7 +32,6 @@ import { missingPrerequisites } from '../src/lab/control.js';
 import { FAILOVER_DEFAULTS } from '../src/spec/defaults.js';
 import type { Spec } from '../src/spec/types.js';
 import { privateTableOf, switches, type AgentEvent } from '../test/support/agent.js';
-import type { LabFixture } from '../test/support/lab.js';
 import { startMoto } from '../test/support/moto.js';
 import { converge, ec2Client, makeEngine, makeSpec } from '../test/support/stack.js';
 import { percentile, table } from './stats.js';
@@ -92,11 +91,11 @@ export async function failoverBench(
   try {
     await converge(makeEngine(spec, moto.endpoint));
     lab = await Lab.start({ stack: spec.name, region: spec.region, zones: spec.zones, endpointUrl: moto.endpoint });
-    const fixture = { spec, lab, events: [], now: () => lab!.describe() } as unknown as LabFixture;
+    const logs = { lab, now: () => lab!.describe() };
     // Every switch any agent logged, kept as it is read (a terminated NAT's log goes with it).
     const seen = new Map<string, AgentEvent & { by: string }>();
     const switched = async () => {
-      for (const e of await switches(fixture)) seen.set(`${e.by} ${e.time} ${e.event} ${e.zone}`, e);
+      for (const e of await switches(logs)) seen.set(`${e.by} ${e.time} ${e.event} ${e.zone}`, e);
       return [...seen.values()];
     };
     const zones = spec.zones.map((z) => z.availabilityZone);

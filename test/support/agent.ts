@@ -10,6 +10,9 @@ import { tagMap } from '../../src/aws/tags.js';
 import { AGENT_UNIT, egressBecomes, eventually, type LabEmulator, type LabFixture } from './lab.js';
 import { byResource, converge, makeEngine } from './stack.js';
 
+/** What reading the agents' logs needs of a lab (a test's fixture, or the bench's lab). */
+export type LabLogs = Pick<LabFixture, 'lab' | 'now'>;
+
 export interface AgentEvent {
   time: string;
   level: string;
@@ -29,7 +32,7 @@ export function parseAgentLine(line: string): AgentEvent | undefined {
 }
 
 /** Everything the agent of `instanceId` logged so far, through all its restarts. */
-export async function agentLog(fixture: LabFixture, instanceId: string): Promise<AgentEvent[]> {
+export async function agentLog(fixture: LabLogs, instanceId: string): Promise<AgentEvent[]> {
   const file = join(fixture.lab.names.instanceRoot(instanceId), 'var/log', `${AGENT_UNIT}.log`);
   const text = await readFile(file, 'utf8').catch(() => '');
   return text
@@ -59,7 +62,7 @@ export async function agentEvent(
 }
 
 /** The switches (failover, revert, restore) every agent of the lab logged, in time order. */
-export async function switches(fixture: LabFixture): Promise<(AgentEvent & { by: string })[]> {
+export async function switches(fixture: LabLogs): Promise<(AgentEvent & { by: string })[]> {
   const all: (AgentEvent & { by: string })[] = [];
   for (const zone of fixture.now().zones) {
     for (const nat of zone.nats) {
