@@ -53,6 +53,10 @@
 //   --spec-reps N         timed runs of `dupsworks validate` on each hostile spec (default 3; see spec-input.ts)
 //   --lab                 instead: how fast the VPC lab follows the emulator (root; bench/lab.ts),
 //                         --reps route changes each way
+//   --failover            instead: how fast the NATs' agents restore a zone's egress, and that
+//                         they leave it alone on a split or on loss (root; bench/failover.ts)
+//   --trials N            trials per fault of --failover (default 20)
+//   --loss-minutes N      minutes of random loss of --failover (default 1; the 5 of the issue are the soak test's)
 //
 // Exit status: 0 measured (goals met or not), 1 a goal missed under --check, 2 the bench failed.
 
@@ -92,6 +96,7 @@ import {
 } from '@aws-sdk/client-opsworks';
 
 import type { Engine } from '../src/engine.js';
+import { failoverBench, failoverReport } from './failover.js';
 import { labBench, labReport } from './lab.js';
 import type { IoHost } from '../src/io.js';
 import { Reconciler } from '../src/reconcile/loop.js';
@@ -152,6 +157,9 @@ interface Options {
   specReps: number;
   startupReps: number;
   lab: boolean;
+  failover: boolean;
+  trials: number;
+  lossMinutes: number;
 }
 
 type Scenario =
@@ -213,6 +221,9 @@ function parseOptions(): Options {
         'spec-reps': { type: 'string', default: '3' },
         'startup-reps': { type: 'string', default: '10' },
         lab: { type: 'boolean', default: false },
+        failover: { type: 'boolean', default: false },
+        trials: { type: 'string', default: '20' },
+        'loss-minutes': { type: 'string', default: '1' },
       },
       strict: true,
       allowPositionals: false,
@@ -253,6 +264,9 @@ function parseOptions(): Options {
     specReps: count('spec-reps', values['spec-reps']!, 1),
     startupReps: count('startup-reps', values['startup-reps']!, 1),
     lab: values.lab!,
+    failover: values.failover!,
+    trials: count('trials', values.trials!, 1),
+    lossMinutes: count('loss-minutes', values['loss-minutes']!, 1),
   };
 }
 
@@ -807,6 +821,16 @@ function importReport(imports: ImportFigures[]): string {
 async function main(): Promise<number> {
   const options = parseOptions();
   const started = performance.now();
+  if (options.failover) {
+    const figures = await failoverBench({ trials: options.trials, lossMinutes: options.lossMinutes }, progress);
+    const elapsedMs = Math.round(performance.now() - started);
+    process.stdout.write(
+      options.json
+        ? `${JSON.stringify({ node: process.version, elapsedMs, failover: figures }, null, 2)}\n`
+        : `${failoverReport(figures)}The bench took ${(elapsedMs / 60_000).toFixed(1)} min.\n`,
+    );
+    return 0;
+  }
   if (options.lab) {
     const figures = await labBench(options.reps, progress);
     const elapsedMs = Math.round(performance.now() - started);

@@ -290,7 +290,7 @@ export async function main(argv: string[]): Promise<number> {
         const iam = await import('./iam/policy.js');
         const policy = options.for === 'agent' ? iam.agentPolicy(spec) : iam.operatorPolicy(spec, { lockTable: globals.lockTable });
         if (!policy) {
-          write(process.stderr, 'The NATs of this dupsworks call no AWS API: they need no policy, and the spec no instance profile.\n');
+          write(process.stderr, 'The NATs of the OpsWorks mode run no failover agent and call no AWS API: they need no policy.\n');
           return 0;
         }
         write(process.stdout, `${JSON.stringify(policy, null, 2)}\n`);

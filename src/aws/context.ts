@@ -3,10 +3,12 @@
 
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { OpsWorksClient } from '@aws-sdk/client-opsworks';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { credentialsFor } from './credentials.js';
 import { boundedRequests, DEFAULT_TIMEOUTS, guardEndpoint, type Timeouts } from './endpoint.js';
+import { IamSnapshot } from './iam-snapshot.js';
 import { OpsWorksSnapshot } from './opsworks-snapshot.js';
 import { withRetries, type RetryPolicy } from './retry.js';
 import { Snapshot } from './snapshot.js';
@@ -17,9 +19,11 @@ export interface AwsContext {
   region: string;
   ec2: EC2Client;
   ssm: SSMClient;
+  iam: IAMClient;
   opsworks: OpsWorksClient;
   snapshot: Snapshot;
   opsworksSnapshot: OpsWorksSnapshot;
+  iamSnapshot: IamSnapshot;
   /** How long to wait for an instance to reach a state (running, online, terminated) before failing. */
   instanceWaitSeconds: number;
   /** How often to look again while waiting on something AWS does in the background. */
@@ -59,6 +63,10 @@ export class Clients {
     return this.make(SSMClient, 'SSM', this.options.endpointUrl, '--endpoint-url (or AWS_ENDPOINT_URL_SSM, AWS_ENDPOINT_URL)');
   }
 
+  iam(): IAMClient {
+    return this.make(IAMClient, 'IAM', this.options.endpointUrl, '--endpoint-url (or AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL)');
+  }
+
   opsworks(): OpsWorksClient {
     // The service-specific variable must win over a general --endpoint-url (moto has no OpsWorks),
     // and an explicit endpoint would hide it from the SDK: resolve it here.
@@ -71,7 +79,7 @@ export class Clients {
     return this.make(DynamoDBClient, 'DynamoDB', this.options.endpointUrl, setBy, retry);
   }
 
-  private make<T extends EC2Client | SSMClient | OpsWorksClient | DynamoDBClient>(
+  private make<T extends EC2Client | SSMClient | IAMClient | OpsWorksClient | DynamoDBClient>(
     Client: new (config: object) => T,
     service: string,
     endpoint: string | undefined,
@@ -95,15 +103,18 @@ export class Clients {
 export function connect(options: ConnectOptions, clients = new Clients(options)): AwsContext {
   const ec2 = clients.ec2();
   const ssm = clients.ssm();
+  const iam = clients.iam();
   const opsworks = clients.opsworks();
   return {
     stack: options.stack,
     region: options.region,
     ec2,
     ssm,
+    iam,
     opsworks,
     snapshot: new Snapshot(ec2, ssm, options.stack),
     opsworksSnapshot: new OpsWorksSnapshot(opsworks, options.stack),
+    iamSnapshot: new IamSnapshot(iam),
     // An OpsWorks instance runs its Chef setup before it is online: that took the original minutes.
     instanceWaitSeconds: options.instanceWaitSeconds ?? 1800,
     pollIntervalMs: options.pollIntervalMs ?? 2000,
@@ -112,5 +123,10 @@ export function connect(options: ConnectOptions, clients = new Clients(options))
 
 /** The same connection with empty snapshots, for a new plan that must see the world afresh. */
 export function refreshed(ctx: AwsContext): AwsContext {
-  return { ...ctx, snapshot: new Snapshot(ctx.ec2, ctx.ssm, ctx.stack), opsworksSnapshot: new OpsWorksSnapshot(ctx.opsworks, ctx.stack) };
+  return {
+    ...ctx,
+    snapshot: new Snapshot(ctx.ec2, ctx.ssm, ctx.stack),
+    opsworksSnapshot: new OpsWorksSnapshot(ctx.opsworks, ctx.stack),
+    iamSnapshot: new IamSnapshot(ctx.iam),
+  };
 }

@@ -68,6 +68,7 @@ export function tagSpecifications(
   return [{ ResourceType: resourceType, Tags: Object.entries(all).map(([Key, Value]) => ({ Key, Value })) }];
 }
 
-export function toTags(tags: Readonly<Record<string, string>>): Tag[] {
+/** As EC2 and IAM take them. */
+export function toTags(tags: Readonly<Record<string, string>>): { Key: string; Value: string }[] {
   return Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
 }

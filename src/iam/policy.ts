@@ -9,29 +9,37 @@
 //              NAT image to the default
 //   DynamoDB   on the lock table of the stack's region only
 //   OpsWorks   on "*" (the OpsWorks mode, against its emulator: the service is shut down)
-//   iam:PassRole  on the roles the spec hands to EC2 or OpsWorks, and only to that service
+//   IAM        on the NATs' role and instance profile of this stack only (their names are made
+//              from the stack and its region), whether or not the spec names a profile of its own:
+//              the kinds still look for (and clean up) the ones dupsworks made before
+//   iam:PassRole  on the roles the spec hands to EC2 or OpsWorks (the NATs' role dupsworks makes
+//              included), and only to that service
 //
 // Nothing here calls AWS.
 
+import { permissions as iamSnapshotPermissions } from '../aws/iam-snapshot.js';
 import { permissions as leasePermissions } from '../lock/lease.js';
 import { permissions as opsworksSnapshotPermissions } from '../aws/opsworks-snapshot.js';
 import { permissions as snapshotPermissions } from '../aws/snapshot.js';
+import { IAM_PATH, iamRole } from '../resources/iam-role.js';
 import { kindsFor } from '../resources/index.js';
 import type { Spec } from '../spec/types.js';
 import { desiredResources } from '../topology/index.js';
+import { natPolicy, partitionOf } from '../topology/nat-role.js';
 
-export interface PolicyStatement {
+// Types, not interfaces: a policy is also a resource's props (the NATs' role's inline policy).
+export type PolicyStatement = {
   Sid: string;
   Effect: 'Allow';
   Action: string[];
   Resource: string | string[];
   Condition?: Record<string, Record<string, string | string[]>>;
-}
+};
 
-export interface PolicyDocument {
+export type PolicyDocument = {
   Version: '2012-10-17';
   Statement: PolicyStatement[];
-}
+};
 
 export interface OperatorPolicyOptions {
   /** The DynamoDB table of the stack locks (--lock-table). */
@@ -43,6 +51,7 @@ export function operatorPolicy(spec: Spec, options: OperatorPolicyOptions): Poli
   const opsworks = spec.nat.manager === 'opsworks';
   const actions = new Set([
     ...snapshotPermissions,
+    ...iamSnapshotPermissions,
     ...leasePermissions,
     ...(opsworks ? opsworksSnapshotPermissions : []),
     ...[...kindsFor({ opsworks }).values()].flatMap((k) => k.permissions),
@@ -69,7 +78,14 @@ export function operatorPolicy(spec: Spec, options: OperatorPolicyOptions): Poli
     });
   }
   if (opsworks) statements.push({ Sid: 'OpsWorks', Effect: 'Allow', Action: ofService('opsworks'), Resource: '*' });
-  const known = new Set(['ec2', 'dynamodb', 'ssm', 'opsworks']);
+  const natRole = natRoleArn(spec, partition);
+  statements.push({
+    Sid: 'NatRole',
+    Effect: 'Allow',
+    Action: ofService('iam'),
+    Resource: [natRole, natRole.replace(':role/', ':instance-profile/')],
+  });
+  const known = new Set(['ec2', 'dynamodb', 'ssm', 'opsworks', 'iam']);
   for (const service of [...new Set([...actions].map((a) => a.split(':')[0]!))].filter((s) => !known.has(s)).sort()) {
     statements.push({ Sid: capitalized(service), Effect: 'Allow', Action: ofService(service), Resource: '*' });
   }
@@ -77,27 +93,33 @@ export function operatorPolicy(spec: Spec, options: OperatorPolicyOptions): Poli
     ...passRoles(
       desired.map((d) => d.props as Record<string, unknown>),
       partition,
+      desired.some((d) => d.kind === 'iam-instance-profile') ? [natRole] : [],
     ),
   );
   return { Version: '2012-10-17', Statement: statements.filter((s) => s.Action.length > 0) };
 }
 
 /**
- * What the NATs' instance profile needs. This version's NATs call no AWS API (their user data sets
- * up forwarding and masquerade, nothing more): there is no policy to give, and a spec needs no
- * instance profile.
+ * What the NATs' instance profile needs: the policy of the failover agent, the very one the role
+ * dupsworks makes for the NATs carries. The OpsWorks mode's NATs run no agent.
  */
-export function agentPolicy(_spec: Spec): PolicyDocument | undefined {
-  return undefined;
+export function agentPolicy(spec: Spec): PolicyDocument | undefined {
+  return spec.nat.manager === 'opsworks' ? undefined : natPolicy(spec);
+}
+
+/** The NATs' role dupsworks makes for this stack (IAM is global: its name carries the region). */
+function natRoleArn(spec: Spec, partition: string): string {
+  return `arn:${partition}:iam::${accountOf(spec)}:role${IAM_PATH}${iamRole.nameOf(spec.name, spec.region, 'nat')}`;
 }
 
 // Handing a role to a service is authorized as iam:PassRole on the role, for that service. An
 // instance profile's ARN does not name its role: any role of its account, to EC2 only.
-function passRoles(props: Record<string, unknown>[], partition: string): PolicyStatement[] {
+function passRoles(props: Record<string, unknown>[], partition: string, ownRoles: string[]): PolicyStatement[] {
   const ec2Service = partition === 'aws-cn' ? 'ec2.amazonaws.com.cn' : 'ec2.amazonaws.com';
   const roles = new Map<string, Set<string>>();
   const pass = (service: string, role: string) => roles.set(service, (roles.get(service) ?? new Set()).add(role));
   const rolesOf = (profileArn: string) => profileArn.replace(/:instance-profile\/.*$/, ':role/*');
+  for (const role of ownRoles) pass(ec2Service, role);
   for (const p of props) {
     for (const key of ['instanceProfileArn', 'defaultInstanceProfileArn'] as const) {
       if (typeof p[key] === 'string') pass(ec2Service, rolesOf(p[key]));
@@ -121,13 +143,6 @@ function accountOf(spec: Spec): string {
     if (account) return account;
   }
   return '*';
-}
-
-/** The ARN partition of a region: aws, aws-cn, aws-us-gov. */
-function partitionOf(region: string): string {
-  if (region.startsWith('cn-')) return 'aws-cn';
-  if (region.startsWith('us-gov-')) return 'aws-us-gov';
-  return 'aws';
 }
 
 function capitalized(word: string): string {

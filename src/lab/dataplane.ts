@@ -39,6 +39,15 @@ export class DataPlane {
       'net.ipv4.conf.all.send_redirects': 0,
       'net.ipv4.conf.default.send_redirects': 0,
     });
+    // The internet routes between public addresses: a NAT's watcher pings the NAT's public IP,
+    // which leaves through one translation of the gateway and comes back in through another.
+    await setSysctls(internet, {
+      'net.ipv4.ip_forward': 1,
+      'net.ipv4.conf.all.rp_filter': 0,
+      'net.ipv4.conf.default.rp_filter': 0,
+      'net.ipv4.conf.all.send_redirects': 0,
+      'net.ipv4.conf.default.send_redirects': 0,
+    });
     await setSysctls(internetGateway, {
       'net.ipv4.ip_forward': 1,
       'net.ipv4.conf.all.rp_filter': 0,

@@ -334,7 +334,7 @@ export class Lab {
       const userData = await readUserData(this.ec2, id);
       if (!userData) throw new Error('the emulator holds no user data for it');
       this.userData.set(id, userData);
-      const booted = await bootInstance(e.namespace, this.names.instanceRoot(id), userData);
+      const booted = await bootInstance(e.namespace, this.names.instanceRoot(id), userData, this.describe().api.endpointUrl);
       this.booted.set(id, booted);
       this.emit({ type: 'booted', instanceId: id, notModeled: booted.notModeled });
       return booted;

@@ -72,6 +72,11 @@ export class Supervised {
   private timer: NodeJS.Timeout | undefined;
   starts = 0;
 
+  /** The unit's name, such as dupsworks-agent.service. */
+  get name(): string {
+    return this.unit.name;
+  }
+
   constructor(
     private readonly unit: Unit,
     private readonly namespace: string,

@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { collect } from '../aws/snapshot.js';
 import { RESOURCE_TAG, STACK_TAG, logicalIdOf } from '../aws/tags.js';
+import { decodeUserData } from '../nat/user-data.js';
 import { natInstance } from '../resources/nat-instance.js';
 import { vpc as vpcKind } from '../resources/vpc.js';
 
@@ -168,11 +169,11 @@ export async function readWorld(ec2: EC2Client, stack: string): Promise<LabWorld
   };
 }
 
-/** The user data EC2 holds for an instance, as the instance would run it. */
+/** The user data EC2 holds for an instance, as the instance would run it (decompressed, as cloud-init does). */
 export async function readUserData(ec2: EC2Client, instanceId: string): Promise<string | undefined> {
   const out = await ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: instanceId, Attribute: 'userData' }));
   const encoded = out.UserData?.Value;
-  return encoded ? Buffer.from(encoded, 'base64').toString('utf8') : undefined;
+  return encoded ? decodeUserData(encoded) : undefined;
 }
 
 function rulesOf(permissions: IpPermission[] | undefined): LabRule[] {

@@ -1,10 +1,14 @@
 #!/bin/bash
 # The boot script of a dupsworks NAT instance. The user data is this file with the stack's settings
-# (the DUPSWORKS_* variables below) written in after its first line; Amazon Linux runs it once, at
-# first boot, with no arguments: every part in order.
+# (the DUPSWORKS_* variables below, the agent's configuration and the agent itself) written in
+# after its first line; Amazon Linux runs it once, at first boot, with no arguments: every part in
+# order.
 #
-#   boot.sh               every part: forwarding, masquerade
+#   boot.sh               every part: forwarding, masquerade, agent
 #   boot.sh PART...       only those parts, in the order given
+#
+# Forwarding never depends on the agent: the kernel forwards and masquerades whether the agent
+# runs or not; the agent only moves routes.
 #
 # In the dupsworks lab (DUPSWORKS_LAB_ROOT set to a directory the lab owns) the same parts run
 # inside the NAT's network namespace: the kernel settings and the firewall are real there, but
@@ -18,6 +22,9 @@ LAB_ROOT="${DUPSWORKS_LAB_ROOT:-}"
 
 readonly SYSCTL_FILE=/etc/sysctl.d/90-dupsworks-nat.conf
 readonly IPTABLES_FILE=/etc/sysconfig/iptables
+readonly AGENT_PROGRAM=/usr/local/sbin/dupsworks-agent
+readonly AGENT_CONFIG=/etc/dupsworks/agent.conf
+readonly AGENT_UNIT=/etc/systemd/system/dupsworks-agent.service
 # Where, in the lab, the services this script would enable are listed for the lab to start.
 readonly LAB_SERVICES_FILE=/var/lib/dupsworks-lab/enabled-services
 
@@ -44,6 +51,7 @@ enable_service() {
     grep -qxF "$1" "$(at "$LAB_SERVICES_FILE")" 2>/dev/null || echo "$1" >>"$(at "$LAB_SERVICES_FILE")"
     return
   fi
+  systemctl daemon-reload
   systemctl enable --now "$1"
 }
 
@@ -86,7 +94,44 @@ masquerade() {
   enable_service iptables
 }
 
-readonly PARTS=(forwarding masquerade)
+# The failover agent (agent.sh in the repository), its configuration (stable values only: no
+# instance ids, so replacing one NAT changes no other NAT's user data) and its systemd unit.
+# Restart=always, and no start limit: systemd brings it back however often it dies. In the lab,
+# the lab's EC2 API endpoint is added to its configuration (DUPSWORKS_LAB_ENDPOINT_URL).
+agent() {
+  declare -F dupsworks_agent_program >/dev/null || {
+    log "no agent in this script: the user data embeds it (src/nat/user-data.ts)"
+    return 1
+  }
+  mkdir -p "$(dirname "$(at "$AGENT_PROGRAM")")" "$(dirname "$(at "$AGENT_CONFIG")")" "$(dirname "$(at "$AGENT_UNIT")")"
+  dupsworks_agent_program >"$(at "$AGENT_PROGRAM")"
+  chmod 755 "$(at "$AGENT_PROGRAM")"
+  {
+    dupsworks_agent_config
+    if in_lab && [[ -n ${DUPSWORKS_LAB_ENDPOINT_URL:-} ]]; then
+      echo "# The lab's EC2 API (on the lab's internet, reached through this NAT's own path)"
+      echo "ENDPOINT_URL=$DUPSWORKS_LAB_ENDPOINT_URL"
+    fi
+  } >"$(at "$AGENT_CONFIG")"
+  cat >"$(at "$AGENT_UNIT")" <<EOF
+[Unit]
+Description=dupsworks NAT agent: watches the next NAT, takes over its zone's route, gives it back
+After=network-online.target
+Wants=network-online.target
+StartLimitIntervalSec=0
+
+[Service]
+ExecStart=$AGENT_PROGRAM $AGENT_CONFIG
+Restart=always
+RestartSec=1
+
+[Install]
+WantedBy=multi-user.target
+EOF
+  enable_service dupsworks-agent
+}
+
+readonly PARTS=(forwarding masquerade agent)
 
 main() {
   local parts=("$@")

@@ -40,6 +40,8 @@ export interface JsonResourceChange {
   reason?: string;
   /** A delete kept back (dupsworks's own): what still uses the resource. Its actions leave the delete out. */
   held_by?: string[];
+  /** A no-op worth a word all the same (dupsworks's own), such as a zone served after a failover. */
+  remark?: string;
 }
 
 /** Terraform's action_reason values that dupsworks's changes can have. */
@@ -101,6 +103,7 @@ function resourceChange(c: Change, provider: string, destroy: boolean): JsonReso
     ...(actionReason ? { action_reason: actionReason } : {}),
     ...(c.reason ? { reason: c.reason } : {}),
     ...(c.heldBy ? { held_by: c.heldBy } : {}),
+    ...(c.remark ? { remark: c.remark } : {}),
   };
 }
 

@@ -26,6 +26,8 @@ export interface Change {
   preview?: Record<string, unknown>;
   /** delete: why it goes; create: why anew (what it follows that is gone). */
   reason?: string;
+  /** no-op: what is worth saying about it all the same (ResourceKind.remark). */
+  remark?: string;
   /** Logical ids whose outputs this resource needs (its optional references excluded). */
   dependsOn: string[];
   /**
@@ -107,6 +109,8 @@ export async function makePlan<C>({ desired, observed, inventory = [], kinds, ct
       const attributes = diffs.get(found)!;
       const action: Action = attributes.length === 0 ? 'no-op' : forcesReplacement(attributes) ? 'replace' : 'update';
       change = { id: want.id, kind: want.kind, action, desired: want, planned, observed: found, attributes, dependsOn };
+      const remark = action === 'no-op' ? kind.remark?.(planned, found) : undefined;
+      if (remark) change.remark = remark;
     }
     if (change.action === 'create' || change.action === 'replace') {
       change.preview = kind.preview ? await kind.preview(planned, ctx) : { ...planned };

@@ -35,8 +35,9 @@ const HEADLINE: Record<Exclude<Change['action'], 'no-op'>, string> = {
 export function renderPlan(plan: Plan, style: Style = plainStyle, verb = 'apply'): string {
   const held = heldChanges(plan);
   const changes = hasChanges(plan);
+  const notes = remarkLines(plan, style);
   if (!changes && held.length === 0 && plan.unclaimed.length === 0) {
-    return `${style.green(style.bold('No changes.'))} The stack matches the spec.\n`;
+    return `${notes.map((l) => `${l}\n`).join('')}${style.green(style.bold('No changes.'))} The stack matches the spec.\n`;
   }
   const symbol = {
     create: style.green('+'),
@@ -63,6 +64,7 @@ export function renderPlan(plan: Plan, style: Style = plainStyle, verb = 'apply'
     lines.push('');
   }
   lines.push(...unclaimedLines(plan.unclaimed, style));
+  lines.push(...notes);
   if (changes) lines.push(summaryLine(plan, style));
   else if (held.length > 0) lines.push(`${style.bold('Nothing can be changed now:')} ${held.length} kept (see above).`);
   else lines.push(`${style.green(style.bold('No changes.'))} The stack matches the spec.`);
@@ -73,6 +75,18 @@ export function summaryLine(plan: Plan, style: Style = plainStyle): string {
   const { add, change, destroy } = countActions(plan);
   const held = heldChanges(plan).length;
   return `${style.bold('Plan:')} ${add} to add, ${change} to change, ${destroy} to destroy${held > 0 ? `; ${held} kept (see above)` : ''}.`;
+}
+
+// What the kinds remark on resources that need no change, such as a zone served after a failover.
+function remarkLines(plan: Plan, style: Style): string[] {
+  const remarks = plan.changes.filter((c) => c.remark);
+  if (remarks.length === 0) return [];
+  return [
+    `${style.bold('Note:')} as it should be, though not as the spec first made it (nothing to change):`,
+    '',
+    ...remarks.map((c) => `  ${style.bold(`# ${c.id}`)}: ${c.remark}`),
+    '',
+  ];
 }
 
 // Items that share what to do are listed together, the advice once after them.

@@ -125,6 +125,13 @@ export interface ResourceKind<N extends string, P extends Props, S, C> {
   diff(desired: Resolved<P>, observed: Observed<S, N>): ChangeOf<P, S>[];
 
   /**
+   * Something worth saying about a resource that needs no change: what the world holds that is
+   * fine as it is but not as the spec first made it (a route another NAT serves after a
+   * failover). Optional; the plan shows it, and it changes nothing.
+   */
+  remark?(desired: Resolved<P>, observed: Observed<S, N>): string | undefined;
+
+  /**
    * The attributes shown for a resource about to be created. Optional: by default its props.
    * May look values up (e.g. the default machine image) so the plan shows what will be made.
    */

@@ -6,6 +6,9 @@ import type { Kinds } from '../planner/plan.js';
 import type { SomeKind } from '../planner/resource.js';
 import { eipAssociation } from './eip-association.js';
 import { elasticIp } from './elastic-ip.js';
+import { iamInstanceProfile } from './iam-instance-profile.js';
+import { iamRole } from './iam-role.js';
+import { iamRolePolicy } from './iam-role-policy.js';
 import { internetGateway } from './internet-gateway.js';
 import { natInstance } from './nat-instance.js';
 import { opsworksCustomJson } from './opsworks-custom-json.js';
@@ -35,10 +38,13 @@ const ec2Kinds = [
   opsworksSecurityGroup,
 ] as const;
 
+/** The kinds read through IAM (the NATs' role, its policy and instance profile), by name. */
+const iamKinds = [iamRole, iamRolePolicy, iamInstanceProfile] as const;
+
 /** The kinds read through the OpsWorks API. */
 const opsworksKinds = [opsworksStack, opsworksLayer, opsworksInstance, opsworksCustomJson, opsworksDeployment, opsworksPermission] as const;
 
-type AnyKind = (typeof ec2Kinds)[number] | (typeof opsworksKinds)[number];
+type AnyKind = (typeof ec2Kinds)[number] | (typeof iamKinds)[number] | (typeof opsworksKinds)[number];
 
 /** Kind name -> kind, with its props, state and identity in the type. */
 export type KindMap = { [K in AnyKind as K['kind']]: K };
@@ -49,12 +55,14 @@ export type PropsOf<N extends KindName> = ReturnType<KindMap[N]['desire']>['prop
 export type AnyDesired = { [N in KindName]: ReturnType<KindMap[N]['desire']> }[KindName];
 
 /**
- * The kinds that observe the stack: every EC2 kind, whatever the spec (each claims what carries its
- * ids, so an EC2 spec sees what an OpsWorks one made in EC2), and the OpsWorks ones when the
+ * The kinds that observe the stack: every EC2 and IAM kind, whatever the spec (each claims what
+ * carries its ids, so an EC2 spec sees what an OpsWorks one made in EC2, and a spec that now names
+ * its own instance profile sees the role dupsworks made before), and the OpsWorks ones when the
  * OpsWorks API is read. That is asked for (the spec uses OpsWorks, or an OpsWorks endpoint is
  * configured) and never assumed: on a real account today the service is gone.
  */
 export function kindsFor(options: { opsworks: boolean }): Kinds<AwsContext> {
-  const all: readonly SomeKind<AwsContext>[] = options.opsworks ? [...ec2Kinds, ...opsworksKinds] : ec2Kinds;
+  const always = [...ec2Kinds, ...iamKinds];
+  const all: readonly SomeKind<AwsContext>[] = options.opsworks ? [...always, ...opsworksKinds] : always;
   return new Map(all.map((k) => [k.kind, k]));
 }

@@ -11,6 +11,7 @@ import type { Instance, InstanceTypeInfo, RunInstancesCommandInput } from '@aws-
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { DupsworksError } from '../errors.js';
+import { errorCode } from '../aws/retry.js';
 import { logicalIdOf, tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
 import { compareAttributes, compareTags } from '../planner/diff.js';
 import { idScheme } from '../planner/identity.js';
@@ -18,6 +19,7 @@ import { desired, type ChangeOf, type CreateContext, type Observed, type Outputs
 import type { Ref } from '../planner/values.js';
 import { applyTags } from './tagging.js';
 import { gatewaysHeldBy, instanceGroupIds } from '../aws/instance-groups.js';
+import { encodeUserData } from '../nat/user-data.js';
 
 /**
  * The public SSM parameters naming the latest Amazon Linux 2023 AMI of each architecture it is
@@ -50,7 +52,7 @@ export type NatInstanceProps = {
   imageId?: string;
   userData: string;
   keyName?: string;
-  instanceProfileArn?: string;
+  instanceProfileArn?: Ref | string;
   sourceDestCheck: boolean;
   tags: Record<string, string>;
 };
@@ -111,7 +113,8 @@ export const natInstance = {
     const { state } = observed;
     const changes: ChangeOf<NatInstanceProps, NatInstanceState>[] = [];
     if (DEAD.has(state.state)) {
-      changes.push({ path: 'state', before: state.state, after: 'running', forcesReplacement: true, reason: `instance is ${state.state}` });
+      // What else it had is moot (EC2 forgets a terminated instance's profile, for one): it is replaced.
+      return [{ path: 'state', before: state.state, after: 'running', forcesReplacement: true, reason: `instance is ${state.state}` }];
     } else if (state.impaired) {
       changes.push({
         path: 'state',
@@ -155,7 +158,7 @@ export const natInstance = {
       InstanceType: desired.instanceType as RunInstancesCommandInput['InstanceType'],
       MinCount: 1,
       MaxCount: 1,
-      UserData: Buffer.from(desired.userData).toString('base64'),
+      UserData: encodeUserData(desired.userData),
       NetworkInterfaces: [{ DeviceIndex: 0, SubnetId: desired.subnetId, AssociatePublicIpAddress: true, Groups: desired.securityGroupIds }],
       MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled' },
       ...(desired.keyName ? { KeyName: desired.keyName } : {}),
@@ -214,8 +217,9 @@ function observed(id: string, i: Instance, impaired: boolean, gateways: string[]
     kind: 'nat-instance',
     physicalId: i.InstanceId!,
     outputs: outputsOf(i.InstanceId!, state),
-    // Its public address keeps the gateway attached: the gateway goes only once the NAT has.
-    references: DEAD.has(state) ? [] : [i.SubnetId, ...groups, ...gateways].filter((x): x is string => !!x),
+    // Its public address keeps the gateway attached: the gateway goes only once the NAT has. Its
+    // instance profile goes after it too (its agent keeps its role to the end).
+    references: DEAD.has(state) ? [] : [i.SubnetId, ...groups, ...gateways, i.IamInstanceProfile?.Arn].filter((x): x is string => !!x),
     // A terminated instance is listed for a while but is already gone: never anything to delete.
     owned: !DEAD.has(state),
     // Of several claiming one zone (a replacement interrupted halfway, a copy launched by hand), the
@@ -271,10 +275,26 @@ async function defaultImage(ctx: AwsContext, instanceType: string): Promise<{ im
   return { imageId: await ctx.snapshot.parameter(DEFAULT_IMAGE_PARAMETERS[arch]), architecture: arch };
 }
 
+/** How long EC2 may take to see an instance profile IAM has just made. */
+const PROFILE_PROPAGATION_MS = 90_000;
+
 async function run(ctx: AwsContext, input: RunInstancesCommandInput, token: string): Promise<Instance> {
   const { RunInstancesCommand } = await import('@aws-sdk/client-ec2');
-  const out = await ctx.ec2.send(new RunInstancesCommand({ ...input, ClientToken: token }));
-  return out.Instances![0]!;
+  const started = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const out = await ctx.ec2.send(new RunInstancesCommand({ ...input, ClientToken: token }));
+      return out.Instances![0]!;
+    } catch (error) {
+      // IAM is eventually consistent: EC2 refuses a profile made seconds ago as invalid, for a while.
+      const profileNotYetSeen =
+        input.IamInstanceProfile !== undefined &&
+        errorCode(error) === 'InvalidParameterValue' &&
+        /iamInstanceProfile|instance profile/i.test((error as Error).message);
+      if (!profileNotYetSeen || Date.now() - started > PROFILE_PROPAGATION_MS) throw error;
+      await new Promise((r) => setTimeout(r, Math.min(8000, 1000 * 2 ** (attempt - 1))));
+    }
+  }
 }
 
 // Deterministic, so a re-run after a crash asks AWS for the same launch (real AWS honors it; the

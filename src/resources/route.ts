@@ -3,14 +3,16 @@
 //
 // NAT failover happens outside the engine: an agent points a zone's private default route at
 // another NAT of the stack. `acceptTargets` lets the spec say which targets are fine as they are,
-// so the plan does not fight a failover. A route is repaired when it is missing, a blackhole, or
-// points at something that is neither the desired target nor an accepted one.
+// so the plan does not fight a failover, and says it in words (remark): who serves the zone, and
+// since when (the agent's tags on the route table). A route is repaired when it is missing, a
+// blackhole, or points at something that is neither the desired target nor an accepted one.
 
 import type { Route as Ec2Route } from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { errorCode } from '../aws/retry.js';
-import { ofStack, withLogicalIds } from '../aws/tags.js';
+import { logicalIdOf, ofStack, tagMap, withLogicalIds } from '../aws/tags.js';
+import { SERVED_BY, SERVED_SINCE } from '../nat/tags.js';
 import { idScheme } from '../planner/identity.js';
 import { desired, type ChangeOf, type Observed, type ResourceKind } from '../planner/resource.js';
 import type { Ref } from '../planner/values.js';
@@ -33,6 +35,10 @@ export interface RouteState {
   target: string | undefined;
   /** "active" or "blackhole". */
   state: string;
+  /** The target's logical id, when it is a resource of the stack (nat/ap-northeast-1c). */
+  targetId?: string;
+  /** Since when the target serves the table, as the failover agent tagged the table. */
+  servedSince?: string;
 }
 
 /**
@@ -69,11 +75,15 @@ export const route = {
       ...instances.filter((i) => ofStack(i.Tags, ctx.stack)).map((i) => i.InstanceId!),
       ...gateways.filter((g) => ofStack(g.Tags, ctx.stack)).map((g) => g.InternetGatewayId!),
     ]);
+    const logicalIds = new Map(instances.map((i) => [i.InstanceId, logicalIdOf(i.Tags, ctx.stack)]));
     const found: Observed<RouteState, 'route'>[] = [];
     for (const { id: tableId, item: table } of withLogicalIds(tables, ctx.stack, routeTable.ids)) {
       for (const r of table.Routes ?? []) {
         if (r.Origin !== 'CreateRoute' || !r.DestinationCidrBlock) continue; // the local route and propagated ones are not ours to manage
         const target = targetOf(r);
+        const tags = tagMap(table.Tags);
+        const targetId = target === undefined ? undefined : logicalIds.get(target);
+        const servedSince = target !== undefined && tags[SERVED_BY] === target ? tags[SERVED_SINCE] : undefined;
         found.push({
           id: routeIdIn(tableId, r.DestinationCidrBlock)!,
           kind: 'route',
@@ -81,7 +91,14 @@ export const route = {
           outputs: { id: physicalId(table.RouteTableId!, r.DestinationCidrBlock) },
           references: [table.RouteTableId!, ...(target ? [target] : [])],
           owned: target !== undefined && ours.has(target),
-          state: { routeTableId: table.RouteTableId!, destinationCidrBlock: r.DestinationCidrBlock, target, state: r.State ?? 'active' },
+          state: {
+            routeTableId: table.RouteTableId!,
+            destinationCidrBlock: r.DestinationCidrBlock,
+            target,
+            state: r.State ?? 'active',
+            ...(targetId ? { targetId } : {}),
+            ...(servedSince ? { servedSince } : {}),
+          },
         });
       }
     }
@@ -105,6 +122,17 @@ export const route = {
       changes.push({ path, before: state.target, after: wanted });
     }
     return changes;
+  },
+
+  remark(desired, observed) {
+    const { target, targetId, servedSince } = observed.state;
+    const wanted = desired.gatewayId ?? desired.instanceId;
+    if (target === undefined || typeof wanted !== 'string' || target === wanted) return undefined;
+    const key = ids.parse(observed.id);
+    const since = servedSince
+      ? `since ${servedSince.replace('T', ' ').replace(/Z$/, ' UTC')}`
+      : 'since a time its route table does not say';
+    return `${key?.tier ?? 'the'} subnet of ${key?.availabilityZone ?? observed.state.routeTableId} is served by ${targetId ?? 'another NAT'} (${target}) ${since} (failover)`;
   },
 
   async preview(desired) {

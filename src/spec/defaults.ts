@@ -3,7 +3,7 @@
 // The schema's `default` annotations (shown by editors) repeat these values; a unit test checks
 // that the two agree.
 
-import type { LayerSpec, OpsWorksSpec, Permission, Spec } from './types.js';
+import type { FailoverSpec, LayerSpec, OpsWorksSpec, Permission, Spec } from './types.js';
 
 /** The opsworks section as a user may write it: everything but the required fields is optional. */
 export interface OpsWorksInput {
@@ -20,7 +20,34 @@ export interface OpsWorksInput {
 }
 
 /** A spec that passed validation, before defaults. A Spec is one too (withDefaults is idempotent). */
-export type SpecInput = Omit<Spec, 'opsworks'> & { opsworks?: OpsWorksInput };
+export type SpecInput = Omit<Spec, 'opsworks' | 'failover'> & { opsworks?: OpsWorksInput; failover?: Partial<FailoverSpec> };
+
+/**
+ * The failover agent's timings, measured in the lab (README "Failover"): a NAT that stops
+ * forwarding is taken over in about failAfter x probeIntervalMs = 1.5 s (the bench's restore p95
+ * was over 3 s with 10 x 200 ms); at 10% random loss each way (a probe lost with probability 0.19)
+ * fifteen losses in a row start about 36,000 x 0.19^15, some 5e-7 times an hour: probing more
+ * often with a longer run of losses detects sooner and is fooled less than 10 x 200 ms (about
+ * 1e-3 an hour). Given back after 3 s of answers in a row, and the hold-down.
+ */
+export const FAILOVER_DEFAULTS = deepFreeze({
+  probeIntervalMs: 100,
+  failAfter: 15,
+  recoverAfter: 30,
+  holdDownSeconds: 60,
+} as const);
+
+/** The failover settings of a spec: its own, else the defaults (any spec, even one made in code). */
+export function failoverOf(spec: Pick<SpecInput, 'failover'>): FailoverSpec {
+  const given = spec.failover ?? {};
+  return {
+    probeIntervalMs: given.probeIntervalMs ?? FAILOVER_DEFAULTS.probeIntervalMs,
+    failAfter: given.failAfter ?? FAILOVER_DEFAULTS.failAfter,
+    recoverAfter: given.recoverAfter ?? FAILOVER_DEFAULTS.recoverAfter,
+    holdDownSeconds: given.holdDownSeconds ?? FAILOVER_DEFAULTS.holdDownSeconds,
+    ...(given.snsTopicArn === undefined ? {} : { snsTopicArn: given.snsTopicArn }),
+  };
+}
 
 /** The values the original dupsworks used (settings.cfg), for every optional opsworks field with a fixed default. */
 export const OPSWORKS_DEFAULTS = deepFreeze({
@@ -37,13 +64,14 @@ export const OPSWORKS_DEFAULTS = deepFreeze({
 } as const);
 
 /**
- * The spec with every optional opsworks field filled in: the values of OPSWORKS_DEFAULTS, and
- * admin.instanceType from nat.instanceType. Pure: the input is not changed and shares no array
- * with the result's defaults. A spec without an opsworks section (nat.manager ec2) comes back as is.
+ * The spec with every optional field filled in: with nat.manager ec2, the failover section
+ * (FAILOVER_DEFAULTS); with opsworks, the opsworks section (the values of OPSWORKS_DEFAULTS, and
+ * admin.instanceType from nat.instanceType). Pure: the input is not changed and shares no array
+ * with the result's defaults.
  */
 export function withDefaults(spec: SpecInput): Spec {
-  const input = spec.opsworks;
-  if (input === undefined) return spec as Spec;
+  const { failover: _, opsworks: input, ...rest } = spec;
+  if (input === undefined) return { ...rest, ...(spec.nat.manager === 'ec2' ? { failover: failoverOf(spec) } : {}) };
   const d = OPSWORKS_DEFAULTS;
   const layer = (given: Partial<LayerSpec> | undefined, fallback: { packages: readonly string[]; os: string }): LayerSpec => ({
     packages: [...(given?.packages ?? fallback.packages)],
@@ -65,7 +93,7 @@ export function withDefaults(spec: SpecInput): Spec {
     permissions: (input.permissions ?? d.permissions).map((permission) => ({ ...permission })),
     ...(input.awscliVersion === undefined ? {} : { awscliVersion: input.awscliVersion }),
   };
-  return { ...spec, opsworks };
+  return { ...rest, opsworks };
 }
 
 function deepFreeze<T>(value: T): T {

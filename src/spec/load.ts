@@ -272,7 +272,7 @@ interface SchemaProblem {
  * Keywords that judge one value. A value breaking several (say minLength and pattern) gets one
  * problem, from the first keyword in this list it breaks.
  */
-const VALUE_KEYWORDS = ['type', 'enum', 'minLength', 'pattern', 'maxLength', 'minItems'];
+const VALUE_KEYWORDS = ['type', 'enum', 'minLength', 'pattern', 'maxLength', 'minItems', 'minimum', 'maximum'];
 
 /**
  * uniqueItems (layer packages) is in the schema for editors; rules.ts reports each repeated item at
@@ -400,6 +400,9 @@ function describeSchemaError(error: ErrorObject, data: unknown, source: (path: P
       const forms = ((Array.isArray(error.schema) ? error.schema : []) as SchemaNode[]).map(expected);
       return valueProblem(`${value === null ? 'has no value' : `is ${describeValue(value)}`}; expected ${forms.join(', or ')}`);
     }
+    case 'minimum':
+    case 'maximum':
+      return valueProblem(`is ${String(value)}, too ${error.keyword === 'minimum' ? 'small' : 'large'}; ${rangeOf(schema)}`);
     case 'minItems': {
       const count = Array.isArray(value) ? value.length : 0;
       const items = isRecord(schema.items) ? noun(schema.items) : 'item';
@@ -447,9 +450,18 @@ function expected(schema: SchemaNode): string {
     }
     case 'boolean':
       return 'true or false';
+    case 'integer': {
+      const example = Array.isArray(schema.examples) ? schema.examples[0] : undefined;
+      return `a whole number${example === undefined ? '' : `, such as ${String(example)}`}`;
+    }
     default:
       return `a value of type ${String(schema.type)}`;
   }
+}
+
+/** "give a whole number from 50 to 10000" for a number's subschema. */
+function rangeOf(schema: SchemaNode): string {
+  return `give a whole number from ${String(schema.minimum)} to ${String(schema.maximum)}`;
 }
 
 /** The right form of a value: the schema's patternErrorMessage as a clause, or an example. */
@@ -499,6 +511,7 @@ function mappingKeys(schema: SchemaNode): string {
   const all = Object.keys(isRecord(schema.properties) ? schema.properties : {});
   const required = Array.isArray(schema.required) ? all.filter((key) => (schema.required as unknown[]).includes(key)) : all;
   const optional = all.filter((key) => !required.includes(key));
+  if (required.length === 0) return `the optional keys ${listKeys(optional)}`;
   return `the keys ${listKeys(required)}${optional.length > 0 ? ` (optional: ${listKeys(optional)})` : ''}`;
 }
 

@@ -1,7 +1,7 @@
 // Semantic checks that JSON Schema cannot express: CIDR arithmetic, subnets inside the VPC and not
 // overlapping, availability zones in the region and distinct, heartbeat targets that can work, and
-// the settings that belong to one NAT manager (the opsworks section, nat.imageId) and repeats in the
-// opsworks section.
+// the settings that belong to one NAT manager (the opsworks section, nat.imageId, the failover
+// section), a failover topic that can take the agents' messages, and repeats in the opsworks section.
 //
 // The rules see the plain data parsed from YAML, which may still be malformed elsewhere, so they
 // only look at a field when it is a string that already passed the schema (`ctx.passedSchema`).
@@ -84,6 +84,7 @@ export function checkRules(data: unknown, ctx: RuleContext): RuleProblem[] {
   checkHeartbeats(zonePaths(['heartbeat', 'viaPeer']), zonePaths(['heartbeat', 'viaInternetGateway']), read, vpc, report);
   checkManager(data, read, ctx, report);
   checkElasticIps(data, zoneCount, read, report);
+  checkFailover(read, report);
   checkPermissions(data, read, report);
   for (const layer of OPSWORKS_LAYERS) checkPackages(data, ['opsworks', 'layers', layer, 'packages'], read, report);
   return problems;
@@ -312,8 +313,26 @@ function checkManager(data: unknown, read: Read, ctx: RuleContext, report: Repor
     if (isRecord(nat) && Object.hasOwn(nat, 'elasticIps') && nat.elasticIps !== false) {
       report(['nat', 'elasticIps'], "applies to nat.manager ec2 only; with OpsWorks the NAT layer's settings assign addresses", 'key');
     }
+    if (isRecord(data) && Object.hasOwn(data, 'failover') && ctx.passedSchema(['failover'])) {
+      report(
+        ['failover'],
+        "applies to nat.manager ec2 only: OpsWorks NATs run the vpcnat cookbook's heartbeat; remove it or set nat.manager to ec2",
+        'key',
+      );
+    }
   } else if (manager === 'ec2' && hasSection && ctx.passedSchema(['opsworks'])) {
     report(['opsworks'], 'applies only with nat.manager: opsworks; remove it or set nat.manager to opsworks', 'key');
+  }
+}
+
+/** A FIFO topic takes no message without a message group id: the agents publish to standard topics. */
+function checkFailover(read: Read, report: Report): void {
+  const topic = read(['failover', 'snsTopicArn']);
+  if (topic?.endsWith('.fifo')) {
+    report(
+      ['failover', 'snsTopicArn'],
+      `${topic} is a FIFO topic, which refuses a message without a message group id; name a standard topic, such as ${topic.replace(/\.fifo$/, '')}`,
+    );
   }
 }
 

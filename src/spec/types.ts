@@ -9,6 +9,8 @@ export interface Spec {
   /** Two or more; zone i's NAT watches zone (i+1) mod N. */
   zones: Zone[];
   nat: NatSpec;
+  /** nat.manager ec2 only: how the NATs' agents fail over (parseSpec fills in the defaults). */
+  failover?: FailoverSpec;
   /** Present exactly when nat.manager is "opsworks". */
   opsworks?: OpsWorksSpec;
 }
@@ -41,6 +43,19 @@ export interface NatSpec {
    * released). Either way a zone's egress address survives the replacement of its NAT.
    */
   elasticIps?: boolean | string[];
+}
+
+/** The agent on every NAT: how often it probes, and when it takes a zone over and gives it back. */
+export interface FailoverSpec {
+  probeIntervalMs: number;
+  /** Probes through the next NAT lost in a row before its zone is taken over. */
+  failAfter: number;
+  /** Probes through it answered in a row before the zone is given back. */
+  recoverAfter: number;
+  /** How long a zone stays taken over at least (doubled for a NAT that fails again soon). */
+  holdDownSeconds: number;
+  /** Published to on every switch. */
+  snsTopicArn?: string;
 }
 
 /** Every setting the original dupsworks had for its OpsWorks stack (settings.cfg). */

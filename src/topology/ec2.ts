@@ -1,6 +1,7 @@
 // NAT instances managed directly as EC2 instances (works on AWS today): one per zone in its public
-// subnet, made a NAT by its user data; with nat.elasticIps, each holding its zone's Elastic IP (the
-// stack's own, or one the spec names for reuse).
+// subnet, made a NAT by its user data, which installs the failover agent; with nat.elasticIps, each
+// holding its zone's Elastic IP (the stack's own, or one the spec names for reuse); and the agent's
+// IAM role.
 
 import { natUserData } from '../nat/user-data.js';
 import { ref } from '../planner/values.js';
@@ -9,10 +10,14 @@ import { eipAssociation } from '../resources/eip-association.js';
 import { elasticIp } from '../resources/elastic-ip.js';
 import { natInstance } from '../resources/nat-instance.js';
 import type { Spec } from '../spec/types.js';
+import { agentConfig } from './agent.js';
+import { natRole } from './nat-role.js';
 import { zoneName, type NatOutputs, type Network } from './network.js';
 
 export function ec2Nats(spec: Spec, net: Network): { resources: AnyDesired[]; outputs: NatOutputs } {
   const nat = spec.nat;
+  // The failover agent's role, unless the spec brings an instance profile of its own.
+  const role = nat.instanceProfileArn ? undefined : natRole(spec);
   const nats = new Map(
     spec.zones.map((zone) => {
       const az = zone.availabilityZone;
@@ -24,8 +29,8 @@ export function ec2Nats(spec: Spec, net: Network): { resources: AnyDesired[]; ou
           instanceType: nat.instanceType,
           ...(nat.imageId ? { imageId: nat.imageId } : {}),
           ...(nat.keyName ? { keyName: nat.keyName } : {}),
-          ...(nat.instanceProfileArn ? { instanceProfileArn: nat.instanceProfileArn } : {}),
-          userData: natUserData({ stack: spec.name, availabilityZone: az, vpcCidr: spec.vpc.cidr }),
+          instanceProfileArn: nat.instanceProfileArn ?? role!.instanceProfileArn,
+          userData: natUserData({ stack: spec.name, availabilityZone: az, vpcCidr: spec.vpc.cidr, agentConfig: agentConfig(spec, az) }),
           sourceDestCheck: false,
           tags: { Name: zoneName(spec, 'nat', az) },
         },
@@ -47,7 +52,7 @@ export function ec2Nats(spec: Spec, net: Network): { resources: AnyDesired[]; ou
     return own ? [own, association] : [association];
   });
   return {
-    resources: [...nats.values(), ...addresses],
+    resources: [...(role?.resources ?? []), ...nats.values(), ...addresses],
     outputs: {
       instanceId: (az) => ref(idOf(az)),
       runningId: (az) => ref(idOf(az), 'runningId', { optional: true }),

@@ -3,7 +3,11 @@
 // routes that send traffic through the NATs, given how to name a zone's NAT.
 //
 // Zone i's private default route goes out through its own NAT; its public table sends
-// heartbeat.viaPeer/32 through the NAT of its peer in the ring (ring.ts).
+// heartbeat.viaPeer/32 through the NAT of its peer in the ring (ring.ts), and every other zone j's
+// heartbeat.viaPeer/32 through zone j's peer, unless that peer is zone i's own NAT: so a NAT that
+// took over its dead peer can also probe what its peer watched, through the peer's peer, and so on
+// around the ring (the agent's chain, src/nat/agent.sh). With two zones that is the original's
+// cross-wiring alone. These routes take every packet of the public subnet to those addresses.
 //
 // Resources refer to each other through the desired resources themselves (ref(vpc.id)): the kinds
 // name them, nothing here spells an id.
@@ -52,7 +56,9 @@ export function network(spec: Spec): Network {
       vpcId: ref(theVpc.id),
       groupName: `${spec.name}-nat`,
       description: `dupsworks NAT instances of stack ${spec.name}`,
-      ingress: [`all ${spec.vpc.cidr}`],
+      // Echo requests from anywhere too: a NAT's watcher pings its public address over the
+      // internet, to tell a cut between zones from a dead NAT.
+      ingress: [`all ${spec.vpc.cidr}`, `icmp 8-0 0.0.0.0/0`],
       egress: ['all 0.0.0.0/0'],
       tags: { Name: `${vpcName}-nat` },
     },
@@ -101,15 +107,21 @@ export function network(spec: Spec): Network {
 
 export function natRoutes(spec: Spec, net: Network, nat: NatOutputs): AnyDesired[] {
   const allNats = spec.zones.map((z) => nat.runningId(z.availabilityZone));
-  return natRing(spec.zones).flatMap(({ zone, peer }) => {
+  const ring = natRing(spec.zones);
+  return ring.flatMap(({ zone }) => {
     const az = zone.availabilityZone;
     const tables = net.zone(az).routeTable;
+    const heartbeats = ring
+      .filter((other) => other.peer.availabilityZone !== az)
+      .map((other) =>
+        route.desire({
+          routeTableId: ref(tables.public.id),
+          destinationCidrBlock: `${other.zone.heartbeat.viaPeer}/32`,
+          instanceId: nat.instanceId(other.peer.availabilityZone),
+        }),
+      );
     return [
-      route.desire({
-        routeTableId: ref(tables.public.id),
-        destinationCidrBlock: `${zone.heartbeat.viaPeer}/32`,
-        instanceId: nat.instanceId(peer.availabilityZone),
-      }),
+      ...heartbeats,
       route.desire({
         routeTableId: ref(tables.private.id),
         destinationCidrBlock: '0.0.0.0/0',

@@ -21,13 +21,21 @@ describe('the IAM policy against the calls the tests made', () => {
     );
     const calls = recordedCalls(dir);
     // The record holds each service the engine uses: the recording itself works.
-    for (const action of ['ec2:RunInstances', 'ec2:DescribeInstances', 'ssm:GetParameter', 'dynamodb:PutItem', 'opsworks:CreateStack']) {
+    for (const action of [
+      'ec2:RunInstances',
+      'ec2:DescribeInstances',
+      'ssm:GetParameter',
+      'dynamodb:PutItem',
+      'opsworks:CreateStack',
+      'iam:CreateRole',
+    ]) {
       assert.ok(calls.has(action), `the tests made ${action} (recorded: ${[...calls.keys()].sort().join(', ')})`);
     }
     const lockTable = { lockTable: 'dupsworks-locks' };
     const ec2 = makeSpec();
     const profile = { ...ec2, nat: { ...ec2.nat, instanceProfileArn: 'arn:aws:iam::123456789012:instance-profile/nat' } };
     const policy = new Set([
+      ...granted(operatorPolicy(ec2, lockTable)),
       ...granted(operatorPolicy(profile, lockTable)),
       ...granted(operatorPolicy(makeSpec({ manager: 'opsworks' }), lockTable)),
     ]);

@@ -59,9 +59,13 @@ describe('building the stack', () => {
     const [sg] = (
       await emu.ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'tag:dupsworks:stack', Values: [spec.name] }] }))
     ).SecurityGroups!;
+    // Everything from the VPC, and echo requests from anywhere (a NAT's watcher pings its public address).
     assert.deepEqual(
-      sg!.IpPermissions!.map((p) => [p.IpProtocol, p.IpRanges?.map((r) => r.CidrIp)]),
-      [['-1', ['10.0.0.0/16']]],
+      sg!.IpPermissions!.map((p) => [p.IpProtocol, p.FromPort, p.ToPort, p.IpRanges?.map((r) => r.CidrIp)]),
+      [
+        ['-1', undefined, undefined, ['10.0.0.0/16']],
+        ['icmp', 8, 0, ['0.0.0.0/0']],
+      ],
     );
 
     const nats = await Promise.all(spec.zones.map((z) => liveNat(emu.ec2, spec.name, z.availabilityZone)));

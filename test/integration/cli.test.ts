@@ -46,11 +46,11 @@ describe('the dupsworks command', () => {
     const before = await runCli(['plan', '-f', specFile, ...aws(), '--detailed-exitcode']);
     assert.equal(before.code, 2, before.stderr);
     assert.match(before.stdout, /\+ vpc "vpc" \{/);
-    assert.match(before.stdout, /Plan: 19 to add, 0 to change, 0 to destroy\./);
+    assert.match(before.stdout, /Plan: 22 to add, 0 to change, 0 to destroy\./);
 
     const applied = await runCli(['apply', '-f', specFile, ...aws(), '--auto-approve']);
     assert.equal(applied.code, 0, applied.stderr);
-    assert.match(applied.stdout, /Apply complete! Resources: 19 added, 0 changed, 0 destroyed\./);
+    assert.match(applied.stdout, /Apply complete! Resources: 22 added, 0 changed, 0 destroyed\./);
     assert.match(applied.stderr, /nat\/ap-northeast-1c: Creating\.\.\./);
     assert.match(applied.stderr, /nat\/ap-northeast-1c: Creation complete after \d+s \[id=i-/);
     assert.doesNotMatch(applied.stdout, /Creating\.\.\./, 'progress is not on stdout');
@@ -126,7 +126,7 @@ describe('the dupsworks command', () => {
     assert.equal(file.dupsworks_version, JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')).version);
     const applied = await runCli(['apply', '-f', specFile, ...aws(), planFile]);
     assert.equal(applied.code, 0, applied.stderr);
-    assert.match(applied.stdout, /Apply complete! Resources: 19 added/);
+    assert.match(applied.stdout, /Apply complete! Resources: 22 added/);
 
     // The same saved plan again: the world has changed since (it was applied).
     const again = await runCli(['apply', '-f', specFile, ...aws(), planFile]);
@@ -193,15 +193,17 @@ describe('the dupsworks command', () => {
     const planned = await runCli(['plan', '-f', specFile, ...aws(), '-destroy', '--detailed-exitcode']);
     assert.equal(planned.code, 2, planned.stderr);
     assert.match(planned.stdout, /^dupsworks will perform the following actions \(destroy\):/);
-    assert.match(planned.stdout, /Plan: 0 to add, 0 to change, 19 to destroy\./);
+    assert.match(planned.stdout, /Plan: 0 to add, 0 to change, 22 to destroy\./);
     assert.doesNotMatch(planned.stdout, /not in the spec/, 'a destroy needs no reason per resource');
     const order = [...planned.stdout.matchAll(/^  # (\S+) will be destroyed$/gm)].map((m) => m[1]!);
-    assert.equal(order.length, 19);
+    assert.equal(order.length, 22);
     const at = (id: string) => order.indexOf(id);
     assert.ok(at('route/private/ap-northeast-1c/0.0.0.0/0') < at('nat/ap-northeast-1c'), 'a route before the NAT it points at');
     assert.ok(at('nat/ap-northeast-1c') < at('subnet/public/ap-northeast-1c'), 'a NAT before its subnet');
     assert.ok(at('nat/ap-northeast-1c') < at('security-group/nat'), 'a NAT before its security group');
-    assert.equal(order[order.length - 1], 'vpc', 'the VPC last');
+    assert.ok(at('nat/ap-northeast-1c') < at('iam-instance-profile/nat'), 'a NAT before its instance profile');
+    assert.ok(at('iam-instance-profile/nat') < at('iam-role/nat'), 'a profile before its role');
+    assert.equal(order.filter((id) => !id.startsWith('iam-')).at(-1), 'vpc', 'the VPC last of the network');
 
     const unapproved = await runCli(['destroy', '-f', specFile, ...aws()]);
     assert.equal(unapproved.code, 1, 'destroy needs approval too');
@@ -221,12 +223,12 @@ describe('the dupsworks command', () => {
 
     const destroyed = await runCli(['destroy', '-f', specFile, ...aws(), '--auto-approve']);
     assert.equal(destroyed.code, 0, destroyed.stderr);
-    assert.match(destroyed.stdout, /Plan: 0 to add, 0 to change, 19 to destroy\./);
-    assert.match(destroyed.stdout, /\nDestroy complete! Resources: 19 destroyed\.\n$/);
+    assert.match(destroyed.stdout, /Plan: 0 to add, 0 to change, 22 to destroy\./);
+    assert.match(destroyed.stdout, /\nDestroy complete! Resources: 22 destroyed\.\n$/);
 
     // The NATs are terminated, and EC2 lists them for a while: they are gone, not "replaced".
     const rebuild = await makeEngine(spec, emu.proxy.endpoint).plan();
-    assert.deepEqual(countActions(rebuild), { add: 19, change: 0, destroy: 0 });
+    assert.deepEqual(countActions(rebuild), { add: 22, change: 0, destroy: 0 });
     assert.ok(rebuild.changes.every((c) => c.action === 'create'));
     assert.match(rebuild.changes.find((c) => c.id === 'nat/ap-northeast-1c')!.reason!, /^i-\S+ is terminated$/);
 
@@ -242,10 +244,10 @@ describe('the dupsworks command', () => {
     assert.equal(saved.code, 0, saved.stderr);
     const file = JSON.parse(await readFile(planFile, 'utf8')) as { destroy?: boolean; summary: unknown };
     assert.equal(file.destroy, true);
-    assert.deepEqual(file.summary, { add: 0, change: 0, destroy: 19 });
+    assert.deepEqual(file.summary, { add: 0, change: 0, destroy: 22 });
     const applied = await runCli(['apply', '-f', specFile, ...aws(), planFile]);
     assert.equal(applied.code, 0, applied.stderr);
-    assert.match(applied.stdout, /Destroy complete! Resources: 19 destroyed\./);
+    assert.match(applied.stdout, /Destroy complete! Resources: 22 destroyed\./);
     assertNoChanges(await makeEngine(spec, emu.proxy.endpoint).destroyPlan(), 'nothing left');
   });
 

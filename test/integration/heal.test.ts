@@ -3,10 +3,27 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { RunInstancesCommand, StopInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import {
+  CreateTagsCommand,
+  DescribeRouteTablesCommand,
+  RunInstancesCommand,
+  StopInstancesCommand,
+  TerminateInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { renderPlan } from '../../src/planner/render.js';
 import { RecordingHost } from '../../src/io.js';
 import { damages, failOver, privateRouteTarget, type World } from '../support/damage.js';
-import { assertApplied, assertNoChanges, converge, instancesOf, liveNat, makeEngine, makeSpec, useEmulator } from '../support/stack.js';
+import {
+  assertApplied,
+  assertNoChanges,
+  byResource,
+  converge,
+  instancesOf,
+  liveNat,
+  makeEngine,
+  makeSpec,
+  useEmulator,
+} from '../support/stack.js';
 
 describe('healing', () => {
   const emu = useEmulator();
@@ -62,6 +79,30 @@ describe('healing', () => {
     const peer = await failOver(world, 0);
     assertNoChanges(await engine.plan(), 'a failover is not drift');
     assert.equal(await privateRouteTarget(world, 0), peer);
+    // The agent's notice on the table is not drift either, and the plan says who serves the zone.
+    const [table] = (
+      await emu.ec2.send(new DescribeRouteTablesCommand({ Filters: byResource(spec.name, 'route-table/private/ap-northeast-1c') }))
+    ).RouteTables!;
+    await emu.ec2.send(
+      new CreateTagsCommand({
+        Resources: [table!.RouteTableId!],
+        Tags: [
+          { Key: 'dupsworks:served-by', Value: peer },
+          { Key: 'dupsworks:served-by-nat', Value: 'nat/ap-northeast-1a' },
+          { Key: 'dupsworks:served-since', Value: '2026-03-01T12:03:10Z' },
+          { Key: 'dupsworks:switch', Value: 'failover: 10 probes through it lost in a row' },
+          { Key: 'dupsworks:switched-by', Value: peer },
+        ],
+      }),
+    );
+    const plan0 = await engine.plan();
+    assertNoChanges(plan0, "the agent's tags are not drift");
+    assert.match(
+      renderPlan(plan0),
+      new RegExp(
+        `private subnet of ap-northeast-1c is served by nat/ap-northeast-1a \\(${peer}\\) since 2026-03-01 12:03:10 UTC \\(failover\\)`,
+      ),
+    );
 
     // Once the NAT it failed over to stops, the route is repaired back to its own NAT.
     await emu.ec2.send(new StopInstancesCommand({ InstanceIds: [peer] }));

@@ -98,7 +98,7 @@ describe('dupsworks reconcile', () => {
     const loop = watch(startCli(['reconcile', '-f', await fileOf(spec), '--every', '1s', '--max-backoff', '2s', ...aws()], env), LOOP_MS);
     await loop.until(/ERROR round 1: failed: AWS profile "late" is not in the shared config or credentials file/, 'stdout');
     await writeFile(join(dir, 'credentials'), '[late]\naws_access_key_id = testing\naws_secret_access_key = testing\n');
-    await loop.until(/INFO  round \d+: healed: 19 changes made/, 'stdout');
+    await loop.until(/INFO  round \d+: healed: 22 changes made/, 'stdout');
     loop.child.kill('SIGTERM');
     assert.equal((await loop.exited).code, 143, loop.stdout + loop.stderr);
     assertNoChanges(await makeEngine(spec, emu.proxy.endpoint).plan());

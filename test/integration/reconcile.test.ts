@@ -79,13 +79,13 @@ describe('the reconcile loop', () => {
     await l.until((e) => outcomes(e).includes('converged'));
     assert.deepEqual(outcomes(l.entries).slice(0, 2), ['healed', 'converged']);
     const dead = await killNat(emu.ec2, spec.name, 'ap-northeast-1c');
-    // The first round's build created it too: the heal is the create that names the dead one.
-    const isHeal = (x: (typeof l.entries)[number]) =>
+    // The heal of the dead NAT, not the create of the first round's build.
+    const healOfDead = (x: LogEntry) =>
       x.event === 'heal' &&
       x.message.startsWith('nat/ap-northeast-1c: created') &&
-      x.message.endsWith(`(${dead.InstanceId} is terminated)`);
-    await l.until((e) => e.some(isHeal));
-    const healRound = l.entries.find(isHeal)!.round!;
+      x.message.includes(`(${dead.InstanceId} is terminated)`);
+    await l.until((e) => e.some(healOfDead));
+    const healRound = l.entries.find(healOfDead)!.round!;
     await l.until((e) => e.some((x) => x.event === 'round' && x.round === healRound + 1));
     const last = await l.stop();
     assert.equal(last?.outcome, 'stopped');

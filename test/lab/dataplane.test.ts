@@ -1,7 +1,9 @@
 // Real packets through the stack dupsworks builds: moto holds the stack, the lab builds it out of
 // network namespaces and follows every change made to it through the EC2 API. Each scenario ends
 // with the acceptance rule (apply, then a fresh plan shows no changes) and with the lab's egress
-// back to normal, so the tests of a describe block share one stack and one lab.
+// back to normal, so the tests of a describe block share one stack and one lab. These are tests of
+// the lab itself: the NATs' failover agents are stopped (test/lab/agent*.test.ts test those), so
+// that only the test moves a route.
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -42,7 +44,7 @@ async function settle(fixture: LabFixture, endpoint: string): Promise<void> {
 
 describe('lab: real packets, two zones', () => {
   const emu = useMoto();
-  const lab = useLab(emu, { name: 'two' });
+  const lab = useLab(emu, { name: 'two', agents: false });
   const [A, B] = ['ap-northeast-1c', 'ap-northeast-1a'];
 
   it("every private host reaches the internet through its own zone's NAT (the source the target sees is that NAT's public IP)", async () => {
@@ -216,7 +218,7 @@ describe('lab: real packets, two zones', () => {
 
 describe('lab: real packets, a three-zone ring', () => {
   const emu = useMoto();
-  const lab = useLab(emu, { name: 'ring', zones: 3 });
+  const lab = useLab(emu, { name: 'ring', zones: 3, agents: false });
 
   it("each private host leaves through its own NAT, and each NAT's viaPeer target through the next zone's NAT", async () => {
     await assertOwnNats(lab);
@@ -233,7 +235,7 @@ describe('lab: real packets, a three-zone ring', () => {
 describe('lab: --propagation-delay', () => {
   const emu = useMoto();
   const DELAY_MS = 1500;
-  const lab = useLab(emu, { name: 'delay', propagationDelayMs: DELAY_MS });
+  const lab = useLab(emu, { name: 'delay', propagationDelayMs: DELAY_MS, agents: false });
 
   it('a route change seen in the emulator reaches the data plane only after the delay', async () => {
     const [A, B] = ['ap-northeast-1c', 'ap-northeast-1a'];

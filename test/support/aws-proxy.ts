@@ -9,6 +9,9 @@
  * - simulates the `pending` phase of freshly launched instances: for a while
  *   after an instance id first appears in a RunInstances response, operations
  *   that need a running/stopped instance fail with IncorrectInstanceState;
+ * - simulates IAM's eventual consistency: for a while after an instance
+ *   profile is created, RunInstances naming it fails with InvalidParameterValue,
+ *   as EC2 answers before it sees the new profile.
  * - with `ec2Rules`, applies rules of real EC2 that moto skips (see EC2_RULES);
  * - loses replies on request (`loseReplies`): the call reaches moto and takes
  *   effect, then the client gets a reset connection or a 500, as when a
@@ -39,6 +42,11 @@ export interface ProxyOptions {
    * IncorrectInstanceState (HTTP 400).
    */
   pendingInstanceMs?: number;
+  /**
+   * For this many ms after CreateInstanceProfile, RunInstances with that profile gets
+   * InvalidParameterValue (HTTP 400) "Invalid IAM Instance Profile".
+   */
+  profilePropagationMs?: number;
   /** If set, only these Actions are subject to throttle/5xx faults. */
   faultActions?: string[];
   /**
@@ -221,6 +229,8 @@ export async function startAwsProxy(options: ProxyOptions): Promise<AwsProxy> {
   const faults = new Map<string, number>();
   /** instance id -> time (ms) it first appeared in a RunInstances response */
   const firstSeen = new Map<string, number>();
+  /** instance profile name -> when it was created */
+  const profileCreated = new Map<string, number>();
   const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
   const writeEc2Error = (res: http.ServerResponse, status: number, code: string, message: string) => {
@@ -416,6 +426,20 @@ export async function startAwsProxy(options: ProxyOptions): Promise<AwsProxy> {
         else sendEc2Error(res, 503, 'Unavailable', "The server is overloaded and can't handle the request.");
         return;
       }
+      if (action === 'CreateInstanceProfile') profileCreated.set(parsed.params.get('InstanceProfileName') ?? '', Date.now());
+      if (action === 'RunInstances') {
+        const arn = parsed.params.get('IamInstanceProfile.Arn') ?? '';
+        const created = profileCreated.get(arn.split('/').pop() ?? '');
+        if (created !== undefined && Date.now() - created < (opts.profilePropagationMs ?? 0)) {
+          sendEc2Error(
+            res,
+            400,
+            'InvalidParameterValue',
+            `Value (${arn}) for parameter iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile ARN`,
+          );
+          return;
+        }
+      }
       if (PENDING_SENSITIVE_ACTIONS.has(action)) {
         const id = pendingInstance(parsed.values);
         if (id !== undefined) {
@@ -536,6 +560,7 @@ export async function startAwsProxy(options: ProxyOptions): Promise<AwsProxy> {
       losing.clear();
       answered.clear();
       firstSeen.clear();
+      profileCreated.clear();
     },
     stop() {
       stopping ??= new Promise<void>((resolve) => {

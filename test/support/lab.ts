@@ -44,21 +44,53 @@ export interface LabFixture {
   zone(az: string): LabDescription['zones'][number];
 }
 
+export interface LabOptions {
+  name: string;
+  zones?: number;
+  propagationDelayMs?: number;
+  /** The spec's failover section (small timings keep agent tests short). */
+  failover?: Spec['failover'];
+  /**
+   * false: every NAT's failover agent is stopped as soon as it boots, for tests of the lab's data
+   * plane, in which nothing but the test may move a route.
+   */
+  agents?: boolean;
+  /** Where the lab (and so the NATs' agents) reaches the emulator, when not straight at moto (a fault-injecting proxy). */
+  labEndpoint?: () => string;
+}
+
+/** The name of the failover agent's unit, as the NAT's user data installs it. */
+export const AGENT_UNIT = 'dupsworks-agent.service';
+
 /** A stack of `zones` zones applied in `emulator` and a lab following it, for the enclosing describe. */
-export function useLab(emulator: LabEmulator, options: { name: string; zones?: number; propagationDelayMs?: number }): LabFixture {
+export function useLab(emulator: LabEmulator, options: LabOptions): LabFixture {
   const fixture = { events: [] as LabEvent[] } as LabFixture;
   before(async () => {
-    fixture.spec = makeSpec({ name: labStackName(options.name), zones: options.zones ?? 2 });
+    fixture.spec = {
+      ...makeSpec({ name: labStackName(options.name), zones: options.zones ?? 2 }),
+      ...(options.failover ? { failover: options.failover } : {}),
+    };
     await converge(makeEngine(fixture.spec, emulator.moto.endpoint));
-    fixture.lab = await Lab.start({
+    let lab: Lab | undefined;
+    const booted: string[] = [];
+    const stopAgent = (instanceId: string) => {
+      for (const service of lab!.servicesOf(instanceId)) if (service.name === AGENT_UNIT) service.stop();
+    };
+    fixture.lab = lab = await Lab.start({
       stack: fixture.spec.name,
       region: fixture.spec.region,
       zones: fixture.spec.zones,
-      endpointUrl: emulator.moto.endpoint,
+      endpointUrl: options.labEndpoint?.() ?? emulator.moto.endpoint,
       intervalMs: 100,
       propagationDelayMs: options.propagationDelayMs ?? 0,
-      onEvent: (event) => fixture.events.push(event),
+      onEvent: (event) => {
+        fixture.events.push(event);
+        if (event.type !== 'booted' || options.agents !== false) return;
+        if (lab) stopAgent(event.instanceId);
+        else booted.push(event.instanceId);
+      },
     });
+    booted.forEach(stopAgent);
     fixture.now = () => fixture.lab.describe();
     fixture.zone = (az) => fixture.lab.describe().zones.find((z) => z.availabilityZone === az)!;
   });

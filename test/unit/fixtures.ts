@@ -169,6 +169,8 @@ export function makeSpec(zones: 2 | 3, nat: Partial<Spec['nat']> = {}): Spec {
 
 // ---- A whole observed stack, as the real kinds would observe it --------------------------------
 
+const IAM_NAME = 'test-stack-ap-northeast-1-nat';
+
 /** The physical id this fixture gives each logical id of the topology. */
 export function physicalIdOf(logicalId: string): string {
   const parts = logicalId.split('/');
@@ -185,6 +187,13 @@ export function physicalIdOf(logicalId: string): string {
       return `rtb-${parts[1]}-${parts[2]}`;
     case 'nat':
       return `i-${parts[1]}`;
+    // IAM's names carry the stack and its region; roles and instance profiles are named by their ARNs.
+    case 'iam-role':
+      return `arn:aws:iam::123456789012:role/dupsworks/${IAM_NAME}`;
+    case 'iam-instance-profile':
+      return `arn:aws:iam::123456789012:instance-profile/dupsworks/${IAM_NAME}`;
+    case 'iam-role-policy':
+      return `${IAM_NAME}:dupsworks-nat`;
     default:
       throw new Error(`fixture: no physical id for ${logicalId}`);
   }
@@ -195,7 +204,7 @@ export function physicalIdOf(logicalId: string): string {
  * `desiredResources(spec)` exactly as desired (tags include the stack's own), running NATs.
  */
 export function observedStack(resources: readonly Desired[]): Observed[] {
-  const lookup = (r: Ref): string => physicalIdOf(r.$ref);
+  const lookup = (r: Ref): string => (r.output === 'name' ? IAM_NAME : physicalIdOf(r.$ref));
   return resources.map((d) => {
     const p = resolve(d.props, lookup) as Record<string, any>;
     const tags = { ...(p.tags ?? {}), 'dupsworks:stack': 'test-stack', 'dupsworks:resource': d.id };
@@ -256,6 +265,36 @@ export function observedStack(resources: readonly Desired[]): Observed[] {
         const target = p.gatewayId ?? p.instanceId;
         return routeObserved(d.id, p.routeTableId, p.destinationCidrBlock, target);
       }
+      case 'iam-role': {
+        const arn = physicalIdOf(d.id);
+        const state = {
+          roleName: IAM_NAME,
+          path: '/dupsworks/',
+          arn,
+          assumeRolePolicy: p.assumeRolePolicy,
+          description: p.description,
+          tags,
+        };
+        return observed(d.id, d.kind, arn, state, { outputs: { id: arn, arn, name: IAM_NAME } });
+      }
+      case 'iam-role-policy':
+        return observed(
+          d.id,
+          d.kind,
+          physicalIdOf(d.id),
+          { roleName: p.roleName, policyName: 'dupsworks-nat', policyDocument: p.policyDocument },
+          { references: [physicalIdOf('iam-role/nat')] },
+        );
+      case 'iam-instance-profile': {
+        const arn = physicalIdOf(d.id);
+        return observed(
+          d.id,
+          d.kind,
+          arn,
+          { profileName: IAM_NAME, arn, roleName: p.roleName, tags },
+          { outputs: { id: arn, arn, name: IAM_NAME }, references: [physicalIdOf('iam-role/nat')] },
+        );
+      }
       default:
         throw new Error(`fixture: unknown kind ${d.kind}`);
     }
@@ -290,7 +329,7 @@ export function natObserved(
   const runs = full.state === 'running' || full.state === 'pending';
   return observed(id, 'nat-instance', physicalId, full, {
     outputs: { id: physicalId, ...(runs ? { runningId: physicalId } : {}) },
-    references: dead ? [] : [full.subnetId, ...full.securityGroupIds].filter((x): x is string => !!x),
+    references: dead ? [] : [full.subnetId, ...full.securityGroupIds, full.instanceProfileArn].filter((x): x is string => !!x),
     owned: !dead,
     ...(full.state === 'terminated' ? { gone: `${physicalId} is terminated` } : {}),
   });

@@ -11,7 +11,9 @@ import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { agentPolicy, operatorPolicy, type PolicyDocument } from '../../src/iam/policy.js';
 import { permissions as leasePermissions } from '../../src/lock/lease.js';
+import { iamRole } from '../../src/resources/iam-role.js';
 import { loadSpecFile } from '../../src/spec/load.js';
+import { natRole } from '../../src/topology/nat-role.js';
 import { ROOT, runCli } from '../support/cli.js';
 import { recordedCalls } from '../support/aws-calls.js';
 import { actionOf } from '../support/record-calls.js';
@@ -24,12 +26,13 @@ const actionsOf = (policy: PolicyDocument) => new Set(policy.Statement.flatMap((
 const statement = (policy: PolicyDocument, sid: string) => policy.Statement.find((s) => s.Sid === sid);
 
 describe('the operator policy', () => {
-  it('for an EC2 spec: EC2 on *, the lock table of the region, the default image parameters; nothing of OpsWorks, no role to pass', () => {
-    const policy = operatorPolicy(makeSpec(2), LOCKS);
+  it("for an EC2 spec: EC2 on *, the lock table of the region, the default image parameters, IAM on the NATs' role and profile of this stack only, that role passed to EC2; nothing of OpsWorks", () => {
+    const spec = makeSpec(2);
+    const policy = operatorPolicy(spec, LOCKS);
     assert.equal(policy.Version, '2012-10-17');
     assert.deepEqual(
       policy.Statement.map((s) => s.Sid),
-      ['Ec2', 'StackLock', 'DefaultImage'],
+      ['Ec2', 'StackLock', 'DefaultImage', 'NatRole', 'PassRolesToEc2'],
     );
     assert.equal(statement(policy, 'Ec2')!.Resource, '*');
     assert.ok(statement(policy, 'Ec2')!.Action.every((a) => a.startsWith('ec2:')));
@@ -49,7 +52,20 @@ describe('the operator policy', () => {
       statement(policy, 'DefaultImage')!.Resource,
       'arn:aws:ssm:ap-northeast-1::parameter/aws/service/ami-amazon-linux-latest/*',
     );
-    assert.ok(![...actionsOf(policy)].some((a) => a.startsWith('opsworks:') || a.startsWith('iam:')));
+    assert.ok(![...actionsOf(policy)].some((a) => a.startsWith('opsworks:')));
+    const role = `arn:aws:iam::*:role/dupsworks/${iamRole.nameOf(spec.name, spec.region, 'nat')}`;
+    assert.deepEqual(statement(policy, 'NatRole')!.Resource, [role, role.replace(':role/', ':instance-profile/')]);
+    for (const action of [
+      'iam:CreateRole',
+      'iam:GetRole',
+      'iam:PutRolePolicy',
+      'iam:CreateInstanceProfile',
+      'iam:AddRoleToInstanceProfile',
+    ]) {
+      assert.ok(statement(policy, 'NatRole')!.Action.includes(action), action);
+    }
+    assert.ok(!statement(policy, 'NatRole')!.Action.includes('iam:PassRole'));
+    assert.deepEqual(statement(policy, 'PassRolesToEc2')!.Resource, [role]);
   });
 
   it('asks for no parameter when the spec names the image, and names the lock table it is given', () => {
@@ -95,8 +111,16 @@ describe('the operator policy', () => {
     assert.ok(size < 6144, `${size} characters`);
   });
 
-  it('gives the NATs of this version nothing to do: they call no AWS API', () => {
-    assert.equal(agentPolicy(makeSpec(2)), undefined);
+  it("gives the NATs the failover agent's policy, the one the NATs' role dupsworks makes carries; none in the OpsWorks mode", () => {
+    const spec = makeSpec(2);
+    const policy = agentPolicy(spec)!;
+    const made = natRole(spec).resources.find((r) => r.kind === 'iam-role-policy')!;
+    assert.deepEqual(policy, (made.props as { policyDocument: unknown }).policyDocument);
+    assert.deepEqual(
+      policy.Statement.map((s) => s.Sid),
+      ['ReadTheStack', 'MoveTheStacksRoutes', 'SayWhoServesARouteTable', 'SayAPeerIsHealthy'],
+    );
+    assert.equal(agentPolicy(opsworksSpec()), undefined);
   });
 });
 
@@ -199,11 +223,12 @@ describe('dupsworks iam-policy', () => {
     assert.deepEqual(JSON.parse(explicit.stdout), operatorPolicy(loaded.spec, LOCKS));
   });
 
-  it('--for agent: says the NATs need none; an unknown --for is refused', async () => {
+  it("--for agent: the NATs' policy; an unknown --for is refused", async () => {
+    const loaded = await loadSpecFile(example);
+    assert.ok(loaded.ok);
     const agent = await runCli(['iam-policy', '--for', 'agent', '-f', example]);
     assert.equal(agent.code, 0, agent.stderr);
-    assert.equal(agent.stdout, '');
-    assert.match(agent.stderr, /call no AWS API/);
+    assert.deepEqual(JSON.parse(agent.stdout), agentPolicy(loaded.spec));
     const bad = await runCli(['iam-policy', '--for', 'everyone', '-f', example]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /Allowed choices are operator, agent/);

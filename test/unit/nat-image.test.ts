@@ -54,7 +54,13 @@ function fakeContext(instances: Partial<Instance>[] = []) {
 
 function natProps(spec = makeSpec(2)): Resolved<NatInstanceProps> {
   const nat = desiredResources(spec).find((d) => d.kind === 'nat-instance')!;
-  return { ...(nat.props as NatInstanceProps), subnetId: 'subnet-1', securityGroupIds: ['sg-1'] };
+  // Resolved as the plan resolves it: the references to the subnet, group and the agent's profile made.
+  return {
+    ...(nat.props as NatInstanceProps),
+    subnetId: 'subnet-1',
+    securityGroupIds: ['sg-1'],
+    instanceProfileArn: 'arn:aws:iam::123456789012:instance-profile/dupsworks/nat',
+  };
 }
 
 describe('the default image for the instance type', () => {

@@ -166,32 +166,37 @@ describe('healing the NAT ring (real kinds, topology of 3 zones)', () => {
   it('replaces a NAT shutting down and re-points both routes that use it before the old one is deleted', async () => {
     const seen = withNat(observedStack(want), 'nat/ap-northeast-1c', { state: 'shutting-down' });
     const p = await heal(seen);
-    // Zone c's private default route, and zone a's heartbeat route (a's peer is c).
+    // Zone c's private default route, and the heartbeat routes to zone a's viaPeer (a's peer is
+    // c): zone a's own, and zone d's (so d can watch c should a die).
     assert.deepEqual(changed(p), {
       'nat/ap-northeast-1c': 'replace',
       'route/private/ap-northeast-1c/0.0.0.0/0': 'update',
       'route/public/ap-northeast-1a/8.8.0.8/32': 'update',
+      'route/public/ap-northeast-1d/8.8.0.8/32': 'update',
     });
     const steps = buildSteps(p);
     assert.deepEqual(graph(steps), {
       'create:nat/ap-northeast-1c': [],
       'update:route/private/ap-northeast-1c/0.0.0.0/0': ['create:nat/ap-northeast-1c'],
       'update:route/public/ap-northeast-1a/8.8.0.8/32': ['create:nat/ap-northeast-1c'],
+      'update:route/public/ap-northeast-1d/8.8.0.8/32': ['create:nat/ap-northeast-1c'],
       'delete:nat/ap-northeast-1c': [
         'create:nat/ap-northeast-1c',
         'update:route/private/ap-northeast-1c/0.0.0.0/0',
         'update:route/public/ap-northeast-1a/8.8.0.8/32',
+        'update:route/public/ap-northeast-1d/8.8.0.8/32',
       ],
     });
   });
 
-  it('launches a NAT anew for a terminated one (gone, though EC2 still lists it), saying so, and re-points both routes after it', async () => {
+  it('launches a NAT anew for a terminated one (gone, though EC2 still lists it), saying so, and re-points every route that uses it after it', async () => {
     const seen = withNat(observedStack(want), 'nat/ap-northeast-1c', { state: 'terminated' });
     const p = await heal(seen);
     assert.deepEqual(changed(p), {
       'nat/ap-northeast-1c': 'create',
       'route/private/ap-northeast-1c/0.0.0.0/0': 'update',
       'route/public/ap-northeast-1a/8.8.0.8/32': 'update',
+      'route/public/ap-northeast-1d/8.8.0.8/32': 'update',
     });
     const nat = p.changes.find((c) => c.id === 'nat/ap-northeast-1c')!;
     assert.match(nat.reason!, /^i-\S+ is terminated$/);
@@ -200,6 +205,7 @@ describe('healing the NAT ring (real kinds, topology of 3 zones)', () => {
       'create:nat/ap-northeast-1c': [],
       'update:route/private/ap-northeast-1c/0.0.0.0/0': ['create:nat/ap-northeast-1c'],
       'update:route/public/ap-northeast-1a/8.8.0.8/32': ['create:nat/ap-northeast-1c'],
+      'update:route/public/ap-northeast-1d/8.8.0.8/32': ['create:nat/ap-northeast-1c'],
     });
   });
 
@@ -228,6 +234,7 @@ describe('healing the NAT ring (real kinds, topology of 3 zones)', () => {
       'route/private/ap-northeast-1a/0.0.0.0/0': 'update',
       'route/private/ap-northeast-1c/0.0.0.0/0': 'update',
       'route/public/ap-northeast-1a/8.8.0.8/32': 'update',
+      'route/public/ap-northeast-1d/8.8.0.8/32': 'update',
     });
     const back = p.changes.find((c) => c.id === 'route/private/ap-northeast-1a/0.0.0.0/0')!;
     assert.deepEqual(back.attributes, [{ path: 'instanceId', before: 'i-ap-northeast-1c', after: 'i-ap-northeast-1a' }]);
@@ -237,6 +244,7 @@ describe('healing the NAT ring (real kinds, topology of 3 zones)', () => {
       'update:route/private/ap-northeast-1a/0.0.0.0/0',
       'update:route/private/ap-northeast-1c/0.0.0.0/0',
       'update:route/public/ap-northeast-1a/8.8.0.8/32',
+      'update:route/public/ap-northeast-1d/8.8.0.8/32',
     ]);
   });
 });

@@ -4,7 +4,11 @@ import { planToJson } from '../../src/planner/json.js';
 import type { Change, Plan } from '../../src/planner/plan.js';
 import { colorStyle, formatValue, plainStyle, renderPlan, summaryLine } from '../../src/planner/render.js';
 import { UNKNOWN } from '../../src/planner/values.js';
-import { observed } from './fixtures.js';
+import type { AwsContext } from '../../src/aws/context.js';
+import { hasChanges, makePlan } from '../../src/planner/plan.js';
+import { kindsFor } from '../../src/resources/index.js';
+import { desiredResources } from '../../src/topology/index.js';
+import { makeSpec, observed, observedStack, routeObserved } from './fixtures.js';
 
 // One change of every action, as makePlan would make them.
 const noop: Change = {
@@ -271,6 +275,52 @@ describe('planToJson after_unknown', () => {
       {
         vpcId: true,
       },
+    );
+  });
+});
+
+describe('a failover in the plan (real kinds)', () => {
+  const ctx = { snapshot: { parameter: async () => 'ami-latest' } } as unknown as AwsContext;
+  const want = desiredResources(makeSpec(2));
+  const failedOver = (state: Partial<{ targetId: string; servedSince: string }>) =>
+    observedStack(want).map((o) =>
+      o.id === 'route/private/ap-northeast-1a/0.0.0.0/0'
+        ? {
+            ...o,
+            state: { ...(routeObserved(o.id, 'rtb-private-ap-northeast-1a', '0.0.0.0/0', 'i-ap-northeast-1c').state as object), ...state },
+          }
+        : o,
+    );
+
+  it('says in words who serves the zone and since when, and is no change', async () => {
+    const plan = await makePlan({
+      desired: want,
+      observed: failedOver({ targetId: 'nat/ap-northeast-1c', servedSince: '2026-03-01T12:03:10Z' }),
+      kinds: kindsFor({ opsworks: false }),
+      ctx,
+    });
+    assert.equal(hasChanges(plan), false);
+    assert.equal(
+      renderPlan(plan),
+      'Note: as it should be, though not as the spec first made it (nothing to change):\n\n' +
+        '  # route/private/ap-northeast-1a/0.0.0.0/0: private subnet of ap-northeast-1a is served by nat/ap-northeast-1c (i-ap-northeast-1c) since 2026-03-01 12:03:10 UTC (failover)\n\n' +
+        'No changes. The stack matches the spec.\n',
+    );
+    const json = planToJson(plan, 'dupsworks/aws').resource_changes.find((c) => c.address === 'route/private/ap-northeast-1a/0.0.0.0/0')!;
+    assert.deepEqual(json.change.actions, ['no-op']);
+    assert.match(json.remark!, /is served by nat\/ap-northeast-1c/);
+  });
+
+  it('says so when the route table does not say since when', async () => {
+    const plan = await makePlan({
+      desired: want,
+      observed: failedOver({ targetId: 'nat/ap-northeast-1c' }),
+      kinds: kindsFor({ opsworks: false }),
+      ctx,
+    });
+    assert.match(
+      renderPlan(plan),
+      /served by nat\/ap-northeast-1c \(i-ap-northeast-1c\) since a time its route table does not say \(failover\)/,
     );
   });
 });

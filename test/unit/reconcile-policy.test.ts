@@ -104,20 +104,45 @@ describe('what an unattended round may change', () => {
     ]);
   });
 
-  it('holds back deleting what the spec no longer names (a zone taken out), and re-wires the ring of what stays', async () => {
+  it('holds back deleting what the spec no longer names (a zone taken out), and the NATs whose ring it changes', async () => {
     const three = makeSpec(3);
     const plan = await planFor(makeSpec(2), observedStack(desiredResources(three)));
     const deletes = plan.changes.filter((c) => c.action === 'delete').map((c) => c.id);
     assert.ok(deletes.includes('nat/ap-northeast-1d'), deletes.join(', '));
     const { plan: screened, held } = screen(plan, heals);
-    assert.deepEqual(held.map((h) => h.id).sort(), [...deletes].sort());
-    for (const h of held) {
-      assert.equal(h.flag, '--allow-destroy');
-      assert.equal(h.why, 'delete, not in the spec');
-    }
-    // Zone c's heartbeat route went to d's NAT; with two zones it goes to a's.
-    assert.deepEqual(changed(screened), { 'route/public/ap-northeast-1c/8.8.1.8/32': 'update' });
-    assert.deepEqual(screen(plan, { replace: false, destroy: true }), { plan, held: [] });
+    const heldFor = (flag: string) => held.filter((h) => h.flag === flag);
+    assert.deepEqual(
+      heldFor('--allow-destroy')
+        .map((h) => h.id)
+        .sort(),
+      [...deletes].sort(),
+    );
+    for (const h of heldFor('--allow-destroy')) assert.equal(h.why, 'delete, not in the spec');
+    // The NATs that stay carry the ring's zones in their agent's configuration: a zone taken out
+    // changes their user data, so they are replaced (held for --allow-replace), and the re-wiring of
+    // the ring waits on them (zone c's heartbeat route went to d's NAT; with two zones it goes to a's).
+    assert.deepEqual(
+      heldFor('--allow-replace')
+        .map((h) => h.id)
+        .sort(),
+      ['nat/ap-northeast-1a', 'nat/ap-northeast-1c'],
+    );
+    assert.ok(heldFor('--allow-replace').every((h) => /userDataSha256/.test(h.why)));
+    assert.deepEqual(Object.fromEntries(held.filter((h) => h.waitsOn).map((h) => [h.id, h.waitsOn])), {
+      'route/private/ap-northeast-1a/0.0.0.0/0': 'nat/ap-northeast-1a',
+      'route/private/ap-northeast-1c/0.0.0.0/0': 'nat/ap-northeast-1c',
+      'route/public/ap-northeast-1a/8.8.0.8/32': 'nat/ap-northeast-1c',
+      'route/public/ap-northeast-1c/8.8.1.8/32': 'nat/ap-northeast-1a',
+    });
+    assert.deepEqual(changed(screened), {});
+    assert.ok(changed(plan)['route/public/ap-northeast-1c/8.8.1.8/32']);
+    assert.deepEqual(
+      screen(plan, { replace: false, destroy: true })
+        .held.map((h) => h.id)
+        .sort(),
+      [...heldFor('--allow-replace').map((h) => h.id), ...held.filter((h) => h.waitsOn).map((h) => h.id)].sort(),
+    );
+    assert.deepEqual(screen(plan, { replace: true, destroy: true }), { plan, held: [] });
   });
 
   it('removes a duplicate of a NAT the spec names (the best of the two stays)', async () => {

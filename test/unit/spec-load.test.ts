@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,8 @@ import {
   parseSpec,
   type LoadResult,
 } from '../../src/spec/load.js';
+import { specSchemaPath } from '../../src/spec/schema.js';
+import { FAILOVER_DEFAULTS } from '../../src/spec/defaults.js';
 
 // A valid spec; tests change whole lines so that line numbers stay put. Value columns:
 //   name/region 7/9, vpc name/cidr 9, availabilityZone 23, publicSubnet 19, privateSubnet 20,
@@ -101,6 +103,7 @@ describe('the canonical example', () => {
         },
       ],
       nat: { manager: 'ec2', instanceType: 't3.micro' },
+      failover: { probeIntervalMs: 100, failAfter: 15, recoverAfter: 30, holdDownSeconds: 60 },
     });
   });
 
@@ -116,6 +119,70 @@ describe('the canonical example', () => {
         ),
         'x.yaml',
       ),
+    );
+  });
+});
+
+describe('the failover section', () => {
+  it('is optional, and each field has its default', () => {
+    const result = parseSpec(
+      spec({}, 'failover:', '  failAfter: 5', '  snsTopicArn: arn:aws:sns:ap-northeast-1:123456789012:nat-switch'),
+      'x.yaml',
+    );
+    assertOk(result);
+    assert.deepEqual(result.spec.failover, {
+      probeIntervalMs: 100,
+      failAfter: 5,
+      recoverAfter: 30,
+      holdDownSeconds: 60,
+      snsTopicArn: 'arn:aws:sns:ap-northeast-1:123456789012:nat-switch',
+    });
+  });
+
+  it('takes whole numbers in their ranges, one problem per field, naming the range', () => {
+    assert.deepEqual(
+      problems(
+        spec(
+          {},
+          'failover:',
+          '  probeIntervalMs: 20',
+          '  failAfter: 2.5',
+          '  recoverAfter: "5"',
+          '  holdDownSeconds: 100000',
+          '  snsTopicArn: arn:aws:sns:nowhere',
+          '  colour: red',
+        ),
+      ),
+      [
+        'x.yaml:23:20: failover.probeIntervalMs: is 20, too small; give a whole number from 50 to 10000',
+        'x.yaml:24:14: failover.failAfter: is a number (2.5); expected a whole number, such as 10',
+        'x.yaml:25:17: failover.recoverAfter: is a string ("5"); expected a whole number, such as 20',
+        'x.yaml:26:20: failover.holdDownSeconds: is 100000, too large; give a whole number from 0 to 86400',
+        'x.yaml:27:16: failover.snsTopicArn: "arn:aws:sns:nowhere" is not a valid SNS topic ARN; use an SNS topic ARN, such as arn:aws:sns:ap-northeast-1:123456789012:nat-switch',
+        'x.yaml:28:3: failover.colour: "colour" is not a known key; remove it (allowed in failover: probeIntervalMs, failAfter, recoverAfter, holdDownSeconds, snsTopicArn)',
+      ],
+    );
+    onlyProblem(
+      spec({}, 'failover:', '  failAfter: 1'),
+      'x.yaml:23:14: failover.failAfter: is 1, too small; give a whole number from 3 to 100',
+    );
+    onlyProblem(
+      spec({}, 'failover: 3'),
+      'x.yaml:22:11: failover: is a number (3); expected a mapping with the optional keys probeIntervalMs, failAfter, recoverAfter, holdDownSeconds, snsTopicArn',
+    );
+  });
+
+  it("the schema's default annotations are FAILOVER_DEFAULTS", () => {
+    const schema = JSON.parse(readFileSync(specSchemaPath(), 'utf8'));
+    const section = schema.properties.failover;
+    assert.deepEqual(section.default, FAILOVER_DEFAULTS);
+    for (const [key, value] of Object.entries(FAILOVER_DEFAULTS)) assert.equal(section.properties[key].default, value, key);
+  });
+
+  it('refuses a FIFO topic, which takes no message without a group id', () => {
+    onlyProblem(
+      spec({}, 'failover:', '  snsTopicArn: arn:aws:sns:ap-northeast-1:123456789012:switch.fifo'),
+      'x.yaml:23:16: failover.snsTopicArn: arn:aws:sns:ap-northeast-1:123456789012:switch.fifo is a FIFO topic, which refuses a message without a message group id; name a standard topic, such as arn:aws:sns:ap-northeast-1:123456789012:switch',
     );
   });
 });
@@ -170,7 +237,8 @@ describe('YAML problems', () => {
   });
 
   it('reports an empty document', () => {
-    const expected = 'x.yaml:1:1: the file holds no spec; write a mapping with the keys name, region, vpc, zones, nat (optional: opsworks)';
+    const expected =
+      'x.yaml:1:1: the file holds no spec; write a mapping with the keys name, region, vpc, zones, nat (optional: failover, opsworks)';
     onlyProblem('', expected);
     onlyProblem('# just a comment\n', expected);
     onlyProblem('---\n', expected);
@@ -180,11 +248,11 @@ describe('YAML problems', () => {
   it('reports a document that is not a mapping', () => {
     onlyProblem(
       '- a\n- b\n',
-      'x.yaml:1:1: the document is a list; a spec is a mapping with the keys name, region, vpc, zones, nat (optional: opsworks)',
+      'x.yaml:1:1: the document is a list; a spec is a mapping with the keys name, region, vpc, zones, nat (optional: failover, opsworks)',
     );
     onlyProblem(
       'just text\n',
-      'x.yaml:1:1: the document is a single string ("just text"); a spec is a mapping with the keys name, region, vpc, zones, nat (optional: opsworks)',
+      'x.yaml:1:1: the document is a single string ("just text"); a spec is a mapping with the keys name, region, vpc, zones, nat (optional: failover, opsworks)',
     );
   });
 
@@ -204,7 +272,7 @@ describe('structure (JSON Schema)', () => {
     );
     onlyProblem(
       spec({ 3: 'vcp:' }),
-      'x.yaml:3:1: vcp: "vcp" is not a known key; did you mean "vpc"? (allowed at the top level: name, region, vpc, zones, nat, opsworks)',
+      'x.yaml:3:1: vcp: "vcp" is not a known key; did you mean "vpc"? (allowed at the top level: name, region, vpc, zones, nat, failover, opsworks)',
     );
     onlyProblem(
       spec({}, '  keyname: my-key'),
@@ -221,7 +289,7 @@ describe('structure (JSON Schema)', () => {
     );
     onlyProblem(
       'x: 1\n' + spec(),
-      'x.yaml:1:1: x: "x" is not a known key; remove it (allowed at the top level: name, region, vpc, zones, nat, opsworks)',
+      'x.yaml:1:1: x: "x" is not a known key; remove it (allowed at the top level: name, region, vpc, zones, nat, failover, opsworks)',
     );
   });
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
-import { OPSWORKS_DEFAULTS, withDefaults, type SpecInput } from '../../src/spec/defaults.js';
+import { FAILOVER_DEFAULTS, OPSWORKS_DEFAULTS, withDefaults, type SpecInput } from '../../src/spec/defaults.js';
 import { closest, formatProblem, loadSpecFile, parseSpec, type LoadResult } from '../../src/spec/load.js';
 import { createSchemaAjv } from '../../src/spec/schema-ajv.js';
 import { specSchemaPath } from '../../src/spec/schema.js';
@@ -174,7 +174,7 @@ describe('defaults', () => {
     assert.deepEqual(own.spec.opsworks?.admin, { instanceType: 'm5.large', start: false });
   });
 
-  it('withDefaults is pure, idempotent, and leaves an ec2 spec as it is', () => {
+  it('withDefaults is pure, idempotent, and gives an ec2 spec its failover defaults and nothing else', () => {
     const input: SpecInput = {
       name: 's',
       region: 'ap-northeast-1',
@@ -197,10 +197,12 @@ describe('defaults', () => {
     assert.deepEqual(withDefaults(input).opsworks?.permissions, []);
     assert.ok(Object.isFrozen(OPSWORKS_DEFAULTS.layers.nat.packages));
 
-    const ec2: Spec = { ...before, nat: { manager: 'ec2', instanceType: 't3.micro' }, opsworks: undefined };
-    delete ec2.opsworks;
-    assert.deepEqual(withDefaults(ec2), ec2);
+    const { opsworks: _, ...ec2 }: SpecInput = { ...before, nat: { manager: 'ec2', instanceType: 't3.micro' } };
+    assert.deepEqual(withDefaults(ec2), { ...ec2, failover: { ...FAILOVER_DEFAULTS } });
+    assert.deepEqual(withDefaults(withDefaults(ec2)), withDefaults(ec2));
     assert.equal(Object.hasOwn(withDefaults(ec2), 'opsworks'), false);
+    const own = withDefaults({ ...ec2, failover: { failAfter: 5, snsTopicArn: 'arn:aws:sns:ap-northeast-1:123456789012:t' } });
+    assert.deepEqual(own.failover, { ...FAILOVER_DEFAULTS, failAfter: 5, snsTopicArn: 'arn:aws:sns:ap-northeast-1:123456789012:t' });
   });
 
   it("the schema's default annotations show the same values as OPSWORKS_DEFAULTS", () => {

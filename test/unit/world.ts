@@ -7,12 +7,15 @@
 import { createHash } from 'node:crypto';
 import type { Address, Instance, IpPermission, RouteTable, SecurityGroup, Tag } from '@aws-sdk/client-ec2';
 import type { Deployment, Instance as OpsWorksInstance, Layer, Permission, Stack } from '@aws-sdk/client-opsworks';
+import type { InstanceProfile, Role } from '@aws-sdk/client-iam';
 import type { AwsContext } from '../../src/aws/context.js';
+import { parsePolicy } from '../../src/resources/iam-role.js';
 import { RESOURCE_TAG, STACK_TAG, ofStack } from '../../src/aws/tags.js';
 import { dependencyOrder } from '../../src/planner/plan.js';
 import type { Desired, Outputs } from '../../src/planner/resource.js';
 import { resolve, type Ref } from '../../src/planner/values.js';
 import type { AnyDesired } from '../../src/resources/index.js';
+import { IAM_PATH, iamRole } from '../../src/resources/iam-role.js';
 import { customJsonDigest } from '../../src/resources/opsworks-custom-json.js';
 import type { Spec } from '../../src/spec/types.js';
 import { desiredResources } from '../../src/topology/index.js';
@@ -28,6 +31,9 @@ export interface BuiltWorld {
   securityGroups: SecurityGroup[];
   instances: Instance[];
   addresses: Address[];
+  roles: Role[];
+  rolePolicies: { roleName: string; policyName: string; document: string }[];
+  instanceProfiles: InstanceProfile[];
   stacks: { stack: Stack; tags: Record<string, string> }[];
   layers: Layer[];
   opsworksInstances: OpsWorksInstance[];
@@ -44,7 +50,7 @@ export function builtWorld(spec: Spec): BuiltWorld {
   const outputs = new Map<string, Outputs>();
   let counter = 0;
   const next = (prefix: string) => `${prefix}-${String(++counter).padStart(4, '0')}`;
-  for (const d of desired) outputs.set(d.id, outputsOf(d, next));
+  for (const d of desired) outputs.set(d.id, outputsOf(spec, d, next));
   const lookup = (r: Ref) => outputs.get(r.$ref)![r.output];
   const tags = (d: Desired, extra: Record<string, string> = {}): Tag[] =>
     Object.entries({ ...extra, [STACK_TAG]: spec.name, [RESOURCE_TAG]: d.id }).map(([Key, Value]) => ({ Key, Value }));
@@ -58,6 +64,9 @@ export function builtWorld(spec: Spec): BuiltWorld {
     securityGroups: [],
     instances: [],
     addresses: [],
+    roles: [],
+    rolePolicies: [],
+    instanceProfiles: [],
     stacks: [],
     layers: [],
     opsworksInstances: [],
@@ -127,6 +136,7 @@ export function builtWorld(spec: Spec): BuiltWorld {
           InstanceType: p.instanceType,
           ImageId: p.imageId ?? 'ami-default',
           KeyName: p.keyName,
+          ...(p.instanceProfileArn ? { IamInstanceProfile: { Arn: p.instanceProfileArn } } : {}),
           Tags: tags(d, { ...p.tags, [USER_DATA_TAG]: sha256(p.userData) }),
         } as Instance);
         break;
@@ -141,6 +151,37 @@ export function builtWorld(spec: Spec): BuiltWorld {
         world.instances.find((i) => i.InstanceId === p.instanceId)!.PublicIpAddress = address.PublicIp;
         break;
       }
+      case 'iam-role':
+        world.roles.push({
+          RoleName: outputs.get(d.id)!.name!,
+          Path: IAM_PATH,
+          Arn: outputs.get(d.id)!.arn!,
+          RoleId: 'AROA',
+          CreateDate: new Date('2024-01-01T00:00:00Z'),
+          // IAM returns policy documents URL-encoded.
+          AssumeRolePolicyDocument: encodeURIComponent(JSON.stringify(p.assumeRolePolicy)),
+          Description: p.description,
+          Tags: tags(d, p.tags) as Role['Tags'],
+        });
+        break;
+      case 'iam-role-policy':
+        world.rolePolicies.push({
+          roleName: p.roleName,
+          policyName: 'dupsworks-nat',
+          document: encodeURIComponent(JSON.stringify(p.policyDocument)),
+        });
+        break;
+      case 'iam-instance-profile':
+        world.instanceProfiles.push({
+          InstanceProfileName: outputs.get(d.id)!.name!,
+          Path: IAM_PATH,
+          Arn: outputs.get(d.id)!.arn!,
+          InstanceProfileId: 'AIPA',
+          CreateDate: new Date('2024-01-01T00:00:00Z'),
+          Roles: world.roles.filter((r) => r.RoleName === p.roleName),
+          Tags: tags(d, p.tags) as InstanceProfile['Tags'],
+        });
+        break;
       case 'opsworks-stack':
         world.stacks.push({
           stack: {
@@ -247,8 +288,16 @@ export function builtWorld(spec: Spec): BuiltWorld {
 }
 
 /** The outputs each kind's create returns (an OpsWorks NAT online, the admin stopped). */
-function outputsOf(d: AnyDesired, next: (prefix: string) => string): Outputs {
+function outputsOf(spec: Spec, d: AnyDesired, next: (prefix: string) => string): Outputs {
   switch (d.kind) {
+    case 'iam-role':
+    case 'iam-instance-profile': {
+      // Found by name: the name the kinds make from the stack and its region.
+      const name = iamRole.nameOf(spec.name, spec.region, 'nat');
+      const type = d.kind === 'iam-role' ? 'role' : 'instance-profile';
+      const arn = `arn:aws:iam::123456789012:${type}${IAM_PATH}${name}`;
+      return { id: arn, arn, name };
+    }
     case 'vpc':
       return { id: next('vpc'), cidrBlock: d.props.cidrBlock };
     case 'nat-instance': {
@@ -296,8 +345,14 @@ function ec2Instance(
 }
 
 function permission(rule: string): IpPermission {
-  const [protocol, source] = rule.split(' ');
-  return { IpProtocol: protocol === 'all' ? '-1' : protocol, IpRanges: [{ CidrIp: source }] };
+  const parts = rule.split(' ');
+  const [protocol, ports, source] = parts.length === 3 ? parts : [parts[0], undefined, parts[1]];
+  const [from, to] = ports ? ports.split('-').map(Number) : [];
+  return {
+    IpProtocol: protocol === 'all' ? '-1' : protocol,
+    ...(from === undefined ? {} : { FromPort: from, ToPort: to }),
+    IpRanges: [{ CidrIp: source }],
+  };
 }
 
 function contextOf(spec: Spec, world: Omit<BuiltWorld, 'ctx'>): AwsContext {
@@ -336,6 +391,14 @@ function contextOf(spec: Spec, world: Omit<BuiltWorld, 'ctx'>): AwsContext {
       instanceTypes: async (names: string[]) =>
         new Map(names.map((n) => [n, { InstanceType: n, ProcessorInfo: { SupportedArchitectures: ['x86_64'] } }])),
     },
+    iamSnapshot: {
+      role: async (name: string) => world.roles.find((r) => r.RoleName === name),
+      rolePolicy: async (roleName: string, policyName: string) => {
+        const found = world.rolePolicies.find((x) => x.roleName === roleName && x.policyName === policyName);
+        return found && parsePolicy(found.document);
+      },
+      instanceProfile: async (name: string) => world.instanceProfiles.find((x) => x.InstanceProfileName === name),
+    },
     opsworksSnapshot: {
       ourStacks: of(world.stacks),
       stacks: async () => world.stacks.map((s) => s.stack),
@@ -353,6 +416,7 @@ function contextOf(spec: Spec, world: Omit<BuiltWorld, 'ctx'>): AwsContext {
       },
     },
     opsworks: { send: refuse },
+    iam: { send: refuse },
     ssm: { send: refuse },
     instanceWaitSeconds: 1,
     pollIntervalMs: 1,
