@@ -219,7 +219,15 @@ describe('agent: two zones', () => {
       await faults.setForwarding(b.namespace, true);
       await routeBecomes(ec2(), lab, B, b.instanceId, 20_000);
     }
-    const seen = (await switches(lab)).slice(before);
+    // The agent logs a switch once ReplaceRoute has answered: the route can be seen moved first.
+    const seen = (
+      await eventually(
+        'the four switches logged',
+        () => switches(lab),
+        (all) => all.length >= before + 4,
+        5_000,
+      )
+    ).slice(before);
     const said = JSON.stringify(seen, null, 1);
     assert.deepEqual(
       seen.map((e) => [e.event, e.zone]),
