@@ -18,6 +18,8 @@
 //                apply or destroy; measured in the ec2 mode only (it does not depend on the mode)
 //   no-op apply  `engine.run` of an apply with nothing to do (what a periodic apply costs when
 //                all is well), with the lock and with --lock=false, alternately: the lock's share
+//   reconcile round  one round of the reconcile loop with nothing to do: the spec file read and
+//                checked again, the lock, the plan, the policy; measured with the no-op applies
 //
 // And, before moto starts: the cold import of src/topology/index.js (spec -> desired resources,
 // which imports every resource kind to name their resources) in fresh Node processes, next to the
@@ -49,6 +51,8 @@
 // Exit status: 0 measured (goals met or not), 1 a goal missed under --check, 2 the bench failed.
 
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -58,6 +62,7 @@ import {
   DescribeInstancesCommand,
   DescribeInstanceStatusCommand,
   DescribeInternetGatewaysCommand,
+  DescribeNetworkInterfacesCommand,
   DescribeRouteTablesCommand,
   DescribeSecurityGroupsCommand,
   DescribeSubnetsCommand,
@@ -81,6 +86,8 @@ import {
 
 import type { Engine } from '../src/engine.js';
 import { labBench, labReport } from './lab.js';
+import type { IoHost } from '../src/io.js';
+import { Reconciler } from '../src/reconcile/loop.js';
 import { STACK_TAG } from '../src/aws/tags.js';
 import { startOpsWorksEmulator, type OpsWorksEmulator } from '../src/emulator/opsworks/index.js';
 import { hasChanges, type Plan } from '../src/planner/plan.js';
@@ -94,7 +101,7 @@ import type { Spec } from '../src/spec/types.js';
 import { startAwsProxy, type AwsProxy } from '../test/support/aws-proxy.js';
 import { ROOT } from '../test/support/cli.js';
 import { startMoto, type Moto } from '../test/support/moto.js';
-import { REGION, assertApplied, assertNoChanges, ec2Client, liveNat, makeEngine, makeSpec } from '../test/support/stack.js';
+import { REGION, assertApplied, assertNoChanges, ec2Client, liveNat, makeEngine, makeSpec, specYaml } from '../test/support/stack.js';
 
 // The SDK reads credentials when it first sends, so setting them here (after the imports) is in time.
 process.env.AWS_ACCESS_KEY_ID ??= 'testing';
@@ -127,7 +134,7 @@ interface Options {
   lab: boolean;
 }
 
-type Scenario = 'no-op plan' | 'floor' | 'build' | 'heal' | 'lock' | 'no-op apply' | 'no-op apply, no lock';
+type Scenario = 'no-op plan' | 'floor' | 'build' | 'heal' | 'lock' | 'no-op apply' | 'no-op apply, no lock' | 'reconcile round';
 
 type Service = 'ec2' | 'opsworks';
 
@@ -293,7 +300,8 @@ function expectNoChanges(plan: Plan, what: string): void {
 /**
  * The EC2 part of the floor: the Describe calls of a no-op plan, made directly, each once, as
  * concurrently as the engine makes them (the kinds observe at once; the VPC attributes need the
- * VPC ids, the instance statuses the running instances' ids). Mirrors src/aws/snapshot.ts and the
+ * VPC ids, the instance statuses the running instances' ids, the interfaces in the stack's groups
+ * the groups' ids). Mirrors src/aws/snapshot.ts and the
  * kinds' observe(); keep them in step if the engine's reads change. `instances` is the stack-tag
  * listing of instances, for the OpsWorks part to use.
  */
@@ -316,12 +324,18 @@ function ec2Floor(ec2: EC2Client, stack: string): { done: Promise<unknown>; inst
     const running = (await instances).filter((i) => i.State?.Name === 'running').map((i) => i.InstanceId!);
     if (running.length > 0) await ec2.send(new DescribeInstanceStatusCommand({ InstanceIds: running }));
   };
+  // The inventory looks for instances in the stack's groups that lost the stack's tag.
+  const groups = async () => {
+    const out = await ec2.send(new DescribeSecurityGroupsCommand({ Filters }));
+    const ids = (out.SecurityGroups ?? []).map((g) => g.GroupId!);
+    if (ids.length > 0) await ec2.send(new DescribeNetworkInterfacesCommand({ Filters: [{ Name: 'group-id', Values: ids }] }));
+  };
   const done = Promise.all([
     vpcs(),
     ec2.send(new DescribeInternetGatewaysCommand({ Filters })),
     ec2.send(new DescribeSubnetsCommand({ Filters })),
     ec2.send(new DescribeRouteTablesCommand({ Filters })),
-    ec2.send(new DescribeSecurityGroupsCommand({ Filters })),
+    groups(),
     statuses(),
   ]);
   return { done, instances };
@@ -376,7 +390,7 @@ interface Rig {
   manager: Manager;
   counters: Counter[];
   spec(zones: number): Spec;
-  engine(spec: Spec): Engine;
+  engine(spec: Spec, io?: IoHost): Engine;
   /** Wipes the world: moto, and the OpsWorks emulator first (so nothing it had under way reaches the new moto). */
   reset(): Promise<void>;
   floor(spec: Spec): Promise<void>;
@@ -401,7 +415,7 @@ function ec2Rig(world: World): Rig {
     manager: 'ec2',
     counters: [{ service: 'ec2', proxy: world.proxy }],
     spec: (zones) => makeSpec({ zones }),
-    engine: (spec) => makeEngine(spec, world.proxy.endpoint),
+    engine: (spec, io) => makeEngine(spec, world.proxy.endpoint, io ? { io } : {}),
     reset: () => world.moto.reset(),
     floor: (spec) => floor(world.viaProxy, spec.name),
     kill: async (spec, az) => {
@@ -520,13 +534,39 @@ async function benchZones(rig: Rig, zones: number, options: Options): Promise<Fi
       const report = await engine.run({ operation: 'apply', lock: lock ? { waitSeconds: 0 } : false, autoApprove: true });
       if (report.result) throw new Error(`a no-op apply applied something:\n${renderPlan(report.plan!)}`);
     };
+    // A reconcile loop's round, the spec read from its file each time, as the command does.
+    const dir = await mkdtemp(join(tmpdir(), 'dupsworks-bench-'));
+    const file = join(dir, 'stack.yaml');
+    await writeFile(file, specYaml(spec));
+    let outcome: string | undefined;
+    const reconciler = new Reconciler({
+      spec,
+      readSpec: async () => {
+        const loaded = await loadSpecFile(file);
+        return loaded.ok ? loaded : { ok: false, problems: loaded.problems.map((p) => p.message) };
+      },
+      engine: (s, io) => rig.engine(s, io),
+      log: () => {},
+      everySeconds: 60,
+      allowed: { replace: false, destroy: false },
+    });
     figures.push(
       ...(await measured(options.reps, [
         { scenario: 'lock', run: async () => (await engine.lock('apply', { waitSeconds: 0 })).release() },
         { scenario: 'no-op apply', run: run(true) },
         { scenario: 'no-op apply, no lock', run: run(false) },
+        {
+          scenario: 'reconcile round',
+          run: async () => {
+            outcome = (await reconciler.round()).outcome;
+          },
+          verify: async () => {
+            if (outcome !== 'converged') throw new Error(`a reconcile round on a converged stack came to ${outcome}`);
+          },
+        },
       ])),
     );
+    await rm(dir, { recursive: true });
   }
   return figures;
 }
@@ -572,7 +612,7 @@ function goals(figures: Figures[], managers: Manager[], zones: number[]): Goal[]
 const zonesText = (z: number) => `${z} zone${z === 1 ? '' : 's'}`;
 
 function report(figures: Figures[], results: Goal[], options: Options, elapsedMs: number): string {
-  const order: Scenario[] = ['no-op plan', 'floor', 'build', 'heal', 'lock', 'no-op apply', 'no-op apply, no lock'];
+  const order: Scenario[] = ['no-op plan', 'floor', 'build', 'heal', 'lock', 'no-op apply', 'no-op apply, no lock', 'reconcile round'];
   const sorted = [...figures].sort(
     (a, b) =>
       MANAGERS.indexOf(a.manager) - MANAGERS.indexOf(b.manager) ||
@@ -613,6 +653,15 @@ function report(figures: Figures[], results: Goal[], options: Options, elapsedMs
       `The lock, ${zonesText(z)}: ${lock.calls} calls (${Object.keys(lock.byAction).join(' + ')}), p50 ${lock.medianMs.toFixed(1)} ms, ` +
         `p95 ${lock.p95Ms.toFixed(1)} ms per apply; a no-op apply makes ${locked.calls} calls with it, ${unlocked.calls} without, ` +
         `and takes ${(locked.medianMs / unlocked.medianMs).toFixed(2)}x the time (p50 ${locked.medianMs.toFixed(1)} vs ${unlocked.medianMs.toFixed(1)} ms).`,
+    );
+    const [round, plan] = [find('reconcile round'), find('no-op plan')];
+    out.push(
+      `A reconcile round with nothing to do, ${zonesText(z)}: ${round.calls} calls (a no-op plan's ${plan.calls} + ` +
+        `${Object.entries(round.byAction)
+          .filter(([action, n]) => (plan.byAction[action] ?? 0) < n)
+          .map(([action, n]) => `${n - (plan.byAction[action] ?? 0)} ${action}`)
+          .join(' + ')}), p50 ${round.medianMs.toFixed(1)} ms, p95 ${round.p95Ms.toFixed(1)} ms; ` +
+        `${(round.medianMs / plan.medianMs).toFixed(2)}x a no-op plan's p50 (${plan.medianMs.toFixed(1)} ms, p95 ${plan.p95Ms.toFixed(1)} ms).`,
     );
   }
   if (options.verbose) {

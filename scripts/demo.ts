@@ -10,6 +10,11 @@
 // (examples/ha-nat-opsworks.yaml), against the OpsWorks emulator started as the real CLI's
 // `dupsworks emulator opsworks` in a child process; the disaster is the EC2 instance of a NAT
 // terminated behind OpsWorks's back.
+//
+// `npm run demo -- --reconcile` (with either manager): the same disaster, healed by the unattended
+// loop instead of a command: `dupsworks reconcile --every 5s` builds the stack in its first round,
+// a NAT is killed while it runs, its next round heals it and the one after finds nothing to do;
+// then it is stopped with SIGTERM, as systemctl stop does.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -62,14 +67,29 @@ function exitOnSignal(): void {
 /** A bad command line: said in one line, exit 1. */
 class UsageError extends Error {}
 
-const USAGE = 'usage: npm run demo [-- --manager ec2|opsworks | --lab]';
+const USAGE = 'usage: npm run demo [-- [--manager ec2|opsworks] [--reconcile] | --lab]';
 
-function parseOptions(argv: string[]): { manager: Manager; lab: boolean } {
+/** How long the reconcile loop may take to print a line the demo waits for. */
+const RECONCILE_LINE_TIMEOUT_MS = 120_000;
+
+interface DemoOptions {
+  manager: Manager;
+  /** Heal with the reconcile loop instead of plan and apply. */
+  reconcile: boolean;
+  /** Watch it with real packets in the lab (root). */
+  lab: boolean;
+}
+
+function parseOptions(argv: string[]): DemoOptions {
   let values;
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { manager: { type: 'string', default: 'ec2' }, lab: { type: 'boolean', default: false } },
+      options: {
+        manager: { type: 'string', default: 'ec2' },
+        reconcile: { type: 'boolean', default: false },
+        lab: { type: 'boolean', default: false },
+      },
       strict: true,
       allowPositionals: false,
     }));
@@ -81,11 +101,12 @@ function parseOptions(argv: string[]): { manager: Manager; lab: boolean } {
     throw new UsageError(`--manager must be ec2 or opsworks, not "${manager}"; ${USAGE}`);
   }
   if (values.lab && manager !== 'ec2') throw new UsageError(`--lab shows the ec2 mode; ${USAGE}`);
+  if (values.lab && values.reconcile) throw new UsageError(`--lab heals with apply, not the reconcile loop; ${USAGE}`);
   if (values.lab) {
     const missing = missingPrerequisites();
     if (missing.length > 0) throw new UsageError(`--lab: ${missing.join('; ')} (sudo npm run demo -- --lab)`);
   }
-  return { manager: manager as Manager, lab: values.lab! };
+  return { manager: manager as Manager, reconcile: values.reconcile!, lab: values.lab! };
 }
 
 /** The same disaster as the ec2 demo, watched with real packets in the lab. */
@@ -157,7 +178,7 @@ async function untilEgress(stack: string, ok: (e: Egress) => boolean): Promise<v
   }
 }
 
-async function main(manager: Manager): Promise<number> {
+async function main({ manager, reconcile }: DemoOptions): Promise<number> {
   const { spec: SPEC, stack: STACK } = DEMOS[manager];
   banner('Starting a local AWS emulator (moto_server)');
   const moto = await startMoto();
@@ -175,24 +196,13 @@ async function main(manager: Manager): Promise<number> {
       console.log(`dupsworks runs with AWS_ENDPOINT_URL=${moto.endpoint} AWS_ENDPOINT_URL_OPSWORKS=${opsworks.endpoint}`);
     }
 
+    const kill = () => killNat(manager, moto.endpoint, opsworks?.endpoint, STACK);
+    if (reconcile) return await reconcileDemo(SPEC, env, kill);
+
     banner(`1. Build the stack from nothing: dupsworks apply -f ${SPEC} --auto-approve`);
     await dupsworks(['apply', '-f', SPEC, '--auto-approve'], env);
 
-    if (manager === 'ec2') {
-      const nat = await liveNat(ec2Client(moto.endpoint), STACK, ZONE);
-      banner(`2. Disaster: the NAT of ${ZONE} (${nat.InstanceId}) is terminated behind dupsworks's back`);
-      await ec2Client(moto.endpoint).send(new TerminateInstancesCommand({ InstanceIds: [nat.InstanceId!] }));
-      console.log(`aws ec2 terminate-instances --instance-ids ${nat.InstanceId}  # done`);
-    } else {
-      const nat = await opsWorksNat(opsworks!.endpoint, STACK, `nat-${ZONE}`);
-      banner(
-        `2. Disaster: the EC2 instance of the NAT of ${ZONE} (OpsWorks instance ${nat.hostname}, EC2 ${nat.ec2InstanceId}) ` +
-          `is terminated behind OpsWorks's back`,
-      );
-      console.log(`aws opsworks describe-instances --stack-id ${nat.stackId}  # ${nat.hostname}: Ec2InstanceId ${nat.ec2InstanceId}`);
-      await ec2Client(moto.endpoint).send(new TerminateInstancesCommand({ InstanceIds: [nat.ec2InstanceId] }));
-      console.log(`aws ec2 terminate-instances --instance-ids ${nat.ec2InstanceId}  # done`);
-    }
+    await kill();
 
     banner(
       manager === 'ec2'
@@ -218,6 +228,80 @@ async function main(manager: Manager): Promise<number> {
       await moto.stop();
     }
   }
+}
+
+/** Step 2: the NAT of ZONE dies behind dupsworks's back (for OpsWorks, its EC2 instance). */
+async function killNat(manager: Manager, ec2Endpoint: string, opsworksEndpoint: string | undefined, stack: string): Promise<void> {
+  const ec2 = ec2Client(ec2Endpoint);
+  if (manager === 'ec2') {
+    const nat = await liveNat(ec2, stack, ZONE);
+    banner(`2. Disaster: the NAT of ${ZONE} (${nat.InstanceId}) is terminated behind dupsworks's back`);
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [nat.InstanceId!] }));
+    console.log(`aws ec2 terminate-instances --instance-ids ${nat.InstanceId}  # done`);
+  } else {
+    const nat = await opsWorksNat(opsworksEndpoint!, stack, `nat-${ZONE}`);
+    banner(
+      `2. Disaster: the EC2 instance of the NAT of ${ZONE} (OpsWorks instance ${nat.hostname}, EC2 ${nat.ec2InstanceId}) ` +
+        `is terminated behind OpsWorks's back`,
+    );
+    console.log(`aws opsworks describe-instances --stack-id ${nat.stackId}  # ${nat.hostname}: Ec2InstanceId ${nat.ec2InstanceId}`);
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [nat.ec2InstanceId] }));
+    console.log(`aws ec2 terminate-instances --instance-ids ${nat.ec2InstanceId}  # done`);
+  }
+  ec2.destroy();
+}
+
+/** The reconcile loop heals what `kill` breaks while it runs; stopped with SIGTERM, it exits 143. */
+async function reconcileDemo(spec: string, env: NodeJS.ProcessEnv, kill: () => Promise<void>): Promise<number> {
+  const args = ['reconcile', '-f', spec, '--every', '5s'];
+  banner(`1. Start the unattended loop: dupsworks ${args.join(' ')} (its first round builds the stack from nothing)`);
+  const loop = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'] });
+  children.add(loop);
+  const exited = new Promise<number | null>((resolve) =>
+    loop.on('close', (code) => {
+      children.delete(loop);
+      resolve(code);
+    }),
+  );
+  let log = '';
+  loop.stdout!.on('data', (d: Buffer) => {
+    process.stdout.write(d);
+    log += d.toString('utf8');
+  });
+  /** The first match of `pattern` in the log after `from` characters, once it is there. */
+  const line = (pattern: RegExp, from = 0) =>
+    new Promise<{ match: RegExpExecArray; end: number }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the loop printed no line matching ${pattern}`)), RECONCILE_LINE_TIMEOUT_MS);
+      const check = () => {
+        const rest = log.slice(from);
+        const match = pattern.exec(rest);
+        if (!match) return;
+        loop.stdout!.off('data', check);
+        clearTimeout(timer);
+        resolve({ match, end: from + match.index + match[0].length });
+      };
+      loop.stdout!.on('data', check);
+      void exited.then((code) => reject(new Error(`the loop exited (${code}) before printing ${pattern}`)));
+      check();
+    });
+  try {
+    const built = await line(/round \d+: converged: /);
+    await kill();
+    banner('3. The loop heals it in its next round (some 5 s later), and the round after finds nothing to do');
+    const healed = await line(/round (\d+): healed: /, built.end);
+    await line(new RegExp(`round ${Number(healed.match[1]) + 1}: converged: `), healed.end);
+    banner('4. Stop it as systemctl stop does: SIGTERM (a round under way would first finish its running changes); exit 143');
+    loop.kill('SIGTERM');
+    const code = await exited;
+    console.log(`exit code ${code}`);
+    if (code !== 143) throw new Error(`the loop exited with ${code}, not 143`);
+  } finally {
+    if (loop.exitCode === null && loop.signalCode === null) loop.kill('SIGKILL');
+  }
+  banner(`5. Converged: a fresh plan shows no changes (dupsworks plan -f ${spec} --detailed-exitcode)`);
+  const code = await dupsworks(['plan', '-f', spec, '--detailed-exitcode'], env, [0]);
+  console.log(`exit code ${code}: no changes`);
+  return 0;
 }
 
 /** The NAT of a zone as OpsWorks knows it: found by the stack's name and the instance's hostname. */
@@ -325,7 +409,7 @@ function dupsworks(args: string[], env: NodeJS.ProcessEnv, expected = [0]): Prom
   });
 }
 
-let options: { manager: Manager; lab: boolean };
+let options: DemoOptions;
 try {
   options = parseOptions(process.argv.slice(2));
 } catch (error) {
@@ -334,7 +418,7 @@ try {
 }
 
 exitOnSignal();
-(options.lab ? labDemo() : main(options.manager)).then(
+(options.lab ? labDemo() : main(options)).then(
   (code) => (process.exitCode = code),
   (error: Error) => {
     console.error(`demo failed: ${error.message}`);

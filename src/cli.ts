@@ -1,13 +1,14 @@
 // The command line: parse, call the engine, print. Results go to stdout, progress and problems to
-// stderr. Exit codes: 0 success (plan: no changes), 1 error, 2 plan with changes (--detailed-exitcode),
-// 130 / 143 stopped by SIGINT / SIGTERM.
+// stderr (the reconcile loop's log goes to stdout: it is what that command produces). Exit codes:
+// 0 success (plan: no changes), 1 error, 2 plan with changes (--detailed-exitcode) or, for
+// reconcile --once, changes it may not make, 130 / 143 stopped by SIGINT / SIGTERM.
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { Engine } from './engine.js';
 import { httpUrl, serveOpsWorksEmulator, wholeNumber, type OpsWorksCommandOptions } from './emulator/opsworks/command.js';
 import { DEFAULT_TIMEOUTS } from './aws/endpoint.js';
 import { DupsworksError, toErrorInfo, type ErrorInfo } from './errors.js';
-import type { RunOperation } from './io.js';
+import type { IoHost, RunOperation } from './io.js';
 import { DEFAULT_LEASE_SECONDS, DEFAULT_LOCK_TABLE, LockHeldError, who } from './lock/lease.js';
 import * as lab from './lab/control.js';
 import { loadPlan, planToApply, savePlan } from './planfile.js';
@@ -15,6 +16,8 @@ import { DEFAULT_GRACE_SECONDS } from './planner/apply.js';
 import { planToJson } from './planner/json.js';
 import { hasChanges, heldChanges, type Plan } from './planner/plan.js';
 import { colorStyle, plainStyle, renderPlan, type Style } from './planner/render.js';
+import { logWriter, LOG_FORMATS, type LogFormat } from './reconcile/log.js';
+import { DEFAULT_EVERY_SECONDS, DEFAULT_MAX_BACKOFF_SECONDS, exitCodeFor as reconcileExitCode, Reconciler } from './reconcile/loop.js';
 import { formatProblems, loadSpecFile } from './spec/load.js';
 import type { Spec } from './spec/types.js';
 import { lockInfoLines, TerminalHost, write } from './terminal.js';
@@ -152,6 +155,36 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(lockTimeoutOption())
     .addOption(stopTimeoutOption())
     .action(run(async (globals, options: RunFlags) => runLocked('destroy', await loadSpec(options.file, globals), globals, options)));
+
+  program
+    .command('reconcile')
+    .description(
+      'keep the stack converged, unattended: plan, apply what a loop may (heal), report, sleep, again; ' +
+        'exit codes with --once: 0 converged or healed, 1 error, 2 changes it may not make',
+    )
+    .requiredOption('-f, --file <spec>', 'the spec (YAML); read again every round')
+    .addOption(
+      new Option('--every <seconds>', 'time between two rounds (each wait is up to 10% longer or shorter, at random)')
+        .argParser(seconds)
+        .default(DEFAULT_EVERY_SECONDS),
+    )
+    .option('--once', 'one round, then exit (for a systemd timer or cron)')
+    .option('--allow-replace', 'also replace healthy resources when the spec changed what forces it (all zones at once)')
+    .option('--allow-destroy', 'also delete resources of the stack that the spec no longer names')
+    .addOption(
+      new Option('--max-backoff <seconds>', 'after failed rounds the wait doubles, up to this')
+        .argParser(seconds)
+        .default(DEFAULT_MAX_BACKOFF_SECONDS),
+    )
+    .addOption(new Option('--log-format <format>', 'one line per event, as text or JSON').choices(LOG_FORMATS).default('text'))
+    .addOption(concurrencyOption())
+    .addOption(
+      new Option('--lock-timeout <seconds>', "how long a round waits for another run's lock before it skips (0: skip at once)")
+        .argParser(zeroOrSeconds)
+        .default(0),
+    )
+    .addOption(stopTimeoutOption())
+    .action(run(async (globals, options: ReconcileFlags) => reconcile(await loadSpec(options.file, globals), globals, options)));
 
   program
     .command('force-unlock')
@@ -335,24 +368,18 @@ async function runLocked(
   adopt?: (fresh: Plan) => Plan,
 ): Promise<number> {
   const engine = engineFor(spec, globals, terminalHost(globals, flags.autoApprove), flags);
-  const controller = new AbortController();
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (controller.signal.aborted) {
-      write(process.stderr, '\nTwo interrupts received. Exiting immediately; the lock expires on its own.\n');
-      process.exit(signalExitCode(signal));
-    }
-    write(
-      process.stderr,
-      '\nInterrupt received. Stopping gracefully: no new changes start, running ones finish. Interrupt again to exit now.\n',
-    );
-    controller.abort(new DupsworksError('Interrupted', 'user', `interrupted by ${signal}`));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const interrupts = onInterrupts({
+    first: () =>
+      write(
+        process.stderr,
+        '\nInterrupt received. Stopping gracefully: no new changes start, running ones finish. Interrupt again to exit now.\n',
+      ),
+    second: () => write(process.stderr, '\nTwo interrupts received. Exiting immediately; the lock expires on its own.\n'),
+  });
   try {
     const report = await engine.run({
       operation,
-      signal: controller.signal,
+      signal: interrupts.signal,
       lock: flags.lock ? { waitSeconds: flags.lockTimeout, command: commandLine() } : false,
       autoApprove: flags.autoApprove ?? false,
       adopt,
@@ -366,9 +393,87 @@ async function runLocked(
     const held = report.plan ? heldChanges(report.plan).length : 0;
     return (report.result && !report.result.ok) || held > 0 ? 1 : 0;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    interrupts.dispose();
   }
+}
+
+interface ReconcileFlags {
+  file: string;
+  every: number;
+  once?: boolean;
+  allowReplace?: boolean;
+  allowDestroy?: boolean;
+  maxBackoff: number;
+  logFormat: LogFormat;
+  concurrency: number;
+  lockTimeout: number;
+  stopTimeout: number;
+}
+
+/**
+ * The reconcile loop, its log on stdout. SIGINT or SIGTERM stops it as it stops an apply (a round
+ * under way finishes its running changes and releases the lock; a sleep ends at once); SIGHUP
+ * (systemctl reload) starts the next round now.
+ */
+async function reconcile(spec: Spec, globals: GlobalOptions, flags: ReconcileFlags): Promise<number> {
+  const log = logWriter({ format: flags.logFormat, debug: globals.debug ?? false, write: (line) => write(process.stdout, line) });
+  const interrupts = onInterrupts({
+    second: () => write(process.stderr, 'Two interrupts received. Exiting immediately; a lock held expires on its own.\n'),
+  });
+  const reconciler = new Reconciler({
+    spec,
+    readSpec: async () => {
+      const loaded = await loadSpecFile(flags.file, globals.region ? { region: globals.region } : {});
+      return loaded.ok ? loaded : { ok: false, problems: formatProblems(loaded.problems) };
+    },
+    engine: (current, io) => engineFor(current, globals, io, flags),
+    log,
+    everySeconds: flags.every,
+    once: flags.once ?? false,
+    maxBackoffSeconds: flags.maxBackoff,
+    allowed: { replace: flags.allowReplace ?? false, destroy: flags.allowDestroy ?? false },
+    lockWaitSeconds: flags.lockTimeout,
+    command: commandLine(),
+    signal: interrupts.signal,
+  });
+  const onHangup = () => reconciler.wake('SIGHUP');
+  if (!flags.once) process.on('SIGHUP', onHangup);
+  try {
+    const last = await reconciler.run();
+    if (last.outcome === 'stopped') return exitCodeFor(last.error!);
+    return reconcileExitCode(last.outcome);
+  } finally {
+    process.off('SIGHUP', onHangup);
+    interrupts.dispose();
+  }
+}
+
+/**
+ * The first SIGINT or SIGTERM aborts the returned signal (its reason: Interrupted, naming the
+ * signal); a second one exits at once.
+ */
+function onInterrupts(say: { first?(signal: NodeJS.Signals): void; second(signal: NodeJS.Signals): void }): {
+  signal: AbortSignal;
+  dispose(): void;
+} {
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (controller.signal.aborted) {
+      say.second(signal);
+      process.exit(signalExitCode(signal));
+    }
+    say.first?.(signal);
+    controller.abort(new DupsworksError('Interrupted', 'user', `interrupted by ${signal}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
 }
 
 function terminalHost(globals: GlobalOptions, autoApprove?: boolean): TerminalHost {
@@ -380,7 +485,7 @@ function terminalHost(globals: GlobalOptions, autoApprove?: boolean): TerminalHo
   });
 }
 
-function engineFor(spec: Spec, globals: GlobalOptions, io: TerminalHost, flags?: Partial<RunFlags>): Engine {
+function engineFor(spec: Spec, globals: GlobalOptions, io: IoHost, flags?: Partial<RunFlags>): Engine {
   return new Engine({
     spec,
     io,
@@ -402,7 +507,7 @@ function lockHeldMessage(error: LockHeldError, argv: string[]): string {
   return [
     'Error: Error acquiring the stack lock',
     '',
-    `${error.message}. Another apply or destroy of this stack is running, or one died holding the lock.`,
+    `${error.message}. Another apply, destroy or reconcile of this stack is running, or one died holding the lock.`,
     ...lockInfoLines(error.holder),
     '',
     'Wait for it with --lock-timeout SECONDS. A lock whose run is gone expires by itself at the time above;',

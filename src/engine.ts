@@ -49,8 +49,11 @@ export interface RunRequest {
   operation: RunOperation;
   /** Aborting it stops the run; its reason (a DupsworksError) is what the report gives. */
   signal?: AbortSignal;
-  /** false: run without the lock. Else wait up to waitSeconds for another run's lock. */
-  lock: false | { waitSeconds: number; command?: string };
+  /**
+   * false: run without the lock. Else wait up to waitSeconds for another run's lock; `as` is what
+   * the lock shows its holder doing (default: the operation; the reconcile loop says "reconcile").
+   */
+  lock: false | { waitSeconds: number; command?: string; as?: string };
   /** Apply without asking the host. */
   autoApprove: boolean;
   /** Checks the fresh plan before anything is shown or done (a saved plan against it); throws to refuse. */
@@ -160,9 +163,12 @@ export class Engine {
   }
 
   /** Takes the stack's lock for `operation`, waiting up to waitSeconds for another holder; throws LockHeldError. */
-  async lock(operation: RunOperation, options: { waitSeconds: number; command?: string; signal?: AbortSignal }): Promise<Lease> {
+  async lock(
+    operation: RunOperation,
+    options: { waitSeconds: number; command?: string; as?: string; signal?: AbortSignal },
+  ): Promise<Lease> {
     const lease = await this.stackLock().acquire({
-      owner: owner(operation, options.command),
+      owner: owner(options.as ?? operation, options.command),
       leaseSeconds: this.leaseSeconds(),
       waitSeconds: options.waitSeconds,
       signal: options.signal,
@@ -198,8 +204,9 @@ export class Engine {
   private async planFor(desired: Desired[]): Promise<Plan> {
     const { observed, inventory: items, ctx } = await this.observe();
     const plan = await makePlan({ desired, observed, inventory: items, kinds: this.kinds, ctx });
-    if (!plan.changes.some((c) => c.action === 'delete' && !c.heldBy)) return plan;
-    // Deleting: what else is in the stack's VPCs would make some deletes fail; keep those instead.
+    if (!plan.changes.some((c) => (c.action === 'delete' || c.action === 'replace') && !c.heldBy)) return plan;
+    // Deleting (a replacement deletes the old one): what else is in the stack's VPCs would make some
+    // deletes fail; keep those instead.
     const inside = await strangers(ctx, items);
     return inside.length === 0 ? plan : makePlan({ desired, observed, inventory: [...items, ...inside], kinds: this.kinds, ctx });
   }
@@ -217,7 +224,7 @@ export class Engine {
   }
 }
 
-function owner(operation: RunOperation, command: string | undefined): LockOwner {
+function owner(operation: string, command: string | undefined): LockOwner {
   let user = process.env.USER ?? 'unknown';
   try {
     user = userInfo().username;

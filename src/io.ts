@@ -8,6 +8,7 @@ import type { LockInfo } from './lock/lease.js';
 import type { StepOutcome, ApplyResult } from './planner/apply.js';
 import type { Operation } from './planner/graph.js';
 import type { Plan } from './planner/plan.js';
+import type { Outputs } from './planner/resource.js';
 
 /** What a run does to the stack. */
 export type RunOperation = 'apply' | 'destroy';
@@ -19,7 +20,8 @@ export type EngineEvent =
   | { type: 'plan-ready'; operation: RunOperation; plan: Plan }
   | { type: 'step-start'; id: string; operation: Operation; physicalId?: string }
   | { type: 'step-progress'; id: string; operation: Operation; elapsedSeconds: number }
-  | { type: 'step-done'; id: string; operation: Operation; elapsedSeconds: number; physicalId?: string }
+  /** `outputs`: what a create or update made (a NAT's new instance id, for what refers to it). */
+  | { type: 'step-done'; id: string; operation: Operation; elapsedSeconds: number; physicalId?: string; outputs?: Outputs }
   | { type: 'step-failed'; id: string; operation: Operation; error: ErrorInfo }
   | { type: 'step-skipped'; id: string; operation: Operation; because: string }
   | { type: 'retry'; operation: string; code: string; attempt: number; delayMs: number }

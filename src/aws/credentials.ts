@@ -20,9 +20,11 @@ const REFRESH_MARGIN_MS = 5 * 60 * 1000;
  */
 export function credentialsFor(profile: string | undefined): AwsCredentialIdentityProvider {
   const named = profile ?? process.env.AWS_PROFILE;
+  // The shared files are read at each search (the SDK would keep its first reading, or its failure
+  // to read, for the life of the process): a reconcile loop sees a profile written or rotated since.
   const source: AwsCredentialIdentityProvider = named
-    ? fromIni({ profile: named })
-    : defaultProvider({ timeout: 1000, maxRetries: 0, ec2MetadataV1Disabled: true });
+    ? fromIni({ profile: named, ignoreCache: true })
+    : defaultProvider({ timeout: 1000, maxRetries: 0, ec2MetadataV1Disabled: true, ignoreCache: true });
   let cached: Promise<AwsCredentialIdentity> | undefined;
   let expiresAt = Infinity;
   return () => {

@@ -2,7 +2,9 @@
 // stack tag (VPCs, internet gateways, subnets, route tables, security groups, instances) and, when
 // the OpsWorks side is read, this stack's OpsWorks stacks with their layers and instances. The
 // kinds claim these in observe; what none claims, the plan shows with the advice written here.
-// It reads nothing the kinds do not read already: the same snapshot, no extra call.
+// It reads the snapshot the kinds read, and one listing more: the network interfaces in the stack's
+// security groups, where a NAT whose tags were removed (and which still runs, and costs money) is
+// found.
 //
 // The disks and network interfaces made with a NAT carry the tag too, but are not listed: they go
 // with their instance, and listing them would cost two more calls in every plan.
@@ -14,7 +16,7 @@ import type { Instance, NetworkInterface, Tag } from '@aws-sdk/client-ec2';
 import type { InventoryItem } from '../planner/inventory.js';
 import { VERSION } from '../version.js';
 import type { AwsContext } from './context.js';
-import { instanceGroupIds } from './instance-groups.js';
+import { gatewaysHeldBy, instanceGroupIds } from './instance-groups.js';
 import { RESOURCE_TAG, ofStack, tagMap } from './tags.js';
 
 /** Set on what OpsWorks launches: the name of its OpsWorks stack, and the instance's hostname. */
@@ -39,9 +41,20 @@ export async function inventory(ctx: AwsContext, options: { opsworks: boolean })
       references: references.filter((r): r is string => !!r),
     };
   };
-  // An instance with a public address keeps its VPC's gateway attached: AWS refuses the detach.
-  const gatewaysOf = (vpcId: string | undefined) =>
-    gateways.filter((g) => g.Attachments?.some((a) => a.VpcId === vpcId)).map((g) => g.InternetGatewayId);
+  const instance = (i: Instance, advice?: string): InventoryItem => {
+    const item = ec2(i.InstanceId!, 'EC2 instance', i.Tags, [i.SubnetId, i.VpcId, ...instanceGroupIds(i), ...gatewaysHeldBy(i, gateways)]);
+    return {
+      ...item,
+      description: `${item.description}, ${i.InstanceType ?? 'of unknown type'}, ${i.State?.Name ?? 'pending'}${launchedBy(i)}`,
+      advice: `${advice ?? item.advice} ${costOf(i)}`,
+    };
+  };
+  // A NAT whose tags were removed is found by the stack's security group it still holds (its
+  // interface is in it); what carries the stack's tag is listed already.
+  const inGroups = await ctx.snapshot.interfacesInGroups(groups.map((g) => g.GroupId!));
+  const listed = new Set(instances.map((i) => i.InstanceId!));
+  const others = inGroups.flatMap((n) => n.Attachment?.InstanceId ?? []).filter((id) => !listed.has(id));
+  const untagged = others.length === 0 ? [] : (await ctx.snapshot.instancesByIds(others)).filter((i) => !ofStack(i.Tags, ctx.stack));
   const items: InventoryItem[] = [
     ...vpcs.map((v) => ec2(v.VpcId!, 'VPC', v.Tags, [])),
     ...gateways.map((g) =>
@@ -56,20 +69,33 @@ export async function inventory(ctx: AwsContext, options: { opsworks: boolean })
     ...tables.map((t) => ec2(t.RouteTableId!, 'route table', t.Tags, [t.VpcId, ...(t.Associations ?? []).map((a) => a.SubnetId)])),
     ...groups.map((g) => ec2(g.GroupId!, 'security group', g.Tags, [g.VpcId])),
     // A terminated instance is listed for an hour, but is gone: nothing to claim or to wait for.
-    ...instances
-      .filter((i) => !['shutting-down', 'terminated'].includes(i.State?.Name ?? ''))
-      .map((i) => {
-        const item = ec2(i.InstanceId!, 'EC2 instance', i.Tags, [
-          i.SubnetId,
-          i.VpcId,
-          ...instanceGroupIds(i),
-          ...(i.PublicIpAddress ? gatewaysOf(i.VpcId) : []),
-        ]);
-        return { ...item, description: `${item.description}${launchedBy(i)}` };
-      }),
+    ...instances.filter(alive).map((i) => instance(i)),
+    ...untagged.filter(alive).map((i) => {
+      const group = groups.find((g) =>
+        inGroups.some((n) => n.Attachment?.InstanceId === i.InstanceId && n.Groups?.some((h) => h.GroupId === g.GroupId)),
+      );
+      const name = tagMap(group?.Tags)[RESOURCE_TAG];
+      return instance(
+        i,
+        `It is in the stack's security group ${group?.GroupId}${name ? ` (${name})` : ''} but has no dupsworks:stack=${ctx.stack} tag, as ` +
+          'a NAT of this stack whose tags were removed would be, and dupsworks never touches what lacks the tag. Terminate it if ' +
+          'nothing uses it; if it is yours, give it a security group of its own.',
+      );
+    }),
   ];
   if (options.opsworks) items.push(...(await opsworksItems(ctx)));
   return items;
+}
+
+function alive(instance: Instance): boolean {
+  return !['shutting-down', 'terminated'].includes(instance.State?.Name ?? '');
+}
+
+// An instance left behind is easy to forget, and it is billed by the hour.
+function costOf(instance: Instance): string {
+  return instance.State?.Name === 'stopped' || instance.State?.Name === 'stopping'
+    ? 'Stopped, it still costs money for its disk until it is terminated.'
+    : 'It is running, and costs money, until it is terminated.';
 }
 
 function ec2Advice(type: string, tags: Tag[] | undefined, stack: string, opsworksRead: boolean): string {
@@ -84,15 +110,16 @@ function ec2Advice(type: string, tags: Tag[] | undefined, stack: string, opswork
           'spec that made it (nat.manager: opsworks), or run this command with --opsworks-endpoint-url (or AWS_ENDPOINT_URL_OPSWORKS) so ' +
           'that the plan includes it (an EC2 spec then removes it).';
   }
+  const remove = type === 'EC2 instance' ? 'Terminate' : 'Delete';
   if (logicalId === undefined) {
     return (
       `It carries dupsworks:stack=${stack} but no dupsworks:resource tag, and dupsworks tags what it makes with both: it was tagged ` +
-      'by hand or by another tool. Delete it, or remove its dupsworks:stack tag.'
+      `by hand or by another tool. ${remove} it, or remove its dupsworks:stack tag.`
     );
   }
   return (
     `Its dupsworks:resource tag "${logicalId}" names no ${type} that dupsworks ${VERSION} makes: another version made it, or it was ` +
-    'tagged by hand. Apply with the version that made it, or delete it.'
+    `tagged by hand (a NAT whose tag was edited is one, and another NAT serves its zone). Apply with the version that made it, or ${remove.toLowerCase()} it.`
   );
 }
 
@@ -125,7 +152,8 @@ export async function strangers(ctx: AwsContext, known: readonly InventoryItem[]
       .map((i) => i.InstanceId!),
   );
   const goesWithItsInstance = (n: NetworkInterface) =>
-    n.Attachment?.InstanceId !== undefined && (ourInstances.has(n.Attachment.InstanceId) || ending.has(n.Attachment.InstanceId));
+    n.Attachment?.InstanceId !== undefined &&
+    (ourInstances.has(n.Attachment.InstanceId) || ours.has(n.Attachment.InstanceId) || ending.has(n.Attachment.InstanceId));
   const advice =
     `It is in this stack's VPC but is not this stack's (it has no dupsworks:stack=${ctx.stack} tag), so what it is in cannot be ` +
     'deleted while it is there. Delete it, or what made it, then run this again.';

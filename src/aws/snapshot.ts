@@ -92,6 +92,22 @@ export class Snapshot {
     });
   }
 
+  /**
+   * The network interfaces in the given security groups, whatever their tags (one call, by group):
+   * a NAT of the stack whose tags were removed still holds the stack's group, and still costs money.
+   */
+  interfacesInGroups(groupIds: readonly string[]): Promise<NetworkInterface[]> {
+    const wanted = [...new Set(groupIds)].sort();
+    return this.memo.once(`interfaces-in:${wanted.join(',')}`, async () =>
+      wanted.length === 0
+        ? []
+        : collect(
+            paginateDescribeNetworkInterfaces({ client: this.ec2 }, { Filters: [{ Name: 'group-id', Values: wanted }] }),
+            (p) => p.NetworkInterfaces,
+          ),
+    );
+  }
+
   /** The stack's running instances whose instance or system status check says "impaired" (one call, by id). */
   impairedInstanceIds(): Promise<Set<string>> {
     return this.memo.once('impaired', async () => {
@@ -105,11 +121,6 @@ export class Snapshot {
         statuses.filter((s) => s.InstanceStatus?.Status === 'impaired' || s.SystemStatus?.Status === 'impaired').map((s) => s.InstanceId!),
       );
     });
-  }
-
-  /** Instances some route of the stack's route tables points at (of several candidates, the one in use). */
-  async routedInstanceIds(): Promise<Set<string | undefined>> {
-    return new Set((await this.routeTables()).flatMap((t) => t.Routes ?? []).map((r) => r.InstanceId));
   }
 
   /**

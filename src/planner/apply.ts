@@ -83,7 +83,7 @@ export async function applyPlan<C>(plan: Plan, options: ApplyOptions<C>): Promis
           ? await kind.create(desired, { ...ctx, resourceId: change.id, replacing: change.observed?.physicalId, previewed: change.preview })
           : await kind.update(desired, change.observed!, change.attributes, ctx);
       outputs.set(change.id, made);
-      notify({ type: 'step-done', id: change.id, operation, elapsedSeconds: elapsed(), physicalId: made.id });
+      notify({ type: 'step-done', id: change.id, operation, elapsedSeconds: elapsed(), physicalId: made.id, outputs: made });
     } catch (error) {
       notify({ type: 'step-failed', id: change.id, operation, error: toErrorInfo(error) });
       throw error;

@@ -2,6 +2,7 @@
 // optional `preview` look-ups; no AWS knowledge here.
 
 import { createHash } from 'node:crypto';
+import { bestFirst, preferredBecause, type Claimant } from './candidates.js';
 import { forcesReplacement } from './diff.js';
 import { unclaimedItems, type InventoryItem } from './inventory.js';
 import type { AttributeChange, Desired, Observed, SomeKind } from './resource.js';
@@ -61,7 +62,10 @@ export async function makePlan<C>({ desired, observed, inventory = [], kinds, ct
     .map((u) => ({ ...u, references: [...new Set(u.references)].sort() }))
     .sort((a, b) => a.physicalId.localeCompare(b.physicalId));
   const observedById = groupObserved(observed);
+  const usage = usageOf(observed, unclaimed);
   const changes = new Map<string, Change>();
+  /** Logical id -> its claimants, the one kept first. */
+  const ranked = new Map<string, Claimant<Observed>[]>();
 
   const lookup = (r: Ref): Value => {
     const target = changes.get(r.$ref);
@@ -77,13 +81,22 @@ export async function makePlan<C>({ desired, observed, inventory = [], kinds, ct
   for (const want of dependencyOrder(desired)) {
     const kind = kindOf(kinds, want.kind);
     const planned = resolve(want.props, lookup) as Resolved<Props>;
-    const found = observedById.get(want.id)?.[0];
+    const diffs = new Map<Observed, AttributeChange[]>();
+    const claimants = bestFirst(
+      (observedById.get(want.id) ?? []).map((o) => {
+        const attributes = explainUnknowns(kind.diff(planned, o));
+        diffs.set(o, attributes);
+        return claimant(o, usage, { fits: !forcesReplacement(attributes), changes: attributes.length });
+      }),
+    );
+    ranked.set(want.id, claimants);
+    const found = claimants[0]?.item;
     const dependsOn = referencedIds(want.props, { requiredOnly: true });
     let change: Change;
     if (!found) {
       change = { id: want.id, kind: want.kind, action: 'create', desired: want, planned, attributes: [], dependsOn };
     } else {
-      const attributes = explainUnknowns(kind.diff(planned, found));
+      const attributes = diffs.get(found)!;
       const action: Action = attributes.length === 0 ? 'no-op' : forcesReplacement(attributes) ? 'replace' : 'update';
       change = { id: want.id, kind: want.kind, action, desired: want, planned, observed: found, attributes, dependsOn };
       const remark = action === 'no-op' ? kind.remark?.(planned, found) : undefined;
@@ -97,12 +110,16 @@ export async function makePlan<C>({ desired, observed, inventory = [], kinds, ct
 
   const wanted = new Set(desired.map((d) => d.id));
   for (const [id, found] of observedById) {
-    found.forEach((extra, index) => {
+    const claimants = ranked.get(id) ?? bestFirst(found.map((o) => claimant(o, usage)));
+    claimants.forEach((extra, index) => {
       const unwanted = index > 0 || !wanted.has(id);
-      if (!unwanted || !extra.owned) return;
+      if (!unwanted || !extra.item.owned) return;
       const key = index === 0 ? id : `${id}~${extra.physicalId}`;
-      const reason = extra.note ?? (wanted.has(id) ? `duplicate of ${id}` : 'not in the spec');
-      changes.set(key, { id: key, kind: extra.kind, action: 'delete', observed: extra, attributes: [], reason, dependsOn: [] });
+      const kept = claimants[0]!;
+      const reason =
+        extra.item.note ??
+        (wanted.has(id) ? `duplicate of ${id}; ${kept.physicalId} is kept: ${preferredBecause(kept, extra)}` : 'not in the spec');
+      changes.set(key, { id: key, kind: extra.item.kind, action: 'delete', observed: extra.item, attributes: [], reason, dependsOn: [] });
     });
   }
 
@@ -210,8 +227,6 @@ function kindOf<C>(kinds: Kinds<C>, name: string): SomeKind<C> {
   return kind;
 }
 
-// Kinds are asked to pick the best of several resources claiming one logical id and list it first
-// (see Observed.note); the planner deletes the others.
 function groupObserved(observed: readonly Observed[]): Map<string, Observed[]> {
   const groups = new Map<string, Observed[]>();
   for (const o of observed) {
@@ -220,6 +235,38 @@ function groupObserved(observed: readonly Observed[]): Map<string, Observed[]> {
     else groups.set(o.id, [o]);
   }
   return groups;
+}
+
+interface Usage {
+  /** Physical id -> the observed resources that refer to it. */
+  stack: Map<string, Set<Observed>>;
+  /** Physical id -> the unclaimed items that refer to it. */
+  others: Map<string, Set<string>>;
+}
+
+// What refers to what, for the rule that picks among several claimants of one logical id: a
+// resource others use is the one they were made for.
+function usageOf(observed: readonly Observed[], unclaimed: readonly InventoryItem[]): Usage {
+  const usage: Usage = { stack: new Map(), others: new Map() };
+  const add = <T>(map: Map<string, Set<T>>, used: string, by: T) => map.set(used, (map.get(used) ?? new Set()).add(by));
+  for (const o of observed) for (const used of o.references) add(usage.stack, used, o);
+  for (const u of unclaimed) for (const used of u.references) add(usage.others, used, u.physicalId);
+  return usage;
+}
+
+function claimant(o: Observed, usage: Usage, fit: Pick<Claimant<Observed>, 'fits' | 'changes'> = {}): Claimant<Observed> {
+  const names = [o.physicalId, ...(o.alsoKnownAs ?? [])];
+  const users = new Set(names.flatMap((n) => [...(usage.stack.get(n) ?? [])]).filter((u) => u !== o));
+  const others = new Set(names.flatMap((n) => [...(usage.others.get(n) ?? [])]));
+  return {
+    item: o,
+    physicalId: o.physicalId,
+    ...fit,
+    ...(o.health !== undefined ? { health: o.health } : {}),
+    usedBy: users.size,
+    usedByOthers: others.size,
+    ...(o.createdAt !== undefined ? { createdAt: o.createdAt } : {}),
+  };
 }
 
 // Independent of the order AWS lists things in (resources, references, keys, tags).

@@ -44,6 +44,14 @@ export interface Observed<S = unknown, N extends string = string> {
   owned: boolean;
   /** Why this resource is extra, e.g. "duplicate of nat/ap-northeast-1c". Shown when it is deleted. */
   note?: string;
+  /**
+   * How far it is from serving, in its kind's own terms: 0 (or absent) serves, larger is further
+   * (a NAT: running, then pending, then stopped…). Of several claiming one logical id, the planner
+   * keeps the one that fits the spec, then the healthiest (see planner/candidates.ts).
+   */
+  health?: number;
+  /** When it was made (ms since the epoch), if the provider says: of equal claimants, the oldest is kept. */
+  createdAt?: number;
   /** Kind-specific state the diff needs. */
   state: S;
   /** What this resource holds that no other of its kind may hold at the same time (see ResourceKind.claim). */

@@ -2,6 +2,7 @@
 
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
+import { errorCode } from '../aws/retry.js';
 import { tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
 import { compareAttributes, compareTags } from '../planner/diff.js';
 import { idScheme } from '../planner/identity.js';
@@ -52,22 +53,19 @@ export const internetGateway = {
   },
 
   async create(desired, ctx) {
-    const { AttachInternetGatewayCommand, CreateInternetGatewayCommand } = await import('@aws-sdk/client-ec2');
+    const { CreateInternetGatewayCommand } = await import('@aws-sdk/client-ec2');
     const created = await ctx.ec2.send(
       new CreateInternetGatewayCommand({
         TagSpecifications: tagSpecifications('internet-gateway', ctx.stack, ctx.resourceId, desired.tags),
       }),
     );
     const id = created.InternetGateway!.InternetGatewayId!;
-    await ctx.ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: id, VpcId: desired.vpcId }));
+    await attach(ctx, id, desired.vpcId);
     return { id };
   },
 
   async update(desired, observed, changes, ctx) {
-    if (changes.some((c) => c.path === 'vpcId')) {
-      const { AttachInternetGatewayCommand } = await import('@aws-sdk/client-ec2');
-      await ctx.ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: observed.physicalId, VpcId: desired.vpcId }));
-    }
+    if (changes.some((c) => c.path === 'vpcId')) await attach(ctx, observed.physicalId, desired.vpcId);
     await applyTags(ctx, observed.physicalId, changes, desired.tags);
     return observed.outputs;
   },
@@ -78,6 +76,19 @@ export const internetGateway = {
     await ignoreNotFound(ctx.ec2.send(new DeleteInternetGatewayCommand({ InternetGatewayId: observed.physicalId })));
   },
 } satisfies ResourceKind<'internet-gateway', InternetGatewayProps, InternetGatewayState, AwsContext>;
+
+async function attach(ctx: AwsContext, gatewayId: string, vpcId: string) {
+  const { AttachInternetGatewayCommand, DescribeInternetGatewaysCommand } = await import('@aws-sdk/client-ec2');
+  try {
+    await ctx.ec2.send(new AttachInternetGatewayCommand({ InternetGatewayId: gatewayId, VpcId: vpcId }));
+  } catch (error) {
+    // Sent again after a lost reply, the attach finds its own work done. Another gateway on the
+    // VPC is a refusal to pass on.
+    if (errorCode(error) !== 'Resource.AlreadyAssociated') throw error;
+    const found = await ctx.ec2.send(new DescribeInternetGatewaysCommand({ InternetGatewayIds: [gatewayId] }));
+    if (!found.InternetGateways?.[0]?.Attachments?.some((a) => a.VpcId === vpcId)) throw error;
+  }
+}
 
 async function detach(ctx: AwsContext, gatewayId: string, vpcId: string) {
   const { DetachInternetGatewayCommand } = await import('@aws-sdk/client-ec2');

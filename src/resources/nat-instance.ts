@@ -10,13 +10,13 @@ import type { Instance, RunInstancesCommandInput } from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
 import { errorCode } from '../aws/retry.js';
-import { tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
+import { logicalIdOf, tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
 import { compareAttributes, compareTags } from '../planner/diff.js';
 import { idScheme } from '../planner/identity.js';
-import { desired, type ChangeOf, type Observed, type Outputs, type ResourceKind } from '../planner/resource.js';
+import { desired, type ChangeOf, type CreateContext, type Observed, type Outputs, type ResourceKind } from '../planner/resource.js';
 import type { Ref } from '../planner/values.js';
 import { applyTags } from './tagging.js';
-import { instanceGroupIds } from '../aws/instance-groups.js';
+import { gatewaysHeldBy, instanceGroupIds } from '../aws/instance-groups.js';
 import { encodeUserData } from '../nat/user-data.js';
 
 /** Public SSM parameter naming the latest Amazon Linux 2023 AMI. */
@@ -65,21 +65,17 @@ export const natInstance = {
   desire: (key: { availabilityZone: string }, props: NatInstanceProps) => desired('nat-instance', ids.id(key), props),
 
   async observe(ctx) {
-    const [instances, impaired, routed] = await Promise.all([
+    const [instances, impaired, gateways] = await Promise.all([
       ctx.snapshot.instances(),
       ctx.snapshot.impairedInstanceIds(),
-      ctx.snapshot.routedInstanceIds(),
+      ctx.snapshot.internetGateways(),
     ]);
-    const byId = new Map<string, Candidate[]>();
-    for (const { id, item: instance } of withLogicalIds(instances, ctx.stack, ids)) {
-      const candidate = {
-        observed: observed(id, instance, impaired.has(instance.InstanceId!)),
-        routed: routed.has(instance.InstanceId),
-        launched: instance.LaunchTime?.getTime() ?? 0,
-      };
-      byId.set(id, [...(byId.get(id) ?? []), candidate]);
-    }
-    return [...byId.values()].flatMap(bestFirst);
+    const found = withLogicalIds(instances, ctx.stack, ids).map(({ id, item }) =>
+      observed(id, item, impaired.has(item.InstanceId!), gatewaysHeldBy(item, gateways)),
+    );
+    // A terminated one is listed for a while but is gone: it counts only while its zone has no other.
+    const live = new Set(found.filter((o) => !DEAD.has(o.state.state)).map((o) => o.id));
+    return found.filter((o) => !DEAD.has(o.state.state) || !live.has(o.id));
   },
 
   diff(desired, observed) {
@@ -146,8 +142,9 @@ export const natInstance = {
       ],
     };
     let launched = await run(ctx, input, clientToken(ctx.stack, ctx.resourceId, ctx.replacing, input));
-    if (DEAD.has(launched.State?.Name ?? '')) {
-      // The token matched an earlier launch that has since died; launch anew.
+    if (!(await isThisNat(ctx, launched.InstanceId!))) {
+      // The token matched an earlier launch that has since died, or that is this NAT no more (its
+      // tags were removed or changed, so the plan did not see it): launch anew.
       launched = await run(ctx, input, clientToken(ctx.stack, ctx.resourceId, launched.InstanceId, input));
     }
     const instanceId = launched.InstanceId!;
@@ -182,7 +179,7 @@ export const natInstance = {
   },
 } satisfies ResourceKind<'nat-instance', NatInstanceProps, NatInstanceState, AwsContext>;
 
-function observed(id: string, i: Instance, impaired: boolean): Observed<NatInstanceState, 'nat-instance'> {
+function observed(id: string, i: Instance, impaired: boolean, gateways: string[]): Observed<NatInstanceState, 'nat-instance'> {
   const state = i.State?.Name ?? 'pending';
   const groups = instanceGroupIds(i);
   const tags = tagMap(i.Tags);
@@ -191,9 +188,14 @@ function observed(id: string, i: Instance, impaired: boolean): Observed<NatInsta
     kind: 'nat-instance',
     physicalId: i.InstanceId!,
     outputs: outputsOf(i.InstanceId!, state),
-    references: DEAD.has(state) ? [] : [i.SubnetId, ...groups].filter((x): x is string => !!x),
+    // Its public address keeps the gateway attached: the gateway goes only once the NAT has.
+    references: DEAD.has(state) ? [] : [i.SubnetId, ...groups, ...gateways].filter((x): x is string => !!x),
     // A terminated instance is listed for a while but is already gone: never anything to delete.
     owned: !DEAD.has(state),
+    // Of several claiming one zone (a replacement interrupted halfway, a copy launched by hand), the
+    // planner keeps the healthiest; then the one routes use, then the oldest.
+    health: PREFERENCE.indexOf(state) * 2 + (impaired ? 1 : 0),
+    ...(i.LaunchTime ? { createdAt: i.LaunchTime.getTime() } : {}),
     state: {
       state,
       impaired,
@@ -217,30 +219,12 @@ function outputsOf(instanceId: string, state: string): Outputs {
 
 const PREFERENCE = ['running', 'pending', 'stopping', 'stopped', 'shutting-down', 'terminated'];
 
-interface Candidate {
-  observed: Observed<NatInstanceState, 'nat-instance'>;
-  /** Some route of the stack points at it. */
-  routed: boolean;
-  launched: number;
-}
-
-// Several instances can claim one logical id (a replacement interrupted halfway, a terminated one
-// still listed, a copy launched by hand). The NAT is the healthiest; among equals, the one routes
-// already use (no churn), then the oldest. Dead ones are forgotten when a live one exists (they
-// are already gone); other live ones are listed after it, for the planner to delete.
-function bestFirst(candidates: Candidate[]): Observed<NatInstanceState, 'nat-instance'>[] {
-  const rank = ({ observed: o }: Candidate) => PREFERENCE.indexOf(o.state.state) * 2 + (o.state.impaired ? 1 : 0);
-  const ordered = [...candidates]
-    .sort(
-      (a, b) =>
-        rank(a) - rank(b) ||
-        Number(b.routed) - Number(a.routed) ||
-        a.launched - b.launched ||
-        a.observed.physicalId.localeCompare(b.observed.physicalId),
-    )
-    .map((c) => c.observed);
-  const live = ordered.filter((o) => !DEAD.has(o.state.state));
-  return live.length > 0 ? live : ordered.slice(0, 1);
+// As it is now: what answers a repeated token is the launch it was first sent for, as it was then.
+async function isThisNat(ctx: AwsContext & CreateContext, instanceId: string): Promise<boolean> {
+  const { DescribeInstancesCommand } = await import('@aws-sdk/client-ec2');
+  const out = await ctx.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+  const now = out.Reservations?.[0]?.Instances?.[0];
+  return !!now && !DEAD.has(now.State?.Name ?? '') && logicalIdOf(now.Tags, ctx.stack) === ctx.resourceId;
 }
 
 /** How long EC2 may take to see an instance profile IAM has just made. */

@@ -16,7 +16,7 @@ import { compareAttributes } from '../planner/diff.js';
 import { idScheme } from '../planner/identity.js';
 import { desired, type AttributeChange, type ChangeOf, type Observed, type Outputs, type ResourceKind } from '../planner/resource.js';
 import type { Known, Ref } from '../planner/values.js';
-import { instanceGroupIds } from '../aws/instance-groups.js';
+import { gatewaysHeldBy, instanceGroupIds } from '../aws/instance-groups.js';
 
 export type OpsWorksInstanceProps = {
   stackId: Ref;
@@ -73,16 +73,15 @@ export const opsworksInstance = {
   desire: (props: OpsWorksInstanceProps) => desired('opsworks-instance', ids.id({ hostname: props.hostname }), props),
 
   async observe(ctx) {
-    const [instances, impaired, routed] = await Promise.all([
+    const [instances, impaired, gateways] = await Promise.all([
       ctx.opsworksSnapshot.instances(),
       ctx.snapshot.impairedInstanceIds(),
-      ctx.snapshot.routedInstanceIds(),
+      ctx.snapshot.internetGateways(),
     ]);
     const ec2 = new Map(
       (await ctx.snapshot.instancesByIds(instances.flatMap((i) => i.Ec2InstanceId ?? []))).map((e) => [e.InstanceId!, e]),
     );
-    const byId = new Map<string, Candidate[]>();
-    for (const i of instances) {
+    return instances.map((i): Observed<OpsWorksInstanceState, 'opsworks-instance'> => {
       const e = i.Ec2InstanceId ? ec2.get(i.Ec2InstanceId) : undefined;
       const state: OpsWorksInstanceState = {
         status: i.Status ?? 'unknown',
@@ -99,22 +98,30 @@ export const opsworksInstance = {
         securityGroupIds: e ? instanceGroupIds(e).sort() : undefined,
         sourceDestCheck: e?.SourceDestCheck,
       };
-      const id = ids.id({ hostname: baseHostname(i.Hostname!) });
-      const observed: Observed<OpsWorksInstanceState, 'opsworks-instance'> = {
-        id,
+      return {
+        // A replacement's -rN is not part of the id: replacements and what they replace claim it together.
+        id: ids.id({ hostname: baseHostname(i.Hostname!) }),
         kind: 'opsworks-instance',
         physicalId: i.InstanceId!,
         outputs: outputsOf(i, state.ec2State),
-        references: [i.StackId!, ...(i.LayerIds ?? []), ...(i.SubnetId ? [i.SubnetId] : []), ...(state.securityGroupIds ?? [])],
+        // Its EC2 instance's public address keeps the gateway attached: the gateway goes only once it has.
+        references: [
+          i.StackId!,
+          ...(i.LayerIds ?? []),
+          ...(i.SubnetId ? [i.SubnetId] : []),
+          ...(state.securityGroupIds ?? []),
+          ...(e ? gatewaysHeldBy(e, gateways) : []),
+        ],
         // Routes and the custom JSON name its EC2 instance: they must move off it before it goes.
         ...(i.Ec2InstanceId ? { alsoKnownAs: [i.Ec2InstanceId] } : {}),
         owned: true,
+        // Of several claiming one hostname (a replacement interrupted halfway), the planner keeps the
+        // healthiest; then the one routes use, then the oldest.
+        health: healthRank(state),
+        ...(i.CreatedAt && !Number.isNaN(Date.parse(i.CreatedAt)) ? { createdAt: Date.parse(i.CreatedAt) } : {}),
         state,
       };
-      const candidate = { observed, routed: routed.has(i.Ec2InstanceId), createdAt: i.CreatedAt ?? '' };
-      byId.set(id, [...(byId.get(id) ?? []), candidate]);
-    }
-    return [...byId.values()].flatMap(bestFirst);
+    });
   },
 
   diff(desired, observed) {
@@ -270,23 +277,9 @@ async function freeHostname(ctx: AwsContext, stackId: string, base: string): Pro
   for (let n = 2; ; n++) if (!taken.has(`${base}-r${n}`)) return `${base}-r${n}`;
 }
 
-interface Candidate {
-  observed: Observed<OpsWorksInstanceState, 'opsworks-instance'>;
-  routed: boolean;
-  createdAt: string;
-}
-
 const PREFERENCE = ['online', 'running_setup', 'booting', 'pending', 'requested', 'rebooting', 'stopping', 'stopped', 'stop_failed'];
 
-// Several instances can claim one hostname base (a replacement interrupted halfway). The
-// healthiest serves; among equals, the one routes use, then the oldest. The others are listed
-// after it, for the planner to delete.
-function bestFirst(candidates: Candidate[]): Observed<OpsWorksInstanceState, 'opsworks-instance'>[] {
-  const rank = ({ observed: { state } }: Candidate) => {
-    const r = PREFERENCE.indexOf(state.status);
-    return (r < 0 ? PREFERENCE.length : r) * 2 + (state.impaired || (state.status === 'online' && EC2_GONE.has(state.ec2State)) ? 1 : 0);
-  };
-  return [...candidates]
-    .sort((a, b) => rank(a) - rank(b) || Number(b.routed) - Number(a.routed) || a.createdAt.localeCompare(b.createdAt))
-    .map((c) => c.observed);
+function healthRank(state: OpsWorksInstanceState): number {
+  const r = PREFERENCE.indexOf(state.status);
+  return (r < 0 ? PREFERENCE.length : r) * 2 + (state.impaired || (state.status === 'online' && EC2_GONE.has(state.ec2State)) ? 1 : 0);
 }

@@ -1,6 +1,7 @@
 // A route table and its association with one subnet. The routes in it are their own kind
 // (route.ts); this file only owns the table and which subnet uses it.
 
+import { randomUUID } from 'node:crypto';
 import type { AwsContext } from '../aws/context.js';
 import { errorCode } from '../aws/retry.js';
 import { ignoreNotFound } from '../aws/errors.js';
@@ -77,6 +78,8 @@ export const routeTable = {
       new CreateRouteTableCommand({
         VpcId: desired.vpcId,
         TagSpecifications: tagSpecifications('route-table', ctx.stack, ctx.resourceId, desired.tags),
+        // Sent again after a lost reply (the retry resends this input), it returns the table made.
+        ClientToken: randomUUID(),
       }),
     );
     const id = created.RouteTable!.RouteTableId!;

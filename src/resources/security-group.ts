@@ -4,12 +4,13 @@
 import type { IpPermission } from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
+import { errorCode } from '../aws/retry.js';
 import { tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
 import { compareAttributes, compareTags } from '../planner/diff.js';
 import { idScheme } from '../planner/identity.js';
 import { desired, type ResourceKind } from '../planner/resource.js';
 import type { Ref } from '../planner/values.js';
-import { applyTags } from './tagging.js';
+import { applyTags, madeBefore } from './tagging.js';
 
 /** "all 10.0.0.0/16" (every protocol), or "tcp 22-22 203.0.113.0/24". */
 export type Rule = string;
@@ -74,19 +75,36 @@ export const securityGroup = {
   },
 
   async create(desired, ctx) {
-    const { CreateSecurityGroupCommand } = await import('@aws-sdk/client-ec2');
-    const created = await ctx.ec2.send(
-      new CreateSecurityGroupCommand({
-        VpcId: desired.vpcId,
-        GroupName: desired.groupName,
-        Description: desired.description,
-        TagSpecifications: tagSpecifications('security-group', ctx.stack, ctx.resourceId, desired.tags),
-      }),
-    );
-    const id = created.GroupId!;
-    // A new group allows all egress to 0.0.0.0/0 and no ingress.
-    await syncRules(ctx, id, desired, { ingress: [], egress: ['all 0.0.0.0/0'] });
-    return { id };
+    const { CreateSecurityGroupCommand, DescribeSecurityGroupsCommand } = await import('@aws-sdk/client-ec2');
+    try {
+      const created = await ctx.ec2.send(
+        new CreateSecurityGroupCommand({
+          VpcId: desired.vpcId,
+          GroupName: desired.groupName,
+          Description: desired.description,
+          TagSpecifications: tagSpecifications('security-group', ctx.stack, ctx.resourceId, desired.tags),
+        }),
+      );
+      const id = created.GroupId!;
+      // A new group allows all egress to 0.0.0.0/0 and no ingress.
+      await syncRules(ctx, id, desired, { ingress: [], egress: ['all 0.0.0.0/0'] });
+      return { id };
+    } catch (error) {
+      // The name is taken: by this very group, if the first send made it, with what rules it has so far.
+      const made = await madeBefore(error, 'InvalidGroup.Duplicate', ctx, async () => {
+        const found = await ctx.ec2.send(
+          new DescribeSecurityGroupsCommand({
+            Filters: [
+              { Name: 'vpc-id', Values: [desired.vpcId] },
+              { Name: 'group-name', Values: [desired.groupName] },
+            ],
+          }),
+        );
+        return found.SecurityGroups;
+      });
+      await syncRules(ctx, made.GroupId!, desired, { ingress: rulesOf(made.IpPermissions), egress: rulesOf(made.IpPermissionsEgress) });
+      return { id: made.GroupId! };
+    }
   },
 
   async update(desired, observed, changes, ctx) {
@@ -116,11 +134,29 @@ async function syncRules(
   const missing = (want: Rule[], have: Rule[]) => want.filter((r) => !have.includes(r)).map(toPermission);
   const extra = (want: Rule[], have: Rule[]) => have.filter((r) => !want.includes(r)).map(toPermission);
   const input = (IpPermissions: IpPermission[]) => ({ GroupId: groupId, IpPermissions });
+  // Sent again after a lost reply, an authorize finds its rules there and a revoke finds them gone:
+  // either way the group is as asked.
+  const authorized = (sent: Promise<unknown>) =>
+    sent.catch((error: unknown) => {
+      if (errorCode(error) !== 'InvalidPermission.Duplicate') throw error;
+    });
   const calls = [
-    [missing(desired.ingress, current.ingress), (p: IpPermission[]) => ctx.ec2.send(new AuthorizeSecurityGroupIngressCommand(input(p)))],
-    [missing(desired.egress, current.egress), (p: IpPermission[]) => ctx.ec2.send(new AuthorizeSecurityGroupEgressCommand(input(p)))],
-    [extra(desired.ingress, current.ingress), (p: IpPermission[]) => ctx.ec2.send(new RevokeSecurityGroupIngressCommand(input(p)))],
-    [extra(desired.egress, current.egress), (p: IpPermission[]) => ctx.ec2.send(new RevokeSecurityGroupEgressCommand(input(p)))],
+    [
+      missing(desired.ingress, current.ingress),
+      (p: IpPermission[]) => authorized(ctx.ec2.send(new AuthorizeSecurityGroupIngressCommand(input(p)))),
+    ],
+    [
+      missing(desired.egress, current.egress),
+      (p: IpPermission[]) => authorized(ctx.ec2.send(new AuthorizeSecurityGroupEgressCommand(input(p)))),
+    ],
+    [
+      extra(desired.ingress, current.ingress),
+      (p: IpPermission[]) => ignoreNotFound(ctx.ec2.send(new RevokeSecurityGroupIngressCommand(input(p)))),
+    ],
+    [
+      extra(desired.egress, current.egress),
+      (p: IpPermission[]) => ignoreNotFound(ctx.ec2.send(new RevokeSecurityGroupEgressCommand(input(p)))),
+    ],
   ] as const;
   for (const [permissions, send] of calls) {
     if (permissions.length > 0) await send(permissions);

@@ -8,7 +8,7 @@ import { compareAttributes, compareTags } from '../planner/diff.js';
 import { idScheme } from '../planner/identity.js';
 import { desired, type ResourceKind } from '../planner/resource.js';
 import type { Ref } from '../planner/values.js';
-import { applyTags } from './tagging.js';
+import { applyTags, madeBefore } from './tagging.js';
 
 export type SubnetProps = {
   vpcId: Ref;
@@ -63,16 +63,33 @@ export const subnet = {
   },
 
   async create(desired, ctx) {
-    const { CreateSubnetCommand } = await import('@aws-sdk/client-ec2');
-    const created = await ctx.ec2.send(
-      new CreateSubnetCommand({
-        VpcId: desired.vpcId,
-        CidrBlock: desired.cidrBlock,
-        AvailabilityZone: desired.availabilityZone,
-        TagSpecifications: tagSpecifications('subnet', ctx.stack, ctx.resourceId, desired.tags),
-      }),
-    );
-    return { id: created.Subnet!.SubnetId! };
+    const { CreateSubnetCommand, DescribeSubnetsCommand } = await import('@aws-sdk/client-ec2');
+    try {
+      const created = await ctx.ec2.send(
+        new CreateSubnetCommand({
+          VpcId: desired.vpcId,
+          CidrBlock: desired.cidrBlock,
+          AvailabilityZone: desired.availabilityZone,
+          TagSpecifications: tagSpecifications('subnet', ctx.stack, ctx.resourceId, desired.tags),
+        }),
+      );
+      return { id: created.Subnet!.SubnetId! };
+    } catch (error) {
+      // The block is taken: by this very subnet, if the first send made it.
+      const made = await madeBefore(error, 'InvalidSubnet.Conflict', ctx, async () => {
+        const found = await ctx.ec2.send(
+          new DescribeSubnetsCommand({
+            Filters: [
+              { Name: 'vpc-id', Values: [desired.vpcId] },
+              { Name: 'cidr-block', Values: [desired.cidrBlock] },
+              { Name: 'availability-zone', Values: [desired.availabilityZone] },
+            ],
+          }),
+        );
+        return found.Subnets;
+      });
+      return { id: made.SubnetId! };
+    }
   },
 
   async update(desired, observed, changes, ctx) {

@@ -10,9 +10,15 @@ import * as http from 'node:http';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import {
+  AttachInternetGatewayCommand,
+  CreateInternetGatewayCommand,
+  CreateSubnetCommand,
   CreateVpcCommand,
+  DeleteSubnetCommand,
   DescribeInstancesCommand,
+  DescribeSubnetsCommand,
   DescribeVpcsCommand,
+  DetachInternetGatewayCommand,
   EC2Client,
   ModifyInstanceAttributeCommand,
   RunInstancesCommand,
@@ -420,6 +426,126 @@ describe('aws proxy (against a shared moto_server)', () => {
         assert.ok((proxy.faults().get('IncorrectInstanceState') ?? 0) >= 2);
         assert.equal(proxy.calls().get('RunInstances'), 1);
         await client.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+      } finally {
+        client.destroy();
+      }
+    });
+  });
+
+  test('ec2Rules: refuses what real EC2 refuses and moto allows, and allows it once the reason is gone', async () => {
+    await withProxy({ ec2Rules: true }, async (proxy) => {
+      const client = ec2(proxy.endpoint);
+      try {
+        const { Vpc } = await client.send(new CreateVpcCommand({ CidrBlock: '10.3.0.0/16' }));
+        const vpcId = Vpc!.VpcId!;
+        const { Subnet } = await client.send(new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: '10.3.0.0/24' }));
+        const [first, second] = await Promise.all([
+          client.send(new CreateInternetGatewayCommand({})),
+          client.send(new CreateInternetGatewayCommand({})),
+        ]);
+        const igw = first.InternetGateway!.InternetGatewayId!;
+        await client.send(new AttachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpcId }));
+        const another = await failure(
+          client.send(new AttachInternetGatewayCommand({ InternetGatewayId: second.InternetGateway!.InternetGatewayId!, VpcId: vpcId })),
+        );
+        assert.equal(another.name, 'Resource.AlreadyAssociated');
+        assert.equal(another.message, `Network ${vpcId} already has an internet gateway attached`);
+
+        const run = await client.send(
+          new RunInstancesCommand({
+            ImageId: MOTO_AMI,
+            MinCount: 1,
+            MaxCount: 1,
+            NetworkInterfaces: [{ DeviceIndex: 0, SubnetId: Subnet!.SubnetId!, AssociatePublicIpAddress: true }],
+          }),
+        );
+        const instance = run.Instances![0]!.InstanceId!;
+        const busy = await failure(client.send(new DeleteSubnetCommand({ SubnetId: Subnet!.SubnetId! })));
+        assert.equal(busy.name, 'DependencyViolation');
+        assert.equal(busy.message, `The subnet '${Subnet!.SubnetId}' has dependencies and cannot be deleted.`);
+        const mapped = await failure(client.send(new DetachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpcId })));
+        assert.equal(mapped.name, 'DependencyViolation');
+        assert.match(mapped.message, /has some mapped public address\(es\)/);
+        assert.deepEqual(
+          proxy.faults(),
+          new Map([
+            ['Resource.AlreadyAssociated', 1],
+            ['DependencyViolation', 2],
+          ]),
+        );
+
+        await client.send(new TerminateInstancesCommand({ InstanceIds: [instance] }));
+        await client.send(new DetachInternetGatewayCommand({ InternetGatewayId: igw, VpcId: vpcId }));
+        await client.send(new DeleteSubnetCommand({ SubnetId: Subnet!.SubnetId! }));
+      } finally {
+        client.destroy();
+      }
+    });
+  });
+
+  test('ec2Rules: a repeated ClientToken answers the first launch again, and launches nothing more', async () => {
+    await withProxy({ ec2Rules: true }, async (proxy) => {
+      const client = ec2(proxy.endpoint);
+      const direct = ec2(moto.endpoint);
+      try {
+        const launch = () =>
+          client.send(new RunInstancesCommand({ ImageId: MOTO_AMI, MinCount: 1, MaxCount: 1, ClientToken: 'same-token' }));
+        const a = await launch();
+        const b = await launch();
+        assert.equal(b.Instances![0]!.InstanceId, a.Instances![0]!.InstanceId);
+        const other = await client.send(new RunInstancesCommand({ ImageId: MOTO_AMI, MinCount: 1, MaxCount: 1, ClientToken: 'other' }));
+        assert.notEqual(other.Instances![0]!.InstanceId, a.Instances![0]!.InstanceId);
+        const all = await direct.send(new DescribeInstancesCommand({}));
+        assert.equal(all.Reservations!.flatMap((r) => r.Instances!).length, 2);
+        proxy.reset();
+        const c = await launch();
+        assert.notEqual(c.Instances![0]!.InstanceId, a.Instances![0]!.InstanceId, 'reset() forgets the tokens');
+      } finally {
+        client.destroy();
+        direct.destroy();
+      }
+    });
+  });
+
+  test('loseReplies: the call takes effect in moto, the client sees a reset connection or a 500, later calls are answered', async () => {
+    await withProxy({}, async (proxy) => {
+      const client = ec2(proxy.endpoint);
+      const direct = ec2(moto.endpoint);
+      try {
+        proxy.loseReplies('CreateVpc', { times: 2, as: 'server-error' });
+        proxy.loseReplies('CreateSubnet');
+        const lost = await failure(client.send(new CreateVpcCommand({ CidrBlock: '10.4.0.0/16' })));
+        assert.equal(lost.name, 'InternalError');
+        assert.equal(lost.$metadata.httpStatusCode, 500);
+        await failure(client.send(new CreateVpcCommand({ CidrBlock: '10.4.0.0/16' })));
+        const { Vpc } = await client.send(new CreateVpcCommand({ CidrBlock: '10.4.0.0/16' }));
+        const made = (await direct.send(new DescribeVpcsCommand({ Filters: [{ Name: 'cidr', Values: ['10.4.0.0/16'] }] }))).Vpcs!;
+        assert.equal(made.length, 3, 'each call whose reply was lost was made');
+        const reset = await failure(client.send(new CreateSubnetCommand({ VpcId: Vpc!.VpcId!, CidrBlock: '10.4.0.0/24' })));
+        assert.match(`${reset.name} ${(reset as { code?: string }).code}`, /ECONNRESET|socket hang up/i);
+        const subnets = await direct.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'vpc-id', Values: [Vpc!.VpcId!] }] }));
+        assert.equal(subnets.Subnets!.length, 1);
+        assert.deepEqual(proxy.faults(), new Map([['LostReply', 3]]));
+      } finally {
+        client.destroy();
+        direct.destroy();
+      }
+    });
+  });
+
+  test('holdCalls: calls of the action wait until released, others pass', async () => {
+    await withProxy({}, async (proxy) => {
+      const client = ec2(proxy.endpoint);
+      try {
+        const held = proxy.holdCalls('CreateVpc');
+        let answered = false;
+        const creating = client.send(new CreateVpcCommand({ CidrBlock: '10.5.0.0/16' })).then((out) => ((answered = true), out));
+        while (held.waiting() === 0) await sleep(10);
+        await client.send(new DescribeVpcsCommand({}));
+        assert.equal(answered, false);
+        held.release();
+        assert.ok((await creating).Vpc?.VpcId);
+        assert.equal(held.waiting(), 0);
       } finally {
         client.destroy();
       }

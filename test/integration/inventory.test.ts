@@ -79,7 +79,7 @@ describe('the inventory', () => {
       assert.match(
         out,
         new RegExp(
-          `  - EC2 instance ${nat.Ec2InstanceId} \\("test-stack - ${nat.Hostname}"\\), launched by OpsWorks stack "test-stack" as ${nat.Hostname}\\n`,
+          `  - EC2 instance ${nat.Ec2InstanceId} \\("test-stack - ${nat.Hostname}"\\), t3\\.micro, running, launched by OpsWorks stack "test-stack" as ${nat.Hostname}\\n`,
         ),
       );
     }
@@ -178,9 +178,12 @@ describe('the inventory', () => {
     assertNoChanges(plan, 'a stray changes nothing the spec manages');
     assert.deepEqual(
       plan.unclaimed.map((u) => [u.physicalId, u.description]),
-      [[stray, `EC2 instance ${stray} ("stray")`]],
+      [[stray, `EC2 instance ${stray} ("stray"), m1.small, running`]],
     );
-    assert.match(plan.unclaimed[0]!.advice, /no dupsworks:resource tag.*Delete it, or remove its dupsworks:stack tag\./);
+    assert.match(
+      plan.unclaimed[0]!.advice,
+      /no dupsworks:resource tag.*Terminate it, or remove its dupsworks:stack tag\. It is running, and costs money, until it is terminated\.$/,
+    );
     assert.match(renderPlan(plan), /^Warning: found in this stack \(by its tag, or inside its VPC\)/);
 
     const io = new RecordingHost();

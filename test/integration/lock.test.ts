@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { DescribeVpcsCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { DescribeVpcsCommand } from '@aws-sdk/client-ec2';
 import type { Engine } from '../../src/engine.js';
 import { DupsworksError } from '../../src/errors.js';
 import { RecordingHost } from '../../src/io.js';
@@ -15,6 +15,7 @@ import {
   assertNoChanges,
   converge,
   instancesOf,
+  killNat,
   liveNat,
   makeEngine,
   makeSpec,
@@ -187,8 +188,7 @@ describe('the stack lock', () => {
   it('two applies healing the same dead NAT launch one replacement', async () => {
     const spec = makeSpec({ name: 'heal-twice' });
     await converge(makeEngine(spec, emu.proxy.endpoint));
-    const dead = await liveNat(emu.ec2, spec.name, 'ap-northeast-1c');
-    await emu.ec2.send(new TerminateInstancesCommand({ InstanceIds: [dead.InstanceId!] }));
+    await killNat(emu.ec2, spec.name, 'ap-northeast-1c');
     const run = () => makeEngine(spec, emu.proxy.endpoint).run({ operation: 'apply', lock: { waitSeconds: 120 }, autoApprove: true });
     const reports = await Promise.all([run(), run()]);
     assert.equal(reports.filter((r) => r.result).length, 1, 'one of them applied');

@@ -480,6 +480,21 @@ describe('OpsWorks mode', () => {
     assert.deepEqual(await foreignSnapshot(bed, foreign), foreignBefore, 'the foreign stack is untouched');
   });
 
+  it('destroy with --concurrency 1 detaches the gateway only once no NAT holds a public address (EC2 refuses it before)', async () => {
+    const spec = opsSpec();
+    await converge(makeOpsWorksEngine(bed, spec));
+    bed.proxy.setOptions({ ec2Rules: true });
+    const io = new RecordingHost();
+    const engine = makeOpsWorksEngine(bed, spec, { endpointUrl: bed.proxy.endpoint, io, concurrency: 1, retryTimeoutSeconds: 20 });
+    assertApplied(await engine.apply(await engine.destroyPlan()));
+    assertNoChanges(await engine.destroyPlan(), 'nothing left to destroy');
+    assert.deepEqual(
+      io.events.filter((e) => e.type === 'retry' && e.code === 'DependencyViolation'),
+      [],
+      'no delete waited on what EC2 refuses',
+    );
+  });
+
   // --- 6. a foreign stack of the same name -----------------------------------------------------
 
   it('never touches a stack of the same name without our tag, through build and destroy', async () => {

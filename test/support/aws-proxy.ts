@@ -11,13 +11,18 @@
  *   that need a running/stopped instance fail with IncorrectInstanceState;
  * - simulates IAM's eventual consistency: for a while after an instance
  *   profile is created, RunInstances naming it fails with InvalidParameterValue,
- *   as EC2 answers before it sees the new profile.
+ *   as EC2 answers before it sees the new profile;
+ * - with `ec2Rules`, applies rules of real EC2 that moto skips (see EC2_RULES);
+ * - loses replies on request (`loseReplies`): the call reaches moto and takes
+ *   effect, then the client gets a reset connection or a 500, as when a
+ *   response is lost on the way back.
  *
  * Everything not faulted is forwarded unchanged (method, path, end-to-end
  * headers including Host, body) and the response is streamed back.
  */
 import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
+import { DescribeInstancesCommand, DescribeInternetGatewaysCommand, EC2Client, type Instance } from '@aws-sdk/client-ec2';
 import type { AddressInfo } from 'node:net';
 import * as zlib from 'node:zlib';
 import { mulberry32 } from './random.js';
@@ -44,7 +49,27 @@ export interface ProxyOptions {
   profilePropagationMs?: number;
   /** If set, only these Actions are subject to throttle/5xx faults. */
   faultActions?: string[];
+  /**
+   * Answer as real EC2 does where moto does not (checked against moto's state, before forwarding):
+   * - DeleteSubnet while instances are in the subnet: DependencyViolation;
+   * - DetachInternetGateway while instances of the VPC hold public addresses: DependencyViolation
+   *   ("mapped public address(es)");
+   * - AttachInternetGateway to a VPC that has another gateway attached: Resource.AlreadyAssociated;
+   * - RunInstances or CreateRouteTable repeating a ClientToken: the first call's answer again, and
+   *   nothing made twice.
+   */
+  ec2Rules?: boolean;
 }
+
+export interface HeldCalls {
+  /** How many calls wait now. */
+  waiting(): number;
+  /** Lets the waiting calls and every later one through. */
+  release(): void;
+}
+
+/** How a lost reply reaches the client: the connection reset, or an InternalError (HTTP 500). */
+export type LostReply = 'reset' | 'server-error';
 
 export interface AwsProxy {
   endpoint: string;
@@ -54,6 +79,15 @@ export interface AwsProxy {
   faults(): Map<string, number>;
   resetCounts(): void;
   setOptions(partial: Partial<ProxyOptions>): void;
+  /**
+   * The next `times` (default 1) calls of `action` reach moto and take effect, then their reply is
+   * lost (`as`, default 'reset'). Counted in faults() as "LostReply".
+   */
+  loseReplies(action: string, options?: { times?: number; as?: LostReply }): void;
+  /** Calls of `action` wait here, before reaching moto, until released. */
+  holdCalls(action: string): HeldCalls;
+  /** Back to the options the proxy was started with: counts, faults, lost replies and remembered ClientTokens cleared. */
+  reset(): void;
   stop(): Promise<void>;
 }
 
@@ -89,6 +123,8 @@ interface ParsedRequest {
   query: boolean;
   /** All parameter values (query protocol only), used to find instance ids. */
   values: string[];
+  /** The parameters (query protocol only). */
+  params: URLSearchParams;
 }
 
 function parseRequest(req: http.IncomingMessage, body: Buffer): ParsedRequest {
@@ -96,7 +132,7 @@ function parseRequest(req: http.IncomingMessage, body: Buffer): ParsedRequest {
   if (typeof target === 'string' && target !== '') {
     // e.g. "AmazonSSM.GetParameter"
     const dot = target.lastIndexOf('.');
-    return { action: dot >= 0 ? target.slice(dot + 1) : target, query: false, values: [] };
+    return { action: dot >= 0 ? target.slice(dot + 1) : target, query: false, values: [], params: new URLSearchParams() };
   }
   const params = new URLSearchParams(req.url?.split('?')[1] ?? '');
   const contentType = String(req.headers['content-type'] ?? '');
@@ -104,8 +140,8 @@ function parseRequest(req: http.IncomingMessage, body: Buffer): ParsedRequest {
     for (const [k, v] of new URLSearchParams(body.toString('utf8'))) params.append(k, v);
   }
   const action = params.get('Action') ?? undefined;
-  if (action === undefined) return { action: undefined, query: false, values: [] };
-  return { action, query: true, values: [...params.values()] };
+  if (action === undefined) return { action: undefined, query: false, values: [], params };
+  return { action, query: true, values: [...params.values()], params };
 }
 
 function ec2ErrorXml(code: string, message: string): string {
@@ -165,6 +201,22 @@ function decodeBody(body: Buffer, encoding: string | undefined): string {
   }
 }
 
+/** Actions whose ClientToken makes a repeat return the first call's result (see ProxyOptions.ec2Rules). */
+const IDEMPOTENT_ACTIONS: ReadonlySet<string> = new Set(['RunInstances', 'CreateRouteTable']);
+
+/** moto's whole answer to one call. */
+interface Reply {
+  status: number;
+  /** End-to-end headers, as rawHeaders pairs. */
+  headers: string[];
+  body: Buffer;
+}
+
+function headerValue(raw: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === name) return raw[i + 1];
+  return undefined;
+}
+
 function inc(map: Map<string, number>, key: string): void {
   map.set(key, (map.get(key) ?? 0) + 1);
 }
@@ -181,8 +233,7 @@ export async function startAwsProxy(options: ProxyOptions): Promise<AwsProxy> {
   const profileCreated = new Map<string, number>();
   const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
-  const sendEc2Error = (res: http.ServerResponse, status: number, code: string, message: string) => {
-    inc(faults, code);
+  const writeEc2Error = (res: http.ServerResponse, status: number, code: string, message: string) => {
     const body = ec2ErrorXml(code, message);
     res.writeHead(status, {
       'Content-Type': 'text/xml;charset=UTF-8',
@@ -190,6 +241,10 @@ export async function startAwsProxy(options: ProxyOptions): Promise<AwsProxy> {
       'x-amzn-RequestId': randomUUID(),
     });
     res.end(body);
+  };
+  const sendEc2Error = (res: http.ServerResponse, status: number, code: string, message: string) => {
+    inc(faults, code);
+    writeEc2Error(res, status, code, message);
   };
 
   const pendingInstance = (values: string[]): string | undefined => {
@@ -203,12 +258,96 @@ export async function startAwsProxy(options: ProxyOptions): Promise<AwsProxy> {
     return undefined;
   };
 
+  /** Replies to lose, by action: how many more, and how. */
+  const losing = new Map<string, { times: number; as: LostReply }>();
+  const takeLoss = (action: string | undefined): LostReply | undefined => {
+    const loss = action === undefined ? undefined : losing.get(action);
+    if (!loss) return undefined;
+    if (--loss.times <= 0) losing.delete(action!);
+    return loss.as;
+  };
+  /** Calls held before they reach moto, by action: a promise that releasing resolves, and how many wait. */
+  const holding = new Map<string, { released: Promise<void>; release: () => void; waiting: number }>();
+  /** The first answer to each (action, ClientToken), replayed to a repeat as EC2 does. */
+  const answered = new Map<string, Reply>();
+
+  // The proxy's own reads of moto's state (for ec2Rules), in the caller's region, uncounted.
+  const clients = new Map<string, EC2Client>();
+  const motoEc2 = (req: http.IncomingMessage): EC2Client => {
+    const region = /Credential=[^/]+\/\d+\/([^/]+)\//.exec(String(req.headers.authorization ?? ''))?.[1] ?? 'us-east-1';
+    let client = clients.get(region);
+    if (!client) {
+      client = new EC2Client({ region, endpoint: target.origin, credentials: { accessKeyId: 'testing', secretAccessKey: 'testing' } });
+      clients.set(region, client);
+    }
+    return client;
+  };
+  const instancesWhere = async (req: http.IncomingMessage, filters: { Name: string; Values: string[] }[]): Promise<Instance[]> => {
+    const out = await motoEc2(req).send(new DescribeInstancesCommand({ Filters: filters }));
+    return (out.Reservations ?? []).flatMap((r) => r.Instances ?? []);
+  };
+
+  /** What real EC2 would answer instead of doing the call, where moto would do it. */
+  const ec2Refusal = async (req: http.IncomingMessage, parsed: ParsedRequest): Promise<[string, string] | undefined> => {
+    const p = parsed.params;
+    switch (parsed.action) {
+      case 'DeleteSubnet': {
+        const subnet = p.get('SubnetId') ?? '';
+        const inside = await instancesWhere(req, [
+          { Name: 'subnet-id', Values: [subnet] },
+          { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'stopped', 'shutting-down'] },
+        ]);
+        return inside.length > 0 ? ['DependencyViolation', `The subnet '${subnet}' has dependencies and cannot be deleted.`] : undefined;
+      }
+      case 'DetachInternetGateway': {
+        const vpc = p.get('VpcId') ?? '';
+        const mapped = (
+          await instancesWhere(req, [
+            { Name: 'vpc-id', Values: [vpc] },
+            { Name: 'instance-state-name', Values: ['pending', 'running', 'stopping', 'shutting-down'] },
+          ])
+        ).filter((i) => i.PublicIpAddress);
+        return mapped.length > 0
+          ? [
+              'DependencyViolation',
+              `Network ${vpc} has some mapped public address(es). Please unmap those public address(es) before detaching the gateway.`,
+            ]
+          : undefined;
+      }
+      case 'AttachInternetGateway': {
+        const vpc = p.get('VpcId') ?? '';
+        const out = await motoEc2(req).send(
+          new DescribeInternetGatewaysCommand({ Filters: [{ Name: 'attachment.vpc-id', Values: [vpc] }] }),
+        );
+        const other = out.InternetGateways?.some((g) => g.InternetGatewayId !== p.get('InternetGatewayId'));
+        return other ? ['Resource.AlreadyAssociated', `Network ${vpc} already has an internet gateway attached`] : undefined;
+      }
+      default:
+        return undefined;
+    }
+  };
+
+  const deliver = (res: http.ServerResponse, outcome: Reply | LostReply): void => {
+    if (outcome === 'reset') {
+      res.destroy();
+    } else if (outcome === 'server-error') {
+      writeEc2Error(res, 500, 'InternalError', 'An internal error has occurred.');
+    } else {
+      res.writeHead(outcome.status, outcome.headers);
+      res.end(outcome.body);
+    }
+  };
+
+  /**
+   * Sends the call to moto. Without `inspect` its answer streams back as it comes; with it, the
+   * whole answer is read first and `inspect` says what the client gets: that answer, or none.
+   */
   const forward = (
     req: http.IncomingMessage,
     res: http.ServerResponse,
     body: Buffer,
     protocol: 'query' | 'json' | 'other',
-    learnInstances: boolean,
+    inspect?: (reply: Reply) => Reply | LostReply,
   ) => {
     const upstream = http.request(
       {
@@ -225,30 +364,14 @@ export async function startAwsProxy(options: ProxyOptions): Promise<AwsProxy> {
       (upRes) => {
         const status = upRes.statusCode ?? 502;
         const headers = endToEndHeaders(upRes.rawHeaders);
-        if (!learnInstances) {
+        if (!inspect) {
           res.writeHead(status, headers);
           upRes.pipe(res);
           return;
         }
-        // RunInstances: relay the body while keeping a copy, and record the
-        // instance ids *before* finishing the response, so a client acting on
-        // the response can never beat the pending-window bookkeeping.
-        res.writeHead(status, headers);
         const chunks: Buffer[] = [];
-        upRes.on('data', (chunk: Buffer) => {
-          chunks.push(chunk);
-          res.write(chunk);
-        });
-        upRes.on('end', () => {
-          if (status >= 200 && status < 300) {
-            const text = decodeBody(Buffer.concat(chunks), upRes.headers['content-encoding']);
-            const now = Date.now();
-            for (const m of text.matchAll(/<instanceId>\s*(i-[0-9a-zA-Z]+)\s*<\/instanceId>/g)) {
-              if (!firstSeen.has(m[1]!)) firstSeen.set(m[1]!, now);
-            }
-          }
-          res.end();
-        });
+        upRes.on('data', (chunk: Buffer) => chunks.push(chunk));
+        upRes.on('end', () => deliver(res, inspect({ status, headers, body: Buffer.concat(chunks) })));
         upRes.on('error', (err) => res.destroy(err));
       },
     );
@@ -282,59 +405,102 @@ export async function startAwsProxy(options: ProxyOptions): Promise<AwsProxy> {
     upstream.end(body);
   };
 
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer): Promise<void> => {
+    const parsed = parseRequest(req, body);
+    inc(calls, parsed.action ?? otherKey(req.method ?? 'GET', req.url ?? '/'));
+    const action = parsed.query ? parsed.action : undefined;
+
+    if (action !== undefined) {
+      // Draw the same three numbers for every EC2 call, in a fixed order, so the fault
+      // sequence depends only on the seed and the order of calls.
+      const rThrottle = random();
+      const rServer = random();
+      const rKind = random();
+      const eligible = opts.faultActions === undefined || opts.faultActions.includes(action);
+      if (eligible && rThrottle < (opts.throttleRate ?? 0)) {
+        sendEc2Error(res, 503, 'RequestLimitExceeded', 'Request limit exceeded.');
+        return;
+      }
+      if (eligible && rServer < (opts.serverErrorRate ?? 0)) {
+        if (rKind < 0.5) sendEc2Error(res, 500, 'InternalError', 'An internal error has occurred.');
+        else sendEc2Error(res, 503, 'Unavailable', "The server is overloaded and can't handle the request.");
+        return;
+      }
+      if (action === 'CreateInstanceProfile') profileCreated.set(parsed.params.get('InstanceProfileName') ?? '', Date.now());
+      if (action === 'RunInstances') {
+        const arn = parsed.params.get('IamInstanceProfile.Arn') ?? '';
+        const created = profileCreated.get(arn.split('/').pop() ?? '');
+        if (created !== undefined && Date.now() - created < (opts.profilePropagationMs ?? 0)) {
+          sendEc2Error(
+            res,
+            400,
+            'InvalidParameterValue',
+            `Value (${arn}) for parameter iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile ARN`,
+          );
+          return;
+        }
+      }
+      if (PENDING_SENSITIVE_ACTIONS.has(action)) {
+        const id = pendingInstance(parsed.values);
+        if (id !== undefined) {
+          sendEc2Error(res, 400, 'IncorrectInstanceState', `The instance '${id}' is not in a valid state for this operation.`);
+          return;
+        }
+      }
+    }
+    const held = action === undefined ? undefined : holding.get(action);
+    if (held) {
+      held.waiting++;
+      await held.released;
+      held.waiting--;
+    }
+    const token = opts.ec2Rules && action && IDEMPOTENT_ACTIONS.has(action) ? parsed.params.get('ClientToken') : null;
+    const tokenKey = token ? `${action}:${token}` : undefined;
+    if (opts.ec2Rules && action !== undefined) {
+      const refusal = await ec2Refusal(req, parsed);
+      if (refusal) {
+        sendEc2Error(res, 400, ...refusal);
+        return;
+      }
+    }
+    const loss = takeLoss(action);
+    if (loss) inc(faults, 'LostReply');
+    const replayed = tokenKey === undefined ? undefined : answered.get(tokenKey);
+    if (replayed) {
+      deliver(res, loss ?? replayed);
+      return;
+    }
+    const learnInstances = action === 'RunInstances';
+    const inspect =
+      !learnInstances && !loss && tokenKey === undefined
+        ? undefined
+        : (reply: Reply): Reply | LostReply => {
+            const ok = reply.status >= 200 && reply.status < 300;
+            if (ok && learnInstances) {
+              // Record the instance ids *before* answering, so a client acting on the answer can
+              // never beat the pending-window bookkeeping.
+              const text = decodeBody(reply.body, headerValue(reply.headers, 'content-encoding'));
+              const now = Date.now();
+              for (const m of text.matchAll(/<instanceId>\s*(i-[0-9a-zA-Z]+)\s*<\/instanceId>/g)) {
+                if (!firstSeen.has(m[1]!)) firstSeen.set(m[1]!, now);
+              }
+            }
+            if (ok && tokenKey !== undefined) answered.set(tokenKey, reply);
+            return loss ?? reply;
+          };
+    const protocol = parsed.query ? 'query' : parsed.action !== undefined ? 'json' : 'other';
+    forward(req, res, body, protocol, inspect);
+  };
+
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('error', () => res.destroy());
     req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      const parsed = parseRequest(req, body);
-      inc(calls, parsed.action ?? otherKey(req.method ?? 'GET', req.url ?? '/'));
-
-      if (parsed.query && parsed.action !== undefined) {
-        const action = parsed.action;
-        // Draw the same three numbers for every EC2 call, in a fixed order, so the fault
-        // sequence depends only on the seed and the order of calls.
-        const rThrottle = random();
-        const rServer = random();
-        const rKind = random();
-        const eligible = opts.faultActions === undefined || opts.faultActions.includes(action);
-        if (eligible && rThrottle < (opts.throttleRate ?? 0)) {
-          sendEc2Error(res, 503, 'RequestLimitExceeded', 'Request limit exceeded.');
-          return;
-        }
-        if (eligible && rServer < (opts.serverErrorRate ?? 0)) {
-          if (rKind < 0.5) sendEc2Error(res, 500, 'InternalError', 'An internal error has occurred.');
-          else sendEc2Error(res, 503, 'Unavailable', "The server is overloaded and can't handle the request.");
-          return;
-        }
-        if (action === 'CreateInstanceProfile') {
-          const params = new URLSearchParams(body.toString('utf8'));
-          profileCreated.set(params.get('InstanceProfileName') ?? '', Date.now());
-        }
-        if (action === 'RunInstances') {
-          const arn = new URLSearchParams(body.toString('utf8')).get('IamInstanceProfile.Arn') ?? '';
-          const created = profileCreated.get(arn.split('/').pop() ?? '');
-          if (created !== undefined && Date.now() - created < (opts.profilePropagationMs ?? 0)) {
-            sendEc2Error(
-              res,
-              400,
-              'InvalidParameterValue',
-              `Value (${arn}) for parameter iamInstanceProfile.arn is invalid. Invalid IAM Instance Profile ARN`,
-            );
-            return;
-          }
-        }
-        if (PENDING_SENSITIVE_ACTIONS.has(action)) {
-          const id = pendingInstance(parsed.values);
-          if (id !== undefined) {
-            sendEc2Error(res, 400, 'IncorrectInstanceState', `The instance '${id}' is not in a valid state for this operation.`);
-            return;
-          }
-        }
-      }
-      const protocol = parsed.query ? 'query' : parsed.action !== undefined ? 'json' : 'other';
-      forward(req, res, body, protocol, parsed.query && parsed.action === 'RunInstances');
+      handle(req, res, Buffer.concat(chunks)).catch((err: Error) => {
+        if (res.headersSent) res.destroy(err);
+        else writeEc2Error(res, 502, 'ProxyError', `aws-proxy: ${err.message}`);
+      });
     });
   });
 
@@ -366,11 +532,43 @@ export async function startAwsProxy(options: ProxyOptions): Promise<AwsProxy> {
       if (partial.seed !== undefined) random = mulberry32(partial.seed);
       if (partial.target !== undefined) target = new URL(partial.target);
     },
+    loseReplies(action, { times = 1, as = 'reset' } = {}) {
+      losing.set(action, { times, as });
+    },
+    holdCalls(action) {
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const held = { released, release, waiting: 0 };
+      holding.set(action, held);
+      return {
+        waiting: () => held.waiting,
+        release() {
+          if (holding.get(action) === held) holding.delete(action);
+          held.release();
+        },
+      };
+    },
+    reset() {
+      for (const held of holding.values()) held.release();
+      holding.clear();
+      for (const key of Object.keys(opts) as (keyof ProxyOptions)[]) delete opts[key];
+      Object.assign(opts, options);
+      random = mulberry32(opts.seed ?? 1);
+      target = new URL(opts.target);
+      calls.clear();
+      faults.clear();
+      losing.clear();
+      answered.clear();
+      firstSeen.clear();
+      profileCreated.clear();
+    },
     stop() {
       stopping ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
         upstreamAgent.destroy();
+        for (const client of clients.values()) client.destroy();
+        for (const held of holding.values()) held.release();
       });
       return stopping;
     },

@@ -41,3 +41,45 @@ export async function tempFile(name: string, text: string): Promise<string> {
   await writeFile(file, text);
   return file;
 }
+
+/** A CLI child process whose output is kept as it comes. */
+export interface Watched {
+  child: ChildProcess;
+  stdout: string;
+  stderr: string;
+  /** Resolves once `stream` (default stderr) matches `pattern`; rejects if the process exits first. */
+  until(pattern: RegExp, stream?: 'stdout' | 'stderr'): Promise<void>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>;
+}
+
+/** `killAfterMs`: a child that runs until stopped (the reconcile loop) is killed then, failing what waits on it. */
+export function watch(child: ChildProcess, killAfterMs?: number): Watched {
+  const started = Date.now();
+  if (killAfterMs !== undefined) {
+    const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    child.once('close', () => clearTimeout(timer));
+  }
+  const watched: Watched = {
+    child,
+    stdout: '',
+    stderr: '',
+    until: (pattern, stream = 'stderr') =>
+      new Promise((resolve, reject) => {
+        const source = child[stream]!;
+        const check = () => {
+          if (pattern.test(watched[stream])) {
+            source.off('data', check);
+            resolve();
+          }
+        };
+        source.on('data', check);
+        child.once('close', () => reject(new Error(`exited before ${stream} matched ${pattern}:\n${watched.stderr}\n${watched.stdout}`)));
+        check();
+      }),
+    exited: new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, ms: Date.now() - started }))),
+  };
+  // Registered first, so a check registered by until() sees the text it was called for.
+  child.stdout!.on('data', (d) => (watched.stdout += d));
+  child.stderr!.on('data', (d) => (watched.stderr += d));
+  return watched;
+}

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, beforeEach } from 'node:test';
-import { EC2Client, DescribeInstancesCommand, type Instance, type Filter, type Tag } from '@aws-sdk/client-ec2';
+import { EC2Client, DescribeInstancesCommand, TerminateInstancesCommand, type Instance, type Filter, type Tag } from '@aws-sdk/client-ec2';
 import { stringify as toYaml } from 'yaml';
 import { Engine, type EngineOptions } from '../../src/engine.js';
 import { RecordingHost } from '../../src/io.js';
@@ -52,7 +52,7 @@ export interface Emulator {
 
 /**
  * One moto_server for the enclosing describe block, with a proxy in front of it. Before each test:
- * moto is reset, the proxy's counts are zeroed and its faults are off.
+ * moto is reset, and so is the proxy (counts zeroed, faults, EC2 rules and lost replies off).
  */
 export function useEmulator(): Emulator {
   const emulator = {} as Emulator;
@@ -67,8 +67,7 @@ export function useEmulator(): Emulator {
   });
   beforeEach(async () => {
     await emulator.moto.reset();
-    emulator.proxy.setOptions({ throttleRate: 0, serverErrorRate: 0, pendingInstanceMs: 0, profilePropagationMs: 0 });
-    emulator.proxy.resetCounts();
+    emulator.proxy.reset();
   });
   return emulator;
 }
@@ -185,4 +184,11 @@ export async function liveNat(ec2: EC2Client, stack: string, az: string): Promis
     `expected one live instance for nat/${az}, found ${live.map((i) => `${i.InstanceId} (${i.State?.Name})`).join(', ') || 'none'}`,
   );
   return live[0]!;
+}
+
+/** The NAT of `az` dies behind the engine's back: its instance terminated. Returns it as it was. */
+export async function killNat(ec2: EC2Client, stack: string, az: string): Promise<Instance> {
+  const nat = await liveNat(ec2, stack, az);
+  await ec2.send(new TerminateInstancesCommand({ InstanceIds: [nat.InstanceId!] }));
+  return nat;
 }

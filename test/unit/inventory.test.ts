@@ -169,6 +169,32 @@ describe('the inventory of a built stack', () => {
     });
   }
 
+  it("names a NAT whose tags were removed, found in the stack's security group, with its type and what it costs", async () => {
+    const built = builtWorld(makeSpec(2));
+    const nat = built.instances[0]!;
+    nat.Tags = [];
+    const kinds = kindsFor({ opsworks: false });
+    const seen = (await Promise.all([...kinds.values()].map((k) => k.observe(built.ctx)))).flat();
+    const plan = await makePlan({
+      desired: [],
+      observed: seen,
+      inventory: await inventory(built.ctx, { opsworks: false }),
+      kinds,
+      ctx: built.ctx,
+    });
+    assert.deepEqual(
+      plan.unclaimed.map((u) => u.description),
+      [`EC2 instance ${nat.InstanceId}, t3.micro, running`],
+    );
+    assert.match(
+      plan.unclaimed[0]!.advice,
+      /^It is in the stack's security group \S+ \(security-group\/nat\) but has no dupsworks:stack=test-stack tag/,
+    );
+    assert.match(plan.unclaimed[0]!.advice, /Terminate it if nothing uses it.* It is running, and costs money, until it is terminated\.$/);
+    const held = heldChanges(plan).map((c) => c.id);
+    assert.ok(held.includes('security-group/nat') && held.includes('vpc'), `what it is in is kept: ${held.join(', ')}`);
+  });
+
   it("with the EC2 kinds alone, names OpsWorks's instances and keeps what they use: destroy with an EC2 spec does not hang", async () => {
     const built = builtWorld(opsworksSpec());
     const ec2Only = kindsFor({ opsworks: false });
@@ -183,7 +209,11 @@ describe('the inventory of a built stack', () => {
       "OpsWorks's EC2 instances carry the stack tag and no logical id",
     );
     for (const u of plan.unclaimed) {
-      assert.match(u.description, /^EC2 instance i-\S+, launched by OpsWorks stack "test-stack" as nat-ap-northeast-1[ac]$/);
+      assert.match(
+        u.description,
+        /^EC2 instance i-\S+, t2\.micro, running, launched by OpsWorks stack "test-stack" as nat-ap-northeast-1[ac]$/,
+      );
+      assert.match(u.advice, / It is running, and costs money, until it is terminated\.$/);
       assert.match(
         u.advice,
         /^This stack also has an OpsWorks stack \("test-stack"\), the one that launched the instances above: destroy it with the spec that made it/,

@@ -134,22 +134,61 @@ describe('makePlan', () => {
     assert.deepEqual(actions(p), { net: 'no-op' });
   });
 
-  it('uses the first of several resources claiming one logical id and deletes the others as duplicates', async () => {
+  it('keeps, of several claiming one logical id, the one that fits the spec, whatever order they are listed in', async () => {
     const copies = [
-      observed('net', 'network', 'network-1', { name: 'net', cidr: '10.0.0.0/16' }),
-      observed('net', 'network', 'network-2', { name: 'net', cidr: '10.9.0.0/16' }),
-      observed('net', 'network', 'network-3', { name: 'net', cidr: '10.0.0.0/16' }, { note: 'launched by hand' }),
+      observed('net', 'network', 'network-1', { name: 'net', cidr: '10.9.0.0/16' }),
+      observed('net', 'network', 'network-2', { name: 'net', cidr: '10.0.0.0/16' }),
+      observed('net', 'network', 'network-3', { name: 'net', cidr: '10.9.0.0/16' }, { note: 'launched by hand' }),
       observed('net', 'network', 'network-4', { name: 'net', cidr: '10.0.0.0/16' }, { owned: false }),
     ];
-    const p = await plan([net()], copies);
-    assert.deepEqual(
-      p.changes.map((c) => [c.id, c.action, c.observed?.physicalId, c.reason]),
-      [
-        ['net', 'no-op', 'network-1', undefined],
-        ['net~network-2', 'delete', 'network-2', 'duplicate of net'],
-        ['net~network-3', 'delete', 'network-3', 'launched by hand'],
-      ],
+    for (const listed of [copies, [...copies].reverse()]) {
+      const p = await plan([net()], listed);
+      assert.deepEqual(
+        p.changes.map((c) => [c.id, c.action, c.observed?.physicalId, c.reason]),
+        [
+          ['net', 'no-op', 'network-2', undefined],
+          ['net~network-1', 'delete', 'network-1', 'duplicate of net; network-2 is kept: it fits the spec'],
+          ['net~network-3', 'delete', 'network-3', 'launched by hand'],
+        ],
+      );
+    }
+  });
+
+  it('keeps, of several that fit, the one the others use, so nothing that uses it is rebuilt', async () => {
+    // Two networks alike (a create whose reply was lost, made again); the box is in the second.
+    const p = await plan(
+      [net(), box()],
+      [netSeen(), observed('net', 'network', 'network-2', { name: 'net', cidr: '10.0.0.0/16' }), boxSeen('small', 'network-2')],
     );
+    assert.deepEqual(actions(p), { net: 'no-op', box: 'no-op', 'net~network-1': 'delete' });
+    assert.equal(changeOf(p, 'net~network-1').reason, "duplicate of net; network-2 is kept: it is in use (by 1 of the stack's resources)");
+  });
+
+  it('follows the resources it keeps: of two networks each with its box (two applies crossed), one whole set is kept', async () => {
+    const seen = [
+      netSeen(),
+      observed('net', 'network', 'network-2', { name: 'net', cidr: '10.0.0.0/16' }),
+      // Listed first: the box of the network that is not kept.
+      observed('box', 'box', 'box-2', { name: 'box', network: 'network-2', size: 'small' }, { references: ['network-2'] }),
+      boxSeen(),
+      labelSeen(),
+    ];
+    const p = await plan([net(), box(), label()], seen);
+    assert.deepEqual(actions(p), { net: 'no-op', box: 'no-op', label: 'no-op', 'net~network-2': 'delete', 'box~box-2': 'delete' });
+    assert.equal(changeOf(p, 'box').observed?.physicalId, 'box-1');
+    assert.match(changeOf(p, 'box~box-2').reason!, /box-1 is kept: it fits the spec/);
+  });
+
+  it('keeps the healthiest, then the one needing fewer changes, then the oldest, then the first id', async () => {
+    const seenBox = (physicalId: string, size: string, extra: Partial<Observed>) => ({
+      ...observed('box', 'box', physicalId, { name: 'box', network: 'network-1', size }, { references: ['network-1'] }),
+      ...extra,
+    });
+    const keeps = async (boxes: Observed[]) => changeOf(await plan([net(), box()], [netSeen(), ...boxes]), 'box').observed!.physicalId;
+    assert.equal(await keeps([seenBox('box-1', 'small', { health: 2 }), seenBox('box-2', 'large', { health: 0 })]), 'box-2');
+    assert.equal(await keeps([seenBox('box-1', 'large', {}), seenBox('box-2', 'small', {})]), 'box-2');
+    assert.equal(await keeps([seenBox('box-1', 'small', { createdAt: 2000 }), seenBox('box-2', 'small', { createdAt: 1000 })]), 'box-2');
+    assert.equal(await keeps([seenBox('box-2', 'small', {}), seenBox('box-1', 'small', {})]), 'box-1');
   });
 
   it('fails clearly for a kind it does not know', async () => {

@@ -10,7 +10,7 @@ import type { Deployment, Instance as OpsWorksInstance, Layer, Permission, Stack
 import type { InstanceProfile, Role } from '@aws-sdk/client-iam';
 import type { AwsContext } from '../../src/aws/context.js';
 import { parsePolicy } from '../../src/resources/iam-role.js';
-import { RESOURCE_TAG, STACK_TAG } from '../../src/aws/tags.js';
+import { RESOURCE_TAG, STACK_TAG, ofStack } from '../../src/aws/tags.js';
 import { dependencyOrder } from '../../src/planner/plan.js';
 import type { Desired, Outputs } from '../../src/planner/resource.js';
 import { resolve, type Ref } from '../../src/planner/values.js';
@@ -359,10 +359,16 @@ function contextOf(spec: Spec, world: Omit<BuiltWorld, 'ctx'>): AwsContext {
       subnets: of(world.subnets),
       routeTables: of(world.routeTables),
       securityGroups: of(world.securityGroups),
-      instances: of(world.instances),
+      instances: async () => world.instances.filter((i) => ofStack(i.Tags, spec.name)),
       instancesByIds: async (ids: string[]) => world.instances.filter((i) => ids.includes(i.InstanceId!)),
+      // Their interfaces, as DescribeNetworkInterfaces tells them: attached to their instance.
+      interfacesInGroups: async (ids: string[]) =>
+        world.instances.flatMap((i) =>
+          (i.NetworkInterfaces ?? [])
+            .filter((n) => n.Groups?.some((g) => ids.includes(g.GroupId!)))
+            .map((n) => ({ Groups: n.Groups, Attachment: { DeviceIndex: n.Attachment?.DeviceIndex, InstanceId: i.InstanceId } })),
+        ),
       impairedInstanceIds: async () => new Set<string>(),
-      routedInstanceIds: async () => new Set(world.routeTables.flatMap((t) => t.Routes ?? []).map((r) => r.InstanceId)),
       parameter: async () => 'ami-default',
     },
     iamSnapshot: {
