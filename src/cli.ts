@@ -12,7 +12,7 @@ import type { IoHost, RunOperation } from './io.js';
 import { DEFAULT_LEASE_SECONDS, DEFAULT_LOCK_TABLE, LockHeldError, who } from './lock/lease.js';
 import * as lab from './lab/control.js';
 import { loadPlan, planToApply, savePlan } from './planfile.js';
-import { DEFAULT_GRACE_SECONDS } from './planner/apply.js';
+import { DEFAULT_GRACE_SECONDS, DEFAULT_READY_TIMEOUT_SECONDS } from './planner/apply.js';
 import { planToJson } from './planner/json.js';
 import { hasChanges, heldChanges, type Plan } from './planner/plan.js';
 import { colorStyle, plainStyle, renderPlan, type Style } from './planner/render.js';
@@ -134,6 +134,7 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(lockOption())
     .addOption(lockTimeoutOption())
     .addOption(stopTimeoutOption())
+    .addOption(readyTimeoutOption())
     .action(
       run(async (globals, planfile: string | undefined, options: RunFlags) => {
         const spec = await loadSpec(options.file, globals);
@@ -169,7 +170,7 @@ export async function main(argv: string[]): Promise<number> {
         .default(DEFAULT_EVERY_SECONDS),
     )
     .option('--once', 'one round, then exit (for a systemd timer or cron)')
-    .option('--allow-replace', 'also replace healthy resources when the spec changed what forces it (all zones at once)')
+    .option('--allow-replace', 'also replace healthy resources when the spec changed what forces it (NATs roll out one zone at a time)')
     .option('--allow-destroy', 'also delete resources of the stack that the spec no longer names')
     .addOption(
       new Option('--max-backoff <seconds>', 'after failed rounds the wait doubles, up to this')
@@ -184,6 +185,7 @@ export async function main(argv: string[]): Promise<number> {
         .default(0),
     )
     .addOption(stopTimeoutOption())
+    .addOption(readyTimeoutOption())
     .action(run(async (globals, options: ReconcileFlags) => reconcile(await loadSpec(options.file, globals), globals, options)));
 
   program
@@ -353,6 +355,8 @@ interface RunFlags {
   lock: boolean;
   lockTimeout: number;
   stopTimeout: number;
+  /** apply only. */
+  readyTimeout?: number;
 }
 
 /**
@@ -408,6 +412,7 @@ interface ReconcileFlags {
   concurrency: number;
   lockTimeout: number;
   stopTimeout: number;
+  readyTimeout: number;
 }
 
 /**
@@ -498,6 +503,7 @@ function engineFor(spec: Spec, globals: GlobalOptions, io: IoHost, flags?: Parti
     timeouts: { connectSeconds: globals.connectTimeout, requestSeconds: globals.requestTimeout },
     lock: { table: globals.lockTable, leaseSeconds: globals.lockLease },
     graceSeconds: flags?.stopTimeout,
+    readyTimeoutSeconds: flags?.readyTimeout,
   });
 }
 
@@ -560,6 +566,15 @@ function stopTimeoutOption(): Option {
   return new Option('--stop-timeout <seconds>', 'after an interrupt, how long running changes may take to finish')
     .argParser(seconds)
     .default(DEFAULT_GRACE_SECONDS);
+}
+
+function readyTimeoutOption(): Option {
+  return new Option(
+    '--ready-timeout <seconds>',
+    "in a rollout, how long a new NAT may take to be ready (its watcher's health tag) before the rollout stops",
+  )
+    .argParser(seconds)
+    .default(DEFAULT_READY_TIMEOUT_SECONDS);
 }
 
 function boolean(value: string): boolean {

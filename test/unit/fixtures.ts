@@ -15,7 +15,7 @@ import {
 } from '../../src/planner/resource.js';
 import { resolve, type Props, type Ref } from '../../src/planner/values.js';
 import type { Spec } from '../../src/spec/types.js';
-import type { NatInstanceState } from '../../src/resources/nat-instance.js';
+import { natCondition, type NatInstanceState } from '../../src/resources/nat-instance.js';
 
 /** What the fake kinds did, in order, and what they hold. */
 export class World {
@@ -113,7 +113,7 @@ export function observed<S, N extends string>(
   kind: N,
   physicalId: string,
   state: S,
-  extra: Partial<Pick<Observed<S>, 'outputs' | 'references' | 'owned' | 'note' | 'claim'>> = {},
+  extra: Partial<Pick<Observed<S>, 'outputs' | 'references' | 'owned' | 'note' | 'claim' | 'condition'>> = {},
 ): Observed<S, N> {
   return {
     id,
@@ -124,6 +124,7 @@ export function observed<S, N extends string>(
     owned: extra.owned ?? true,
     ...(extra.note ? { note: extra.note } : {}),
     ...(extra.claim ? { claim: extra.claim } : {}),
+    ...(extra.condition ? { condition: extra.condition } : {}),
     state,
   };
 }
@@ -325,6 +326,7 @@ export function natObserved(
     outputs: { id: physicalId, ...(runs ? { runningId: physicalId } : {}) },
     references: dead ? [] : [full.subnetId, ...full.securityGroupIds].filter((x): x is string => !!x),
     owned: !dead,
+    condition: natCondition(full, physicalId, 0),
   });
 }
 
