@@ -12,6 +12,8 @@
 //   no-op plan   the stack already built, `engine.plan()` with nothing to do
 //   floor        the Describe calls a no-op plan makes, sent directly with plain SDK clients, as
 //                concurrently as the engine sends them: what a no-op plan cannot go below
+//   status       `dupsworks status`: a no-op plan read into the live stack and rendered as text
+//   graph svg    `dupsworks graph --format svg`: the same read, drawn by Graphviz (WebAssembly)
 //   build        from empty: `engine.plan()` then `engine.apply(plan)`
 //   heal         a NAT's EC2 instance terminated (untimed), then plan + apply
 //   lock         taking and releasing the stack's lock (DynamoDB PutItem + DeleteItem), once per
@@ -26,14 +28,17 @@
 // import of the SDK clients the kinds call, which the topology no longer loads. p50/p95 of
 // --import-reps runs each, alternating.
 //
+// And the start-up of --version, --help and validate next to `node -e 0` (bench/startup.ts).
+//
 // Each measured thing runs once untimed (moto's first calls are slow), then N timed times; the
 // no-op plan and the floor are timed alternately, so a noisy machine slows both alike. Calls are
 // counted on the first timed run: EC2 calls (with SSM's, on the proxy in front of moto) and
 // OpsWorks calls (on the proxy in front of the emulator) apart, and in total. The ratios printed
 // are of this one run: compare them, not the milliseconds, across machines.
 //
-// Goals: the issue's (a no-op plan makes at most 10 calls and takes under 2x the floor's time) are
-// for the ec2 mode. The opsworks mode reports its figures, and is held only to the < 2x floor.
+// Goals: a no-op plan makes at most 11 calls (the issue's 10, and the Elastic IPs' read: see
+// GOAL_MAX_CALLS) and takes under 2x the floor's time, in the ec2 mode. The opsworks mode reports
+// its figures, and is held only to the < 2x floor.
 //
 // Options:
 //   --verbose             per-action call counts of every scenario
@@ -44,9 +49,14 @@
 //   --import-reps N       fresh processes per cold import measured (default 10)
 //   --zones 2,3           the zone counts to measure (default 2,3)
 //   --managers ec2,opsworks  the NAT modes to measure (default both)
+//   --startup-reps N      fresh processes per start-up measured (default 10; see startup.ts)
 //   --spec-reps N         timed runs of `dupsworks validate` on each hostile spec (default 3; see spec-input.ts)
 //   --lab                 instead: how fast the VPC lab follows the emulator (root; bench/lab.ts),
 //                         --reps route changes each way
+//   --failover            instead: how fast the NATs' agents restore a zone's egress, and that
+//                         they leave it alone on a split or on loss (root; bench/failover.ts)
+//   --trials N            trials per fault of --failover (default 20)
+//   --loss-minutes N      minutes of random loss of --failover (default 1; the 5 of the issue are the soak test's)
 //
 // Exit status: 0 measured (goals met or not), 1 a goal missed under --check, 2 the bench failed.
 
@@ -59,6 +69,7 @@ import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import {
+  DescribeAddressesCommand,
   DescribeInstancesCommand,
   DescribeInstanceStatusCommand,
   DescribeInternetGatewaysCommand,
@@ -85,16 +96,22 @@ import {
 } from '@aws-sdk/client-opsworks';
 
 import type { Engine } from '../src/engine.js';
+import { failoverBench, failoverReport } from './failover.js';
 import { labBench, labReport } from './lab.js';
 import type { IoHost } from '../src/io.js';
 import { Reconciler } from '../src/reconcile/loop.js';
 import { STACK_TAG } from '../src/aws/tags.js';
 import { startOpsWorksEmulator, type OpsWorksEmulator } from '../src/emulator/opsworks/index.js';
+import { toDot, topologyGraph } from '../src/live/graph.js';
+import { liveStack } from '../src/live/stack.js';
+import { renderStatus } from '../src/live/status.js';
+import { dotToSvg } from '../src/live/svg.js';
 import { hasChanges, type Plan } from '../src/planner/plan.js';
 import { natInstance } from '../src/resources/nat-instance.js';
 import { opsworksInstance } from '../src/resources/opsworks-instance.js';
 import { renderPlan } from '../src/planner/render.js';
 import { benchSpecInput, specInputReport } from './spec-input.js';
+import { benchStartup, startupGoals, startupReport } from './startup.js';
 import { median, percentile, table } from './stats.js';
 import { loadSpecFile } from '../src/spec/load.js';
 import type { Spec } from '../src/spec/types.js';
@@ -108,8 +125,15 @@ process.env.AWS_ACCESS_KEY_ID ??= 'testing';
 process.env.AWS_SECRET_ACCESS_KEY ??= 'testing';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-/** The issue's goals for a no-op plan (ec2 mode; the opsworks mode is held to the floor ratio only). */
-const GOAL_MAX_CALLS = 10;
+/**
+ * The goals for a no-op plan (ec2 mode; the opsworks mode is held to the floor ratio only). The
+ * issue's bound was 10 calls; it is 11 since every plan also reads the region's Elastic IPs
+ * (DescribeAddresses, sent alongside the other reads): an address of the stack that no NAT holds
+ * (its NAT terminated by hand, an apply interrupted while nat.elasticIps is being turned off) is
+ * found only there, and a plan that skipped the read when the spec has no elasticIps would leave it
+ * allocated, and billed, without a word.
+ */
+const GOAL_MAX_CALLS = 11;
 const GOAL_MAX_FLOOR_RATIO = 2;
 
 /** The OpsWorks emulator's delays and the engine's polling in opsworks mode: short, so the engine is measured. */
@@ -131,10 +155,15 @@ interface Options {
   zones: number[];
   managers: Manager[];
   specReps: number;
+  startupReps: number;
   lab: boolean;
+  failover: boolean;
+  trials: number;
+  lossMinutes: number;
 }
 
-type Scenario = 'no-op plan' | 'floor' | 'build' | 'heal' | 'lock' | 'no-op apply' | 'no-op apply, no lock' | 'reconcile round';
+type Scenario =
+  'no-op plan' | 'floor' | 'status' | 'graph svg' | 'build' | 'heal' | 'lock' | 'no-op apply' | 'no-op apply, no lock' | 'reconcile round';
 
 type Service = 'ec2' | 'opsworks';
 
@@ -190,7 +219,11 @@ function parseOptions(): Options {
         zones: { type: 'string', default: '2,3' },
         managers: { type: 'string', default: MANAGERS.join(',') },
         'spec-reps': { type: 'string', default: '3' },
+        'startup-reps': { type: 'string', default: '10' },
         lab: { type: 'boolean', default: false },
+        failover: { type: 'boolean', default: false },
+        trials: { type: 'string', default: '20' },
+        'loss-minutes': { type: 'string', default: '1' },
       },
       strict: true,
       allowPositionals: false,
@@ -229,7 +262,11 @@ function parseOptions(): Options {
     zones: values.zones!.split(',').map((z) => count('zones', z.trim(), 1, 3)),
     managers: MANAGERS.filter((m) => managers.includes(m)),
     specReps: count('spec-reps', values['spec-reps']!, 1),
+    startupReps: count('startup-reps', values['startup-reps']!, 1),
     lab: values.lab!,
+    failover: values.failover!,
+    trials: count('trials', values.trials!, 1),
+    lossMinutes: count('loss-minutes', values['loss-minutes']!, 1),
   };
 }
 
@@ -336,6 +373,8 @@ function ec2Floor(ec2: EC2Client, stack: string): { done: Promise<unknown>; inst
     ec2.send(new DescribeSubnetsCommand({ Filters })),
     ec2.send(new DescribeRouteTablesCommand({ Filters })),
     groups(),
+    // Unfiltered, as the snapshot reads it: addresses to reuse carry no tag of the stack.
+    ec2.send(new DescribeAddressesCommand({})),
     statuses(),
   ]);
   return { done, instances };
@@ -396,7 +435,7 @@ interface Rig {
   floor(spec: Spec): Promise<void>;
   /** The NAT of a zone dies: its EC2 instance terminated behind the engine's back (uncounted). */
   kill(spec: Spec, az: string): Promise<void>;
-  /** The logical id of the NAT of a zone, which the heal must replace. */
+  /** The logical id of the NAT of a zone, which the heal must launch anew. */
   natId(az: string): string;
 }
 
@@ -483,9 +522,11 @@ async function benchZones(rig: Rig, zones: number, options: Options): Promise<Fi
     ])),
   );
 
-  // No-op plan and floor, alternately, on the stack the last build left.
-  progress(`  no-op plan and floor, ${what}: 1 + ${options.reps} runs each, alternating`);
+  // No-op plan and floor, alternately, on the stack the last build left; with them, status and
+  // graph --format svg (a plan read and rendered), to see what the rendering adds to the read.
+  progress(`  no-op plan, floor, status and graph svg, ${what}: 1 + ${options.reps} runs each, alternating`);
   let last: Plan | undefined;
+  let svg = '';
   figures.push(
     ...(await measured(options.reps, [
       {
@@ -496,6 +537,16 @@ async function benchZones(rig: Rig, zones: number, options: Options): Promise<Fi
         verify: async () => expectNoChanges(last!, `the no-op plan (${what})`),
       },
       { scenario: 'floor', run: () => rig.floor(spec) },
+      { scenario: 'status', run: async () => void renderStatus(liveStack(spec, await engine.plan())) },
+      {
+        scenario: 'graph svg',
+        run: async () => {
+          svg = await dotToSvg(toDot(topologyGraph(liveStack(spec, await engine.plan()))));
+        },
+        verify: async () => {
+          if (!svg.includes('</svg>')) throw new Error(`graph --format svg drew no SVG (${what})`);
+        },
+      },
     ])),
   );
 
@@ -517,9 +568,12 @@ async function benchZones(rig: Rig, zones: number, options: Options): Promise<Fi
           assertApplied(await engine.apply(plan));
         },
         verify: async () => {
-          const replaced = plan!.changes.find((c) => c.id === rig.natId(az));
-          if (replaced?.action !== 'replace') {
-            throw new Error(`the heal should replace ${rig.natId(az)}, but plans:\n${renderPlan(plan!)}`);
+          // An EC2 NAT whose instance is terminated is gone: a new one is created. An OpsWorks NAT
+          // (the OpsWorks instance) still exists, connection_lost: it is replaced.
+          const expected = rig.manager === 'ec2' ? 'create' : 'replace';
+          const healed = plan!.changes.find((c) => c.id === rig.natId(az));
+          if (healed?.action !== expected) {
+            throw new Error(`the heal should ${expected} ${rig.natId(az)}, but plans:\n${renderPlan(plan!)}`);
           }
           await converged();
         },
@@ -612,7 +666,18 @@ function goals(figures: Figures[], managers: Manager[], zones: number[]): Goal[]
 const zonesText = (z: number) => `${z} zone${z === 1 ? '' : 's'}`;
 
 function report(figures: Figures[], results: Goal[], options: Options, elapsedMs: number): string {
-  const order: Scenario[] = ['no-op plan', 'floor', 'build', 'heal', 'lock', 'no-op apply', 'no-op apply, no lock', 'reconcile round'];
+  const order: Scenario[] = [
+    'no-op plan',
+    'floor',
+    'status',
+    'graph svg',
+    'build',
+    'heal',
+    'lock',
+    'no-op apply',
+    'no-op apply, no lock',
+    'reconcile round',
+  ];
   const sorted = [...figures].sort(
     (a, b) =>
       MANAGERS.indexOf(a.manager) - MANAGERS.indexOf(b.manager) ||
@@ -654,6 +719,13 @@ function report(figures: Figures[], results: Goal[], options: Options, elapsedMs
         `p95 ${lock.p95Ms.toFixed(1)} ms per apply; a no-op apply makes ${locked.calls} calls with it, ${unlocked.calls} without, ` +
         `and takes ${(locked.medianMs / unlocked.medianMs).toFixed(2)}x the time (p50 ${locked.medianMs.toFixed(1)} vs ${unlocked.medianMs.toFixed(1)} ms).`,
     );
+    for (const scenario of ['status', 'graph svg'] as const) {
+      const [shown, read] = [find(scenario), find('no-op plan')];
+      out.push(
+        `${scenario === 'status' ? 'status' : 'graph --format svg'}, ${zonesText(z)}: ${shown.calls} calls (a no-op plan's: ${read.calls}), ` +
+          `p50 ${shown.medianMs.toFixed(1)} ms, p95 ${shown.p95Ms.toFixed(1)} ms; ${(shown.medianMs / read.medianMs).toFixed(2)}x a no-op plan's p50.`,
+      );
+    }
     const [round, plan] = [find('reconcile round'), find('no-op plan')];
     out.push(
       `A reconcile round with nothing to do, ${zonesText(z)}: ${round.calls} calls (a no-op plan's ${plan.calls} + ` +
@@ -683,7 +755,7 @@ function report(figures: Figures[], results: Goal[], options: Options, elapsedMs
   if (options.managers.includes('ec2')) {
     out.push(
       '',
-      "Goals, ec2 mode (a no-op plan makes at most 10 calls whatever the number of zones, and takes under 2x the floor's time):",
+      `Goals, ec2 mode (a no-op plan makes at most ${GOAL_MAX_CALLS} calls whatever the number of zones, and takes under 2x the floor's time):`,
     );
     for (const g of results.filter((r) => r.manager === 'ec2')) out.push(line(g));
     noopCallsNote('ec2');
@@ -749,6 +821,16 @@ function importReport(imports: ImportFigures[]): string {
 async function main(): Promise<number> {
   const options = parseOptions();
   const started = performance.now();
+  if (options.failover) {
+    const figures = await failoverBench({ trials: options.trials, lossMinutes: options.lossMinutes }, progress);
+    const elapsedMs = Math.round(performance.now() - started);
+    process.stdout.write(
+      options.json
+        ? `${JSON.stringify({ node: process.version, elapsedMs, failover: figures }, null, 2)}\n`
+        : `${failoverReport(figures)}The bench took ${(elapsedMs / 60_000).toFixed(1)} min.\n`,
+    );
+    return 0;
+  }
   if (options.lab) {
     const figures = await labBench(options.reps, progress);
     const elapsedMs = Math.round(performance.now() - started);
@@ -763,6 +845,8 @@ async function main(): Promise<number> {
   try {
     progress(`cold imports: ${options.importReps} fresh processes each, alternating`);
     const imports = await importTimes(options.importReps);
+    const startup = await benchStartup(options.startupReps, progress);
+    const startupResults = startupGoals(startup);
     progress(`starting moto_server${wantsOpsWorks ? ', the OpsWorks emulator' : ''} and the counting prox${wantsOpsWorks ? 'ies' : 'y'}…`);
     world.moto = await startMoto();
     world.proxy = await startAwsProxy({ target: world.moto.endpoint });
@@ -785,15 +869,16 @@ async function main(): Promise<number> {
     const results = goals(figures, options.managers, options.zones);
     const specInput = await benchSpecInput(options.specReps, progress);
     const elapsedMs = Math.round(performance.now() - started);
-    const pass = results.every((g) => g.pass);
+    const pass = [...results, ...startupResults].every((g) => g.pass);
     if (options.json) {
       const opsworks = wantsOpsWorks ? { opsworks: { emulatorDelaysMs: OPSWORKS_DELAYS, pollIntervalMs: OPSWORKS_POLL_INTERVAL_MS } } : {};
       process.stdout.write(
-        `${JSON.stringify({ node: process.version, elapsedMs, ...opsworks, imports, figures, goals: results, specInput, pass }, null, 2)}\n`,
+        `${JSON.stringify({ node: process.version, elapsedMs, ...opsworks, imports, startup, figures, goals: [...results, ...startupResults], specInput, pass }, null, 2)}\n`,
       );
     } else {
       process.stdout.write(
-        `${importReport(imports)}\n\n${report(figures, results, options, elapsedMs)}\n\n${specInputReport(specInput)}\n`,
+        `${importReport(imports)}\n\n${startupReport(startup, startupResults)}\n\n${report(figures, results, options, elapsedMs)}\n\n` +
+          `${specInputReport(specInput)}\n`,
       );
     }
     return options.check && !pass ? 1 : 0;

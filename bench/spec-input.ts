@@ -26,10 +26,10 @@ export interface InputFigure {
   maxRssMiB: number;
 }
 
-const CLI = join(process.cwd(), 'bin', 'dupsworks.js');
+export const CLI = join(process.cwd(), 'bin', 'dupsworks.js');
 
 // Runs `node <args>` and reports its wall time, exit code and its own peak RSS (written at exit to fd 3).
-function timed(args: string[]): Promise<{ ms: number; exitCode: number; maxRssKiB: number }> {
+export function timed(args: string[]): Promise<{ ms: number; exitCode: number; maxRssKiB: number }> {
   const reporter = "import { writeSync } from 'node:fs'; process.on('exit', () => writeSync(3, String(process.resourceUsage().maxRSS)));";
   return new Promise((resolve, reject) => {
     const started = performance.now();

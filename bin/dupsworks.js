@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The compiled CLI lives in dist/ (built by `npm ci` through the prepare script).
+// The compiled CLI lives in dist/: built by the prepare script in a checkout (`npm ci`), shipped built in the package.
 
 // dupsworks supports Node 20; the SDK's notice about its own future Node requirement is not the
 // operator's concern on every run. Set the variable to "false" to see it again.

@@ -1,24 +1,27 @@
 // The command line: parse, call the engine, print. Results go to stdout, progress and problems to
 // stderr (the reconcile loop's log goes to stdout: it is what that command produces). Exit codes:
-// 0 success (plan: no changes), 1 error, 2 plan with changes (--detailed-exitcode) or, for
-// reconcile --once, changes it may not make, 130 / 143 stopped by SIGINT / SIGTERM.
+// 0 success (plan: no changes), 1 error, 2 plan with changes (--detailed-exitcode), for reconcile
+// --once changes it may not make, for status something that needs attention, 130 / 143 stopped by
+// SIGINT / SIGTERM.
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { Engine } from './engine.js';
+import type { Engine } from './engine.js';
 import { httpUrl, serveOpsWorksEmulator, wholeNumber, type OpsWorksCommandOptions } from './emulator/opsworks/command.js';
 import { DEFAULT_TIMEOUTS } from './aws/endpoint.js';
-import { DupsworksError, toErrorInfo, type ErrorInfo } from './errors.js';
+import { DupsworksError, SpecRejected, toErrorInfo, type ErrorInfo } from './errors.js';
 import type { IoHost, RunOperation } from './io.js';
+import { GRAPH_FORMATS, type GraphFormat } from './live/graph.js';
+import type { LiveStack } from './live/stack.js';
 import { DEFAULT_LEASE_SECONDS, DEFAULT_LOCK_TABLE, LockHeldError, who } from './lock/lease.js';
-import * as lab from './lab/control.js';
+import type * as Lab from './lab/control.js';
 import { loadPlan, planToApply, savePlan } from './planfile.js';
 import { DEFAULT_GRACE_SECONDS, DEFAULT_READY_TIMEOUT_SECONDS } from './planner/apply.js';
 import { planToJson } from './planner/json.js';
+import { PROVIDER_NAME } from './resources/provider.js';
 import { hasChanges, heldChanges, type Plan } from './planner/plan.js';
 import { colorStyle, plainStyle, renderPlan, type Style } from './planner/render.js';
 import { logWriter, LOG_FORMATS, type LogFormat } from './reconcile/log.js';
 import { DEFAULT_EVERY_SECONDS, DEFAULT_MAX_BACKOFF_SECONDS, exitCodeFor as reconcileExitCode, Reconciler } from './reconcile/loop.js';
-import { formatProblems, loadSpecFile } from './spec/load.js';
 import type { Spec } from './spec/types.js';
 import { lockInfoLines, TerminalHost, write } from './terminal.js';
 import { VERSION } from './version.js';
@@ -44,6 +47,7 @@ class Failure extends Error {}
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
   let debug = argv.includes('--debug');
+  let lab: typeof Lab | undefined;
   const program = new Command('dupsworks')
     .description('Builds and heals an AWS VPC whose private subnets reach the internet through a ring of NAT instances.')
     .version(VERSION, '-V, --version', 'print the version of dupsworks (saved plans record it)')
@@ -108,11 +112,14 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print the plan as JSON (Terraform-style resource_changes)')
     .option('--out <file>', 'save the plan for `apply <file>`')
     .option('--detailed-exitcode', 'exit 0 when there are no changes, 2 when there are, 1 on error')
+    .option('--destroy', "what destroy would delete, in the order it would (Terraform's -destroy works too)")
     .action(
-      run(async (globals, options: { file: string; json?: boolean; out?: string; detailedExitcode?: boolean }) => {
+      run(async (globals, options: { file: string; json?: boolean; out?: string; detailedExitcode?: boolean; destroy?: boolean }) => {
         const spec = await loadSpec(options.file, globals);
-        const plan = await engineFor(spec, globals, terminalHost(globals)).plan();
-        write(process.stdout, options.json ? `${JSON.stringify(planToJson(plan), null, 2)}\n` : renderPlan(plan, styleFor(globals)));
+        const engine = await engineFor(spec, globals, terminalHost(globals));
+        const plan = await (options.destroy ? engine.destroyPlan() : engine.plan());
+        const text = renderPlan(plan, styleFor(globals), options.destroy ? 'destroy' : 'apply');
+        write(process.stdout, options.json ? `${JSON.stringify(planToJson(plan, PROVIDER_NAME), null, 2)}\n` : text);
         if (options.out) {
           await savePlan(options.out, plan, spec);
           write(
@@ -125,9 +132,69 @@ export async function main(argv: string[]): Promise<number> {
     );
 
   program
+    .command('status')
+    .description(
+      'the live stack: per zone the NAT, which NAT serves the private subnet now (a failover?), the heartbeat routes, ' +
+        'and the changes a plan would make; read-only; exit 0 all well, 2 something needs attention, 1 error',
+    )
+    .requiredOption('-f, --file <spec>', 'the spec (YAML)')
+    .option('--json', 'print it as JSON')
+    .action(
+      run(async (globals, options: { file: string; json?: boolean }) => {
+        const spec = await loadSpec(options.file, globals);
+        const [live, { renderStatus, statusExitCode, statusJson }] = await Promise.all([liveOf(spec, globals), import('./live/status.js')]);
+        write(process.stdout, options.json ? `${JSON.stringify(statusJson(live), null, 2)}\n` : renderStatus(live, styleFor(globals)));
+        return statusExitCode(live);
+      }),
+    );
+
+  program
+    .command('graph')
+    .description(
+      'the live topology as a picture: subnets, route tables, NATs, the ring of heartbeat routes, who serves whom ' +
+        '(a failover as a dashed red edge); read-only',
+    )
+    .requiredOption('-f, --file <spec>', 'the spec (YAML)')
+    .addOption(
+      new Option('--format <format>', 'Mermaid (for Markdown), Graphviz DOT, or SVG drawn by Graphviz')
+        .choices(GRAPH_FORMATS)
+        .default('mermaid'),
+    )
+    .action(
+      run(async (globals, options: { file: string; format: GraphFormat }) => {
+        const spec = await loadSpec(options.file, globals);
+        const [live, { toDot, toMermaid, topologyGraph }] = await Promise.all([liveOf(spec, globals), import('./live/graph.js')]);
+        const graph = topologyGraph(live);
+        const drawn = options.format === 'mermaid' ? toMermaid(graph) : toDot(graph);
+        write(process.stdout, options.format === 'svg' ? await (await import('./live/svg.js')).dotToSvg(drawn) : drawn);
+        return 0;
+      }),
+    );
+
+  program
+    .command('output')
+    .description("the stack's outputs (its ids and the NATs' public IPs), as apply ends with them; read-only")
+    .argument('[name]', 'print only this output')
+    .requiredOption('-f, --file <spec>', 'the spec (YAML)')
+    .option('--json', 'print them as JSON, as terraform output -json does')
+    .option('--raw', "print a string output's value as it is, without quotes (for scripts)")
+    .action(
+      run(async (globals, name: string | undefined, options: { file: string; json?: boolean; raw?: boolean }) => {
+        const spec = await loadSpec(options.file, globals);
+        const [live, { printedOutputs, stackOutputs }] = await Promise.all([liveOf(spec, globals), import('./live/outputs.js')]);
+        const outputs = stackOutputs(live);
+        if (outputs.length === 0 && name === undefined && !options.json) {
+          write(process.stderr, `Warning: no outputs found: stack ${spec.name} has nothing built yet; run apply\n`);
+        }
+        write(process.stdout, printedOutputs(outputs, spec.name, { name, ...options }));
+        return 0;
+      }),
+    );
+
+  program
     .command('apply')
     .description('make AWS match the spec (build, repair drift, replace dead NATs)')
-    .argument('[planfile]', 'a plan saved with `plan --out`; refused if the stack changed since')
+    .argument('[planfile]', 'a plan saved with `plan --out` (a destroy plan destroys); refused if the stack changed since')
     .requiredOption('-f, --file <spec>', 'the spec (YAML)')
     .option('--auto-approve', 'do not ask for confirmation')
     .addOption(concurrencyOption())
@@ -142,7 +209,8 @@ export async function main(argv: string[]): Promise<number> {
         const saved = planfile ? await loadPlan(planfile, spec) : undefined;
         const adopt = (fresh: Plan): Plan => (saved ? planToApply(saved, fresh, planfile!) : fresh);
         // A saved plan was approved when it was made: apply exactly it, without asking.
-        return runLocked('apply', spec, globals, { ...options, autoApprove: options.autoApprove || saved !== undefined }, adopt);
+        const operation = saved?.destroy ? 'destroy' : 'apply';
+        return runLocked(operation, spec, globals, { ...options, autoApprove: options.autoApprove || saved !== undefined }, adopt);
       }),
     );
 
@@ -198,7 +266,7 @@ export async function main(argv: string[]): Promise<number> {
       run(async (globals, id: string, options: { file: string; autoApprove?: boolean }) => {
         const spec = await loadSpec(options.file, globals);
         const host = terminalHost(globals, options.autoApprove);
-        const engine = engineFor(spec, globals, host);
+        const engine = await engineFor(spec, globals, host);
         const holder = await engine.lockHolder();
         if (holder?.id === id) {
           write(process.stderr, `${lockInfoLines(holder).join('\n')}\n`);
@@ -207,6 +275,27 @@ export async function main(argv: string[]): Promise<number> {
         }
         const broken = await engine.forceUnlock(id);
         write(process.stdout, `The lock of stack ${spec.name} (ID ${id}, held by ${who(broken)} since ${broken.since}) is broken.\n`);
+        return 0;
+      }),
+    );
+
+  program
+    .command('iam-policy')
+    .description(
+      "print the least-privilege IAM policy (JSON) for this spec: --for operator, what runs dupsworks; --for agent, the NATs' own",
+    )
+    .requiredOption('-f, --file <spec>', 'the spec (YAML)')
+    .addOption(new Option('--for <who>', 'whose policy').choices(['operator', 'agent']).default('operator'))
+    .action(
+      run(async (globals, options: { file: string; for: 'operator' | 'agent' }) => {
+        const spec = await loadSpec(options.file, globals);
+        const iam = await import('./iam/policy.js');
+        const policy = options.for === 'agent' ? iam.agentPolicy(spec) : iam.operatorPolicy(spec, { lockTable: globals.lockTable });
+        if (!policy) {
+          write(process.stderr, 'The NATs of the OpsWorks mode run no failover agent and call no AWS API: they need no policy.\n');
+          return 0;
+        }
+        write(process.stdout, `${JSON.stringify(policy, null, 2)}\n`);
         return 0;
       }),
     );
@@ -230,7 +319,9 @@ export async function main(argv: string[]): Promise<number> {
   const labCommand = program
     .command('lab')
     .description('real packets through the stack in the EC2 emulator: Linux network namespaces programmed live from it (root)');
-  const terminal: lab.Output = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
+  // The lab loads the SDK (it reads the emulator): its module is loaded when a lab command runs.
+  const loadLab = async () => (lab ??= await import('./lab/control.js'));
+  const terminal: Lab.Output = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
 
   labCommand
     .command('up')
@@ -251,6 +342,7 @@ export async function main(argv: string[]): Promise<number> {
           globals,
           options: { file: string; json?: boolean; detach?: boolean; pidFile?: string; interval: number; propagationDelay: number },
         ) => {
+          const lab = await loadLab();
           const spec = await loadSpec(options.file, globals);
           if (spec.nat.manager !== 'ec2') {
             throw new Failure(
@@ -268,7 +360,7 @@ export async function main(argv: string[]): Promise<number> {
           if (!endpointUrl) {
             throw new Failure('the lab follows an EC2 emulator: give its endpoint with --endpoint-url (e.g. http://127.0.0.1:5000)');
           }
-          const upOptions: lab.UpOptions = {
+          const upOptions: Lab.UpOptions = {
             specFile: options.file,
             stack: spec.name,
             region: spec.region,
@@ -293,9 +385,10 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<command...>', 'the command and its arguments (after --)')
     .option('--stack <name>', 'the lab of this stack (needed only when several run)')
     .action(
-      run(async (_globals, where: string, command: string[], options: { stack?: string }) =>
-        lab.exec(lab.namespaceOf(await lab.findLab(options.stack), where), command),
-      ),
+      run(async (_globals, where: string, command: string[], options: { stack?: string }) => {
+        const lab = await loadLab();
+        return lab.exec(lab.namespaceOf(await lab.findLab(options.stack), where), command);
+      }),
     );
 
   labCommand
@@ -304,7 +397,9 @@ export async function main(argv: string[]): Promise<number> {
     .option('--stack <name>', 'the lab of this stack (needed only when several run)')
     .option('--json', 'the lab description with the egress of each zone, as JSON')
     .action(
-      run(async (_globals, options: { stack?: string; json?: boolean }) => lab.status(options.stack, options.json ?? false, terminal)),
+      run(async (_globals, options: { stack?: string; json?: boolean }) =>
+        (await loadLab()).status(options.stack, options.json ?? false, terminal),
+      ),
     );
 
   labCommand
@@ -315,18 +410,29 @@ export async function main(argv: string[]): Promise<number> {
     .action(
       run(async (globals, options: { stack?: string; file?: string }) => {
         const stack = options.stack ?? (options.file ? (await loadSpec(options.file, globals)).name : undefined);
-        return lab.down(stack, terminal);
+        return (await loadLab()).down(stack, terminal);
       }),
     );
 
   try {
-    await program.parseAsync(argv);
+    const oneDash = oneDashLongFlag(argv, program);
+    if (oneDash) {
+      write(process.stderr, `${oneDash}\n`);
+      return 1;
+    }
+    await program.parseAsync(terraformSpellings(argv));
     return exitCode;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 1;
     const info = toErrorInfo(error);
-    if (debug && !(error instanceof Failure) && !(error instanceof lab.LabFailure))
+    if (debug && !(error instanceof Failure) && !(lab && error instanceof lab.LabFailure))
       write(process.stderr, `${(error as Error)?.stack ?? error}\n`);
+    if (error instanceof SpecRejected && loadedSpec) {
+      for (const problem of error.problems) write(process.stderr, `${loadedSpec.problemLine(problem.path, problem.message)}\n`);
+      const n = error.problems.length;
+      write(process.stderr, `Error: ${loadedSpec.file}: ${n} problem${n === 1 ? '' : 's'} found by asking AWS; nothing was changed\n`);
+      return 1;
+    }
     if (error instanceof LockHeldError) {
       write(process.stderr, `${lockHeldMessage(error, argv)}\n`);
       return 1;
@@ -340,9 +446,47 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** The spec this run loaded, to show problems AWS finds with it at their place in the file. */
+let loadedSpec: { file: string; problemLine(path: readonly (string | number)[], message: string): string } | undefined;
+
+/**
+ * Terraform spells its long flags with one dash (-auto-approve, -lock=false). Commander would read
+ * "-auto-approve" as the short flags -a -u -t … and say only "unknown option": a one-dash spelling
+ * of a long option of dupsworks is named, with the spelling to use instead. (Nothing before `--`
+ * is a command of its own: after it, arguments are the lab's to run.)
+ */
+function oneDashLongFlag(argv: string[], program: Command): string | undefined {
+  const longs = new Set(['--help']);
+  const collect = (command: Command): void => {
+    for (const option of command.options) if (option.long) longs.add(option.long);
+    command.commands.forEach(collect);
+  };
+  collect(program);
+  const end = argv.indexOf('--');
+  for (const arg of argv.slice(2, end < 0 ? undefined : end)) {
+    const match = /^-([A-Za-z][\w-]+)(=.*)?$/.exec(arg);
+    if (!match || !longs.has(`--${match[1]}`) || TERRAFORM_SPELLINGS[arg]) continue;
+    return `error: unknown option '${arg}': dupsworks's long options take two dashes; did you mean --${match[1]}${match[2] ?? ''}?`;
+  }
+  return undefined;
+}
+
+/** Terraform's one-dash spellings that dupsworks takes as they are, as a Terraform user types them. */
+const TERRAFORM_SPELLINGS: Record<string, string> = { '-destroy': '--destroy' };
+
+function terraformSpellings(argv: string[]): string[] {
+  const end = argv.indexOf('--');
+  return argv.map((arg, i) => (i >= 2 && (end < 0 || i < end) ? (TERRAFORM_SPELLINGS[arg] ?? arg) : arg));
+}
+
 async function loadSpec(file: string, globals: GlobalOptions): Promise<Spec> {
+  // Loaded here: --help and --version need neither the YAML parser nor the schema.
+  const { formatProblem, formatProblems, loadSpecFile } = await import('./spec/load.js');
   const loaded = await loadSpecFile(file, globals.region ? { region: globals.region } : {});
-  if (loaded.ok) return loaded.spec;
+  if (loaded.ok) {
+    loadedSpec = { file, problemLine: (path, message) => formatProblem(loaded.problemAt(path, message)) };
+    return loaded.spec;
+  }
   for (const line of formatProblems(loaded.problems)) process.stderr.write(`${line}\n`);
   const n = loaded.problems.length;
   throw new Failure(`${file}: ${n} problem${n === 1 ? '' : 's'}; nothing was sent to AWS`);
@@ -371,7 +515,7 @@ async function runLocked(
   flags: RunFlags,
   adopt?: (fresh: Plan) => Plan,
 ): Promise<number> {
-  const engine = engineFor(spec, globals, terminalHost(globals, flags.autoApprove), flags);
+  const engine = await engineFor(spec, globals, terminalHost(globals, flags.autoApprove), flags);
   const interrupts = onInterrupts({
     first: () =>
       write(
@@ -393,6 +537,13 @@ async function runLocked(
       return exitCodeFor(report.stopped);
     }
     if (report.stopped) throw new Failure(report.stopped.message);
+    // As Terraform's: an apply that went through ends with the stack's outputs, read afresh when it changed anything.
+    if (operation === 'apply' && report.plan && (!report.result || report.result.ok)) {
+      const [{ liveStack }, { renderOutputs, stackOutputs }] = await Promise.all([import('./live/stack.js'), import('./live/outputs.js')]);
+      const outputs = stackOutputs(liveStack(spec, report.result ? await engine.plan() : report.plan));
+      if (outputs.length > 0)
+        write(process.stdout, `\n${styleFor(globals).green(styleFor(globals).bold('Outputs:'))}\n\n${renderOutputs(outputs)}`);
+    }
     // Deletes kept because something the spec does not manage still uses them: not done, so not 0.
     const held = report.plan ? heldChanges(report.plan).length : 0;
     return (report.result && !report.result.ok) || held > 0 ? 1 : 0;
@@ -428,6 +579,7 @@ async function reconcile(spec: Spec, globals: GlobalOptions, flags: ReconcileFla
   const reconciler = new Reconciler({
     spec,
     readSpec: async () => {
+      const { formatProblems, loadSpecFile } = await import('./spec/load.js');
       const loaded = await loadSpecFile(flags.file, globals.region ? { region: globals.region } : {});
       return loaded.ok ? loaded : { ok: false, problems: formatProblems(loaded.problems) };
     },
@@ -490,7 +642,15 @@ function terminalHost(globals: GlobalOptions, autoApprove?: boolean): TerminalHo
   });
 }
 
-function engineFor(spec: Spec, globals: GlobalOptions, io: IoHost, flags?: Partial<RunFlags>): Engine {
+/** The engine loads the AWS SDK: only the commands that call AWS load it, so --help and validate start fast. */
+/** The live stack, read off a fresh plan: read-only (no lock, nothing written). */
+async function liveOf(spec: Spec, globals: GlobalOptions): Promise<LiveStack> {
+  const [{ liveStack }, engine] = await Promise.all([import('./live/stack.js'), engineFor(spec, globals, terminalHost(globals))]);
+  return liveStack(spec, await engine.plan());
+}
+
+async function engineFor(spec: Spec, globals: GlobalOptions, io: IoHost, flags?: Partial<RunFlags>): Promise<Engine> {
+  const { Engine } = await import('./engine.js');
   return new Engine({
     spec,
     io,

@@ -10,6 +10,7 @@ import { hostname, userInfo } from 'node:os';
 import { Clients, connect, refreshed, type AwsContext } from './aws/context.js';
 import { DEFAULT_TIMEOUTS, type Timeouts } from './aws/endpoint.js';
 import { inventory, strangers } from './aws/inventory.js';
+import { preflight } from './aws/preflight.js';
 import { defaultRetryPolicy, type RetryPolicy } from './aws/retry.js';
 import { DupsworksError, toErrorInfo, type ErrorInfo } from './errors.js';
 import { stamped, type EngineEvent, type IoHost, type RunOperation } from './io.js';
@@ -110,9 +111,12 @@ export class Engine {
     this.ctx = connect(connectOptions, this.clients);
   }
 
-  /** What apply would change to make the world match the spec. */
+  /**
+   * What apply would change to make the world match the spec. Throws SpecRejected when the spec
+   * names what the region does not have (src/aws/preflight.ts).
+   */
   plan(): Promise<Plan> {
-    return this.planFor(desiredResources(this.options.spec));
+    return this.planFor(desiredResources(this.options.spec), { check: (ctx) => preflight(this.options.spec, ctx) });
   }
 
   /**
@@ -120,7 +124,7 @@ export class Engine {
    * kind claims is kept, and so is what it uses (the plan names both).
    */
   destroyPlan(): Promise<Plan> {
-    return this.planFor([]);
+    return this.planFor([], { destroy: true });
   }
 
   apply(plan: Plan, options: { signal?: AbortSignal } = {}): Promise<ApplyResult> {
@@ -195,8 +199,11 @@ export class Engine {
   }
 
   /** Everything of the stack as it is now, read afresh, and all that carries its mark (to see what no kind claims). */
-  async observe(): Promise<{ observed: Observed[]; inventory: InventoryItem[]; ctx: AwsContext }> {
-    const ctx = refreshed(this.ctx);
+  observe(): Promise<{ observed: Observed[]; inventory: InventoryItem[]; ctx: AwsContext }> {
+    return this.observeWith(refreshed(this.ctx));
+  }
+
+  private async observeWith(ctx: AwsContext): Promise<{ observed: Observed[]; inventory: InventoryItem[]; ctx: AwsContext }> {
     const started = Date.now();
     this.notify({ type: 'observe-start', stack: ctx.stack, region: ctx.region });
     const [observed, items] = await Promise.all([
@@ -207,14 +214,23 @@ export class Engine {
     return { observed, inventory: items, ctx };
   }
 
-  private async planFor(desired: Desired[]): Promise<Plan> {
-    const { observed, inventory: items, ctx } = await this.observe();
-    const plan = await makePlan({ desired, observed, inventory: items, kinds: this.kinds, ctx });
+  /**
+   * `check`: what must hold of the spec before a plan is made, read alongside the world (the same
+   * snapshot); `destroy`: the plan deletes everything of the stack.
+   */
+  private async planFor(
+    desired: Desired[],
+    options: { destroy?: boolean; check?: (ctx: AwsContext) => Promise<void> } = {},
+  ): Promise<Plan> {
+    const fresh = refreshed(this.ctx);
+    const [{ observed, inventory: items, ctx }] = await Promise.all([this.observeWith(fresh), options.check?.(fresh)]);
+    const input = { desired, observed, kinds: this.kinds, ctx, ...(options.destroy ? { destroy: true } : {}) };
+    const plan = await makePlan({ ...input, inventory: items });
     if (!plan.changes.some((c) => (c.action === 'delete' || c.action === 'replace') && !c.heldBy)) return plan;
     // Deleting (a replacement deletes the old one): what else is in the stack's VPCs would make some
     // deletes fail; keep those instead.
     const inside = await strangers(ctx, items);
-    return inside.length === 0 ? plan : makePlan({ desired, observed, inventory: [...items, ...inside], kinds: this.kinds, ctx });
+    return inside.length === 0 ? plan : makePlan({ ...input, inventory: [...items, ...inside] });
   }
 
   private lockClient: StackLock | undefined;

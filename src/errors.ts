@@ -3,6 +3,8 @@
 // failed) or the program (a bug) — so a host can decide what to print, log or retry without
 // reading messages.
 
+import { formatPath } from './spec/rules.js';
+
 export type Fault = 'user' | 'aws' | 'program';
 
 /** A failure as the engine reports it in step outcomes and events. */
@@ -51,4 +53,23 @@ export function describeError(error: unknown): string {
     return code && code !== 'Error' && !error.message.startsWith(code) ? `${code}: ${error.message}` : error.message;
   }
   return String(error);
+}
+
+/** A field of the spec and what is wrong with it, found only by asking AWS. */
+export interface SpecProblem {
+  /** The field, e.g. ['nat', 'instanceType']. */
+  path: readonly (string | number)[];
+  /** What is wrong and what would be right. */
+  message: string;
+}
+
+/**
+ * The spec names what the account or region does not have (an instance type the region does not
+ * offer): found at plan time, before any change. A host that knows where the spec came from shows
+ * each problem at its field's position, as validate does.
+ */
+export class SpecRejected extends DupsworksError {
+  constructor(readonly problems: readonly SpecProblem[]) {
+    super('SpecRejected', 'user', problems.map((p) => `${formatPath(p.path)}: ${p.message}`).join('; '));
+  }
 }

@@ -10,6 +10,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import equal from 'fast-deep-equal';
 import { planToJson, type JsonPlan, type JsonResourceChange } from './planner/json.js';
 import type { Plan } from './planner/plan.js';
+import { PROVIDER_NAME } from './resources/provider.js';
 import type { Spec } from './spec/types.js';
 import { VERSION } from './version.js';
 
@@ -41,7 +42,7 @@ export async function savePlan(file: string, plan: Plan, spec: Spec): Promise<vo
     stack: spec.name,
     region: spec.region,
     spec_hash: specHash(spec),
-    ...planToJson(plan),
+    ...planToJson(plan, PROVIDER_NAME),
     previews,
   };
   await writeFile(file, `${JSON.stringify(saved, null, 2)}\n`);
@@ -89,7 +90,7 @@ export function planToApply(saved: SavedPlan, fresh: Plan, file: string): Plan {
     ...fresh,
     changes: fresh.changes.map((c) => (c.preview && saved.previews?.[c.id] ? { ...c, preview: saved.previews[c.id] } : c)),
   };
-  const difference = firstDifference(saved, planToJson(plan));
+  const difference = firstDifference(saved, planToJson(plan, PROVIDER_NAME));
   if (difference) {
     throw new PlanFileError(
       `Saved plan ${file} does not match what dupsworks would do now: ${difference}. Was the file edited? Run "dupsworks plan --out" again.`,

@@ -138,7 +138,11 @@ export function summary(operation: RunOperation, result: ApplyResult, style: Sty
   const verb = operation === 'destroy' ? 'Destroy' : 'Apply';
   const done = result.outcomes.filter((o) => o.status === 'done');
   const count = (op: string) => done.filter((o) => o.operation === op).length;
-  const totals = `${count('create')} added, ${count('update')} changed, ${count('delete')} destroyed`;
+  // A destroy only deletes: Terraform's "Resources: N destroyed."
+  const totals =
+    operation === 'destroy'
+      ? `${count('delete')} destroyed`
+      : `${count('create')} added, ${count('update')} changed, ${count('delete')} destroyed`;
   if (result.ok && held.length > 0) {
     return (
       `\n${style.yellow(style.bold(`${verb} incomplete.`))} Resources: ${totals}; ${held.length} kept, still in use by what this spec ` +

@@ -12,6 +12,7 @@ import { IamSnapshot } from './iam-snapshot.js';
 import { OpsWorksSnapshot } from './opsworks-snapshot.js';
 import { withRetries, type RetryPolicy } from './retry.js';
 import { Snapshot } from './snapshot.js';
+import { VERSION } from '../version.js';
 
 export interface AwsContext {
   stack: string;
@@ -89,6 +90,8 @@ export class Clients {
       region: this.options.region,
       maxAttempts: 1, // retries are ours (retry.ts)
       credentials: this.credentials,
+      // In every request's User-Agent ("app/dupsworks#0.1.0"), so CloudTrail tells dupsworks's calls from others'.
+      userAgentAppId: `dupsworks#${VERSION}`,
       ...boundedRequests(this.timeouts),
       ...(endpoint ? { endpoint } : {}),
     });

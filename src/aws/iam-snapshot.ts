@@ -14,6 +14,9 @@ import { parsePolicy } from '../resources/iam-role.js';
 import { isNoSuchEntity } from './errors.js';
 import { Memo } from './memo.js';
 
+/** What it sends, as IAM actions (the operator's policy is made of these). */
+export const permissions = ['iam:GetInstanceProfile', 'iam:GetRole', 'iam:GetRolePolicy'];
+
 export class IamSnapshot {
   private readonly memo = new Memo();
 

@@ -1,7 +1,8 @@
 // What the stack's world holds that carries its mark: every EC2 item the snapshot lists by the
-// stack tag (VPCs, internet gateways, subnets, route tables, security groups, instances) and, when
-// the OpsWorks side is read, this stack's OpsWorks stacks with their layers and instances. The
-// kinds claim these in observe; what none claims, the plan shows with the advice written here.
+// stack tag (VPCs, internet gateways, subnets, route tables, security groups, instances, Elastic
+// IPs) and, when the OpsWorks side is read, this stack's OpsWorks stacks with their layers and
+// instances. The kinds claim these in observe; what none claims, the plan shows with the advice
+// written here.
 // It reads the snapshot the kinds read, and one listing more: the network interfaces in the stack's
 // security groups, where a NAT whose tags were removed (and which still runs, and costs money) is
 // found.
@@ -24,13 +25,14 @@ const OPSWORKS_STACK_TAG = 'opsworks:stack';
 const OPSWORKS_INSTANCE_TAG = 'opsworks:instance';
 
 export async function inventory(ctx: AwsContext, options: { opsworks: boolean }): Promise<InventoryItem[]> {
-  const [vpcs, gateways, subnets, tables, groups, instances] = await Promise.all([
+  const [vpcs, gateways, subnets, tables, groups, instances, addresses] = await Promise.all([
     ctx.snapshot.vpcs(),
     ctx.snapshot.internetGateways(),
     ctx.snapshot.subnets(),
     ctx.snapshot.routeTables(),
     ctx.snapshot.securityGroups(),
     ctx.snapshot.instances(),
+    ctx.snapshot.addresses(),
   ]);
   const ec2 = (physicalId: string, type: string, tags: Tag[] | undefined, references: (string | undefined)[]): InventoryItem => {
     const name = tagMap(tags).Name;
@@ -68,6 +70,12 @@ export async function inventory(ctx: AwsContext, options: { opsworks: boolean })
     ...subnets.map((s) => ec2(s.SubnetId!, 'subnet', s.Tags, [s.VpcId])),
     ...tables.map((t) => ec2(t.RouteTableId!, 'route table', t.Tags, [t.VpcId, ...(t.Associations ?? []).map((a) => a.SubnetId)])),
     ...groups.map((g) => ec2(g.GroupId!, 'security group', g.Tags, [g.VpcId])),
+    ...addresses
+      .filter((a) => ofStack(a.Tags, ctx.stack))
+      .map((a) => {
+        const item = ec2(a.AllocationId!, 'Elastic IP', a.Tags, []);
+        return { ...item, description: `${item.description}, ${a.PublicIp}` };
+      }),
     // A terminated instance is listed for an hour, but is gone: nothing to claim or to wait for.
     ...instances.filter(alive).map((i) => instance(i)),
     ...untagged.filter(alive).map((i) => {

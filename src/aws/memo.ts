@@ -3,6 +3,10 @@
 export class Memo {
   private readonly cache = new Map<string, Promise<unknown>>();
 
+  has(key: string): boolean {
+    return this.cache.has(key);
+  }
+
   once<T>(key: string, load: () => Promise<T>): Promise<T> {
     let hit = this.cache.get(key) as Promise<T> | undefined;
     if (!hit) {

@@ -20,6 +20,16 @@ import {
 import { isOurStack } from '../resources/opsworks-stack.js';
 import { Memo } from './memo.js';
 
+/** What the OpsWorks snapshot's listings call, as IAM actions. */
+export const permissions = [
+  'opsworks:DescribeDeployments',
+  'opsworks:DescribeInstances',
+  'opsworks:DescribeLayers',
+  'opsworks:DescribePermissions',
+  'opsworks:DescribeStacks',
+  'opsworks:ListTags',
+];
+
 export class OpsWorksSnapshot {
   private readonly memo = new Memo();
 

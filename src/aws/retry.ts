@@ -23,6 +23,7 @@ const EVENTUALLY_CONSISTENT = new Set([
   'InvalidSubnetID.NotFound',
   'InvalidVpcID.NotFound',
   'InvalidInternetGatewayID.NotFound',
+  'InvalidAllocationID.NotFound',
   'IncorrectInstanceState',
 ]);
 
@@ -30,7 +31,7 @@ const NETWORK = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'TimeoutError', 'Re
 
 /** Operations that remove something: "not found" means done, and "still in use" means wait. */
 export function isRemoval(operation: string): boolean {
-  return /^(Delete|Terminate|Detach|Disassociate)/.test(operation);
+  return /^(Delete|Terminate|Detach|Disassociate|Release)/.test(operation);
 }
 
 /** Why an error is worth another attempt, or undefined when it is not. */
@@ -42,8 +43,9 @@ export function transientReason(error: unknown, operation: string): string | und
   if ((e?.$metadata?.httpStatusCode ?? 0) >= 500 || e?.$fault === 'server') return code || 'ServerError';
   if (NETWORK.has(code)) return code;
   if (isRemoval(operation)) {
-    // Removals wait out things still going away (an instance terminating in the subnet).
-    return code === 'DependencyViolation' ? code : undefined;
+    // Removals wait out things still going away (an instance terminating in the subnet, an
+    // Elastic IP's association with it).
+    return code === 'DependencyViolation' || code === 'InvalidIPAddress.InUse' ? code : undefined;
   }
   if (EVENTUALLY_CONSISTENT.has(code)) return code;
   return undefined;

@@ -3,17 +3,21 @@
 // same listing (route tables and routes) share one call.
 
 import {
+  DescribeAddressesCommand,
   paginateDescribeInstances,
   paginateDescribeInstanceStatus,
+  paginateDescribeInstanceTypes,
   paginateDescribeInternetGateways,
   paginateDescribeNetworkInterfaces,
   paginateDescribeRouteTables,
   paginateDescribeSecurityGroups,
   paginateDescribeSubnets,
   paginateDescribeVpcs,
+  type Address,
   type EC2Client,
   type Filter,
   type Instance,
+  type InstanceTypeInfo,
   type InternetGateway,
   type NetworkInterface,
   type RouteTable,
@@ -24,6 +28,21 @@ import {
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { STACK_TAG } from './tags.js';
 import { Memo } from './memo.js';
+
+/** What the snapshot's listings call (every plan makes them), as IAM actions. */
+export const permissions = [
+  'ec2:DescribeAddresses',
+  'ec2:DescribeInstanceStatus',
+  'ec2:DescribeInstanceTypes',
+  'ec2:DescribeInstances',
+  'ec2:DescribeInternetGateways',
+  'ec2:DescribeNetworkInterfaces',
+  'ec2:DescribeRouteTables',
+  'ec2:DescribeSecurityGroups',
+  'ec2:DescribeSubnets',
+  'ec2:DescribeVpcs',
+  'ssm:GetParameter',
+];
 
 export class Snapshot {
   private readonly memo = new Memo();
@@ -124,6 +143,15 @@ export class Snapshot {
   }
 
   /**
+   * Every Elastic IP of the region, whatever its tags: the stack's own carry its tag, but an address
+   * the spec names for reuse does not, and an association is found by the NAT that holds it. One
+   * call: DescribeAddresses has no pages, and accounts hold few addresses (5 by default).
+   */
+  addresses(): Promise<Address[]> {
+    return this.memo.once('addresses', async () => (await this.ec2.send(new DescribeAddressesCommand({}))).Addresses ?? []);
+  }
+
+  /**
    * Everything in the given VPCs, whatever its tags: what else than the stack's own resources is in
    * them (an instance someone launched into a subnet, a group someone made), so a plan that deletes
    * knows what would make the deletes fail. Read only for such plans: five calls, by VPC.
@@ -145,6 +173,27 @@ export class Snapshot {
       ]);
       return { networkInterfaces, subnets, securityGroups, routeTables, internetGateways };
     });
+  }
+
+  /**
+   * EC2's data on instance types (their architectures), by name: one call for the names not asked
+   * for yet in this plan. A type the region does not offer is absent (a filter, where InstanceTypes
+   * would fail the whole call).
+   */
+  async instanceTypes(names: readonly string[]): Promise<Map<string, InstanceTypeInfo>> {
+    const wanted = [...new Set(names)].sort();
+    const fresh = wanted.filter((name) => !this.memo.has(`instance-type:${name}`));
+    if (fresh.length > 0) {
+      const batch = collect(
+        paginateDescribeInstanceTypes({ client: this.ec2 }, { Filters: [{ Name: 'instance-type', Values: fresh }] }),
+        (p) => p.InstanceTypes,
+      );
+      for (const name of fresh) this.memo.once(`instance-type:${name}`, async () => (await batch).find((t) => t.InstanceType === name));
+    }
+    const found = await Promise.all(
+      wanted.map((name) => this.memo.once(`instance-type:${name}`, async (): Promise<InstanceTypeInfo | undefined> => undefined)),
+    );
+    return new Map(found.flatMap((info) => (info ? [[info.InstanceType!, info] as const] : [])));
   }
 
   /** A public SSM parameter, such as the latest Amazon Linux AMI id. */

@@ -8,6 +8,22 @@ import type { IdScheme } from '../planner/identity.js';
 export const STACK_TAG = 'dupsworks:stack';
 export const RESOURCE_TAG = 'dupsworks:resource';
 
+/**
+ * What the NATs' failover agents write, for people and `dupsworks status` to read: on a private
+ * route table, who serves it since when and why (the last switch); on a NAT, what its watcher's
+ * probes last found. Never written by the engine, never compared by a plan.
+ */
+export const AGENT_TAGS = {
+  servedBy: 'dupsworks:served-by',
+  servedByNat: 'dupsworks:served-by-nat',
+  servedSince: 'dupsworks:served-since',
+  switch: 'dupsworks:switch',
+  switchedBy: 'dupsworks:switched-by',
+  health: 'dupsworks:health',
+  healthBy: 'dupsworks:health-by',
+  healthSince: 'dupsworks:health-since',
+} as const;
+
 export function tagMap(tags: readonly Tag[] | undefined): Record<string, string> {
   return Object.fromEntries((tags ?? []).filter((t) => t.Key).map((t) => [t.Key!, t.Value ?? '']));
 }

@@ -11,22 +11,29 @@
 // must agree to well within the lease (NTP does).
 
 import { randomUUID } from 'node:crypto';
-import {
-  CreateTableCommand,
-  DeleteItemCommand,
-  DescribeTableCommand,
-  GetItemCommand,
-  PutItemCommand,
-  UpdateItemCommand,
-  type AttributeValue,
-  type DynamoDBClient,
-} from '@aws-sdk/client-dynamodb';
+// The SDK's commands are loaded by the calls that send them: what only names a lock (its holder in
+// a message, the defaults of the command line) loads no SDK.
+import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { pollUntil } from '../aws/wait.js';
 import { errorCode } from '../aws/retry.js';
 import { DupsworksError, describeError } from '../errors.js';
 
 export const DEFAULT_LOCK_TABLE = 'dupsworks-locks';
 export const DEFAULT_LEASE_SECONDS = 60;
+
+/**
+ * What taking, renewing and releasing the lock (and making its table) call, as IAM actions. The
+ * table is created with a tag, which DynamoDB authorizes as dynamodb:TagResource.
+ */
+export const permissions = [
+  'dynamodb:CreateTable',
+  'dynamodb:DeleteItem',
+  'dynamodb:DescribeTable',
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:TagResource',
+  'dynamodb:UpdateItem',
+];
 
 /** Who holds a lock: enough for a person to find the run and judge whether it is still alive. */
 export interface LockOwner {
@@ -103,6 +110,7 @@ export class StackLock {
         expires: new Date(now + options.leaseSeconds * 1000).toISOString(),
       };
       try {
+        const { PutItemCommand } = await import('@aws-sdk/client-dynamodb');
         const out = await this.dynamodb.send(
           new PutItemCommand({
             TableName: this.table,
@@ -137,6 +145,7 @@ export class StackLock {
 
   /** The current holder, or undefined when the lock is free (an expired lease still shows its holder). */
   async holder(): Promise<LockInfo | undefined> {
+    const { GetItemCommand } = await import('@aws-sdk/client-dynamodb');
     try {
       const out = await this.dynamodb.send(
         new GetItemCommand({ TableName: this.table, Key: { LockID: { S: this.stack } }, ConsistentRead: true }),
@@ -174,6 +183,7 @@ export class StackLock {
 
   // Concurrent first runs may all try: whoever loses the race waits for the winner's table.
   private async createTable(): Promise<void> {
+    const { CreateTableCommand, DescribeTableCommand } = await import('@aws-sdk/client-dynamodb');
     try {
       await this.dynamodb.send(
         new CreateTableCommand({
@@ -239,6 +249,7 @@ export class Lease {
   private async renew(): Promise<void> {
     if (this.released || this.lost.signal.aborted) return;
     const expires = new Date(Date.now() + this.leaseSeconds * 1000).toISOString();
+    const { UpdateItemCommand } = await import('@aws-sdk/client-dynamodb');
     try {
       await this.dynamodb.send(
         new UpdateItemCommand({
@@ -268,6 +279,7 @@ export class Lease {
 
 /** Deletes the lock item if it still holds `lease`; false when it holds another lease or none. */
 async function deleteIfHeldBy(dynamodb: DynamoDBClient, lease: LockInfo): Promise<boolean> {
+  const { DeleteItemCommand } = await import('@aws-sdk/client-dynamodb');
   try {
     await dynamodb.send(
       new DeleteItemCommand({

@@ -540,11 +540,20 @@ follow_targets() {
 self_healthy() { [[ -n ${SEEN_OK[self]} ]] && ((FAIL[self] < DOWN_AFTER)); }
 
 # Zone K's NAT fails the via probe, but its private address is lost while its public one answers:
-# the path between the zones is cut, not the NAT.
+# the path between the zones is cut, not the NAT. A partition lasts until the probe through the
+# NAT answers again (or its public address is lost too): when the cut heals, its private address
+# may answer a probe or two before the probe through it does, and that is no NAT that stopped
+# forwarding.
+declare -A PARTED=()
 partitioned() {
   local k=$1
   local direct=${FAIL[direct$k]:-0} public=${FAIL[public$k]:-0}
-  ((direct >= DOWN_AFTER)) && [[ -n ${SEEN_OK[public$k]:-} ]] && ((public < DOWN_AFTER))
+  if [[ -z ${SEEN_OK[public$k]:-} ]] || ((public >= DOWN_AFTER)); then
+    unset 'PARTED[$k]'
+    return 1
+  fi
+  ((direct < DOWN_AFTER)) || PARTED[$k]=1
+  [[ -n ${PARTED[$k]:-} ]]
 }
 
 # Down as this NAT sees it: failing (and no partition), or dead by the control plane.
@@ -573,6 +582,7 @@ on_probe() {
   if [[ $name == self ]] && ((FAIL[self] == DOWN_AFTER)); then forget_failures; fi
   [[ $name == via* ]] || return 0
   local k=${name#via} previous=${HEALTH[${name#via}]}
+  [[ $result != ok ]] || unset 'PARTED[$k]'
   # Without its heartbeat route the probe leaves through this NAT's own gateway: it proves nothing.
   [[ ${TARGET[$k]:--} != - ]] || return 0
   if ((FAIL[$name] >= FAIL_AFTER)) && [[ $previous != failing ]]; then
@@ -651,7 +661,8 @@ evaluate() {
   local reason=''
   if control_plane_dead "$k"; then
     reason="control plane: $CP_REASON"
-  elif [[ ${HEALTH[$k]} == failing ]]; then
+  elif [[ ${HEALTH[$k]} == failing ]] && ((${FAIL[via$k]:-0} >= FAIL_AFTER)); then
+    # (Still failing: a probe through it that answered since means it is recovering.)
     if partitioned "$k"; then
       say_once "$k" partition warn partition "zone=${RING[$k]}" "nat=${TARGET[$k]}" \
         "message=the probe through it and its private address are lost but its public address answers: the path between the zones is cut; not taking over"
@@ -727,6 +738,12 @@ switch() {
     ;;
   takeover | restore)
     if [[ $current == "$SELF_ID" ]]; then
+      return 0
+    elif [[ $kind == takeover && $current != "${TARGET[$k]}" ]] && live "$current"; then
+      # The probes judged the NAT the heartbeat route points at, and another one runs and serves the
+      # zone: in a rolling replacement, the new NAT is tried while the old one still serves.
+      say_once "$k" "served-by-$current" info takeover-skipped "zone=${RING[$k]}" "table=$table" \
+        "message=the probes went through ${TARGET[$k]}, but $current (${INST_LOGICAL[$current]:-no NAT of the stack}) runs and serves it: left as it is"
       return 0
     elif [[ $kind == restore ]] && { [[ $to == - ]] || ! live "$to"; }; then
       return 0

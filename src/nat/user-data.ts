@@ -20,9 +20,10 @@ export interface NatBoot {
 /** EC2 refuses user data over 16 KB (before base64). */
 export const USER_DATA_LIMIT = 16 * 1024;
 
-// The build leaves the shell programs in src/ (tsc copies none), and this module runs from dist/src/nat/.
-const BOOT_SCRIPT = readFileSync(new URL('../../../src/nat/boot.sh', import.meta.url), 'utf8');
-const AGENT_SCRIPT = readFileSync(new URL('../../../src/nat/agent.sh', import.meta.url), 'utf8');
+// The build copies the shell programs beside the built module (tsc copies no shell), in the
+// repository and in the package alike.
+const BOOT_SCRIPT = readFileSync(new URL('./boot.sh', import.meta.url), 'utf8');
+const AGENT_SCRIPT = readFileSync(new URL('./agent.sh', import.meta.url), 'utf8');
 
 const CONFIG_END = 'DUPSWORKS_AGENT_CONFIG';
 const PROGRAM_END = 'DUPSWORKS_AGENT_PROGRAM';

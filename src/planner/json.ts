@@ -1,11 +1,14 @@
-// The plan as data, shaped like Terraform's JSON plan (`resource_changes` with `actions` arrays),
-// so tools that read one can read the other. It is also the saved plan file's body.
+// The plan as data, shaped like Terraform's JSON plan (`resource_changes` with `address`, `mode`,
+// `type`, `name`, `provider_name`, `change.actions` arrays, `replace_paths` and `action_reason`), so
+// tools that read one can read the other. It is also the saved plan file's body.
 
 import { countActions, rolloutOf, type Change, type Plan } from './plan.js';
 import { isUnknown } from './values.js';
 
 export interface JsonPlan {
   format_version: '1.0';
+  /** A destroy plan (`plan --destroy`): applying it deletes everything of the stack. */
+  destroy?: true;
   resource_changes: JsonResourceChange[];
   /** What carries the stack's mark but no resource of the spec claims: left alone (dupsworks's own). */
   unclaimed: { physical_id: string; description: string; advice: string; references: string[] }[];
@@ -20,7 +23,12 @@ export interface JsonPlan {
 
 export interface JsonResourceChange {
   address: string;
+  /** Terraform's: "managed" (every resource here is one the plan manages; none is a data source). */
+  mode: 'managed';
   type: string;
+  /** The resource's name within its type: its logical id, as the address. */
+  name: string;
+  provider_name: string;
   change: {
     actions: string[];
     before: unknown;
@@ -31,7 +39,10 @@ export interface JsonResourceChange {
   };
   /** Per changed attribute: the path, and why (Terraform has only one reason per resource). */
   reasons?: { path: string; reason?: string; forces_replacement?: boolean }[];
-  action_reason?: string;
+  /** Terraform's reason code, where one of Terraform's fits. */
+  action_reason?: ActionReason;
+  /** Why, in words (dupsworks's own): "not in the spec", "duplicate of nat/…", "i-0abc is terminated". */
+  reason?: string;
   /** A delete kept back (dupsworks's own): what still uses the resource. Its actions leave the delete out. */
   held_by?: string[];
   /** A no-op worth a word all the same (dupsworks's own), such as a zone served after a failover. */
@@ -39,6 +50,9 @@ export interface JsonResourceChange {
   /** A replacement's cause (dupsworks's own): repair (it does not serve) or rollout (the spec changed). */
   replace_cause?: 'repair' | 'rollout';
 }
+
+/** Terraform's action_reason values that dupsworks's changes can have. */
+export type ActionReason = 'replace_because_cannot_update' | 'delete_because_no_resource_config';
 
 const ACTIONS: Record<Change['action'], string[]> = {
   'no-op': ['no-op'],
@@ -49,10 +63,12 @@ const ACTIONS: Record<Change['action'], string[]> = {
   delete: ['delete'],
 };
 
-export function planToJson(plan: Plan): JsonPlan {
+/** `provider` names, as Terraform's provider_name, what the kinds manage their resources through. */
+export function planToJson(plan: Plan, provider: string): JsonPlan {
   return {
     format_version: '1.0',
-    resource_changes: plan.changes.map(resourceChange),
+    ...(plan.destroy ? { destroy: true as const } : {}),
+    resource_changes: plan.changes.map((c) => resourceChange(c, provider, plan.destroy ?? false)),
     unclaimed: plan.unclaimed.map((u) => ({
       physical_id: u.physicalId,
       description: u.description,
@@ -76,13 +92,17 @@ function rolloutJson(plan: Plan): Pick<JsonPlan, 'rollout'> {
   };
 }
 
-function resourceChange(c: Change): JsonResourceChange {
+function resourceChange(c: Change, provider: string, destroy: boolean): JsonResourceChange {
   const after = c.action === 'delete' ? null : (c.preview ?? c.planned ?? null);
   const replacePaths = c.attributes.filter((a) => a.forcesReplacement).map((a) => [a.path]);
   const actions = c.heldBy ? ACTIONS[c.action].filter((a) => a !== 'delete') : ACTIONS[c.action];
+  const actionReason = terraformReason(c, destroy);
   return {
     address: c.id,
+    mode: 'managed',
     type: c.kind,
+    name: c.id,
+    provider_name: provider,
     change: {
       actions: actions.length > 0 ? actions : ['no-op'],
       before: c.observed ? { id: c.observed.physicalId, ...(c.observed.state as object) } : null,
@@ -99,11 +119,24 @@ function resourceChange(c: Change): JsonResourceChange {
           })),
         }
       : {}),
-    ...(c.reason ? { action_reason: c.reason } : {}),
+    ...(actionReason ? { action_reason: actionReason } : {}),
+    ...(c.reason ? { reason: c.reason } : {}),
     ...(c.heldBy ? { held_by: c.heldBy } : {}),
     ...(c.remark ? { remark: c.remark } : {}),
-    ...(c.cause ? { replace_cause: c.cause } : {}),
+    ...(c.cause && c.action === 'replace' ? { replace_cause: c.cause } : {}),
   };
+}
+
+// Terraform gives a reason only where the action is not the obvious one: a replacement (an
+// attribute that cannot change in place), a delete of what the configuration no longer has. A
+// destroy plan's deletes, a duplicate's (Terraform has no such thing) and a create after the old
+// resource vanished get none; `reason` says those in words.
+function terraformReason(c: Change, destroy: boolean): ActionReason | undefined {
+  if (c.heldBy) return undefined;
+  if (c.action === 'replace') return 'replace_because_cannot_update';
+  const duplicate = c.observed !== undefined && c.id !== c.observed.id;
+  if (c.action === 'delete' && !destroy && !duplicate) return 'delete_because_no_resource_config';
+  return undefined;
 }
 
 // Terraform leaves unknown values out of `after` and marks them in `after_unknown`.

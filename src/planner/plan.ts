@@ -24,14 +24,14 @@ export interface Change {
   attributes: AttributeChange[];
   /** create / replace: the attributes the new resource will have. */
   preview?: Record<string, unknown>;
-  /** delete: why it goes. */
+  /** delete: why it goes; create: why anew (what it follows that is gone). */
   reason?: string;
   /** no-op: what is worth saying about it all the same (ResourceKind.remark). */
   remark?: string;
   /**
    * replace: why. repair: what exists does not serve and never will again (its condition's
    * remedy), so it is replaced at once; rollout: it serves, and the spec changed an attribute that
-   * forces a new one.
+   * forces a new one. A create is a repair when what it follows is gone (a terminated instance).
    */
   cause?: 'repair' | 'rollout';
   /**
@@ -55,6 +55,8 @@ export interface Plan {
   unclaimed: InventoryItem[];
   /** Hash of everything observed; a saved plan is applied only while the world still hashes the same. */
   stateHash: string;
+  /** A destroy plan: everything of the stack goes, whatever the spec says. */
+  destroy?: true;
 }
 
 export type Kinds<C> = ReadonlyMap<string, SomeKind<C>>;
@@ -66,9 +68,11 @@ export interface PlanInput<C> {
   inventory?: readonly InventoryItem[];
   kinds: Kinds<C>;
   ctx: C;
+  /** A destroy plan (nothing desired): its deletes need no reason beyond the command. */
+  destroy?: boolean;
 }
 
-export async function makePlan<C>({ desired, observed, inventory = [], kinds, ctx }: PlanInput<C>): Promise<Plan> {
+export async function makePlan<C>({ desired, observed, inventory = [], kinds, ctx, destroy = false }: PlanInput<C>): Promise<Plan> {
   // In a stable order, whatever order AWS listed things in: a saved plan must compare equal.
   const unclaimed = unclaimedItems(inventory, observed)
     .map((u) => ({ ...u, references: [...new Set(u.references)].sort() }))
@@ -94,19 +98,25 @@ export async function makePlan<C>({ desired, observed, inventory = [], kinds, ct
     const kind = kindOf(kinds, want.kind);
     const planned = resolve(want.props, lookup) as Resolved<Props>;
     const diffs = new Map<Observed, AttributeChange[]>();
+    const all = observedById.get(want.id) ?? [];
+    // One that is gone (a terminated instance EC2 still lists) claims nothing: the resource is made anew.
     const claimants = bestFirst(
-      (observedById.get(want.id) ?? []).map((o) => {
-        const attributes = explainUnknowns(withRemedy(o.condition?.remedy, kind.diff(planned, o)));
-        diffs.set(o, attributes);
-        return claimant(o, usage, { fits: !forcesReplacement(attributes), changes: attributes.length });
-      }),
+      all
+        .filter((o) => o.gone === undefined)
+        .map((o) => {
+          const attributes = explainUnknowns(withRemedy(o.condition?.remedy, kind.diff(planned, o)));
+          diffs.set(o, attributes);
+          return claimant(o, usage, { fits: !forcesReplacement(attributes), changes: attributes.length });
+        }),
     );
     ranked.set(want.id, claimants);
     const found = claimants[0]?.item;
+    const first = all.find((o) => o.gone !== undefined);
     const dependsOn = referencedIds(want.props, { requiredOnly: true });
     let change: Change;
     if (!found) {
       change = { id: want.id, kind: want.kind, action: 'create', desired: want, planned, attributes: [], dependsOn };
+      if (first?.gone) Object.assign(change, { reason: first.gone, cause: 'repair' as const });
     } else {
       const attributes = diffs.get(found)!;
       const action: Action = attributes.length === 0 ? 'no-op' : forcesReplacement(attributes) ? 'replace' : 'update';
@@ -136,14 +146,55 @@ export async function makePlan<C>({ desired, observed, inventory = [], kinds, ct
       const kept = claimants[0]!;
       const reason =
         extra.item.note ??
-        (wanted.has(id) ? `duplicate of ${id}; ${kept.physicalId} is kept: ${preferredBecause(kept, extra)}` : 'not in the spec');
-      changes.set(key, { id: key, kind: extra.item.kind, action: 'delete', observed: extra.item, attributes: [], reason, dependsOn: [] });
+        (wanted.has(id)
+          ? `duplicate of ${id}; ${kept.physicalId} is kept: ${preferredBecause(kept, extra)}`
+          : destroy
+            ? undefined
+            : 'not in the spec');
+      changes.set(key, {
+        id: key,
+        kind: extra.item.kind,
+        action: 'delete',
+        observed: extra.item,
+        attributes: [],
+        ...(reason ? { reason } : {}),
+        dependsOn: [],
+      });
     });
   }
 
   checkClaims([...changes.values()], kinds);
   holdDeletes([...changes.values()], unclaimed);
-  return { changes: [...changes.values()], unclaimed, stateHash: hashState(observed, unclaimed) };
+  return {
+    changes: deletesLast([...changes.values()]),
+    unclaimed,
+    stateHash: hashState(observed, unclaimed),
+    ...(destroy ? { destroy: true as const } : {}),
+  };
+}
+
+/**
+ * The changes in the order they are shown: creates, updates and replacements in dependency order,
+ * then the deletes in reverse dependency order, each after everything that still uses it (the order
+ * apply can delete them in, as Terraform lists a destroy). The deletes go in rounds: each round is
+ * every delete that nothing left uses, in the order the kinds found them, so a kind's resources
+ * stay together (the routes, then the NATs and tables they used, then the subnets, the VPC last).
+ */
+function deletesLast(changes: readonly Change[]): Change[] {
+  let left = changes.filter((c) => c.action === 'delete');
+  const uses = (user: Change, c: Change): boolean => {
+    const known = [c.observed!.physicalId, ...(c.observed!.alsoKnownAs ?? [])];
+    return user !== c && user.observed!.references.some((r) => known.includes(r));
+  };
+  const ordered: Change[] = [];
+  while (left.length > 0) {
+    const free = left.filter((c) => !left.some((user) => uses(user, c)));
+    // A cycle (none free) keeps the order it was found in.
+    const round = free.length > 0 ? free : left;
+    ordered.push(...round);
+    left = left.filter((c) => !round.includes(c));
+  }
+  return [...changes.filter((c) => c.action !== 'delete'), ...ordered];
 }
 
 // A resource something unclaimed still uses cannot be deleted (AWS would answer
@@ -203,7 +254,7 @@ function withRemedy(remedy: Remedy | undefined, attributes: AttributeChange[]): 
 /** A rollout as the plan has it: its steps in the order they go, and the repairs that go first, together. */
 export interface Rollout {
   steps: { id: string; readyWhen: string }[];
-  /** Replacements of what does not serve: at once, in parallel, before the first step. */
+  /** Replacements of what does not serve, and creates for what is gone: at once, in parallel, before the first step. */
   repairsFirst: string[];
 }
 
@@ -215,7 +266,7 @@ export function rolloutOf(plan: Pick<Plan, 'changes'>): Rollout | undefined {
   if (gated.length === 0) return undefined;
   return {
     steps: gated.map((c) => ({ id: c.id, readyWhen: c.gate!.readyWhen })),
-    repairsFirst: plan.changes.filter((c) => c.action === 'replace' && c.cause === 'repair').map((c) => c.id),
+    repairsFirst: plan.changes.filter((c) => (c.action === 'replace' || c.action === 'create') && c.cause === 'repair').map((c) => c.id),
   };
 }
 

@@ -68,6 +68,12 @@ export interface Observed<S = unknown, N extends string = string> {
    * notion of either (a subnet serves by existing).
    */
   condition?: Condition;
+  /**
+   * Set when it is no longer there, though the provider still lists it (a terminated instance): the
+   * plan creates the resource anew, not replaces it, and gives this as the reason ("i-0abc is
+   * terminated"). Never deleted (`owned` is false).
+   */
+  gone?: string;
   /** Kind-specific state the diff needs. */
   state: S;
   /** What this resource holds that no other of its kind may hold at the same time (see ResourceKind.claim). */
@@ -137,6 +143,13 @@ export interface ResourceKind<N extends string, P extends Props, S, C> {
    * read back by it (in `observe`), and nowhere else.
    */
   readonly ids: IdScheme<unknown>;
+
+  /**
+   * What its file sends to the provider, as the provider's permission names (for AWS, IAM actions
+   * such as "ec2:CreateVpc"): the operator's policy is made of these. A unit test fails on a call
+   * in the file that is not listed, and on a listed one the file does not make.
+   */
+  readonly permissions: readonly string[];
 
   /**
    * A desired resource of this kind, named by `ids`: the only way a topology makes one. Its

@@ -74,7 +74,7 @@ export interface ReconcilerOptions {
   /** Reads the spec again for each later round (absent: the first one stays). */
   readSpec?: () => Promise<SpecRead>;
   /** An engine for a spec, talking through `io`; asked again only when the spec changes. */
-  engine(spec: Spec, io: IoHost): Engine;
+  engine(spec: Spec, io: IoHost): Engine | Promise<Engine>;
   log(entry: LogEntry): void;
   /** How long to wait between rounds. */
   everySeconds: number;
@@ -219,7 +219,9 @@ export class Reconciler {
         });
       }
       let held: HeldBack[] = [];
-      const report = await this.engineFor(spec).run({
+      const report = await (
+        await this.engineFor(spec)
+      ).run({
         operation: 'apply',
         signal: stop.signal,
         lock: { waitSeconds: this.options.lockWaitSeconds ?? 0, command: this.options.command, as: 'reconcile' },
@@ -286,9 +288,9 @@ export class Reconciler {
   }
 
   /** The engine of the last round, unless the spec changed or that round failed. */
-  private engineFor(spec: Spec): Engine {
+  private async engineFor(spec: Spec): Promise<Engine> {
     if (!this.engine || spec !== this.engineSpec) {
-      this.engine = this.options.engine(spec, this.host);
+      this.engine = await this.options.engine(spec, this.host);
       this.engineSpec = spec;
     }
     return this.engine;
@@ -490,7 +492,7 @@ class Round {
     });
   }
 
-  /** What a change that is done did, e.g. "replaced i-0a by i-0b (state: instance is terminated)". */
+  /** What a change that is done did, e.g. "replaced i-0a by i-0b (state: instance is impaired)", "created i-0c (i-0a is terminated)". */
   private describe(change: Change): string {
     const old = change.observed?.physicalId;
     const made = this.made.get(change.id);
@@ -500,7 +502,7 @@ class Round {
         .join('; ');
     switch (change.action) {
       case 'create':
-        return `created ${made ?? ''}`.trim();
+        return [`created ${made ?? ''}`.trim(), ...(change.reason ? [`(${change.reason})`] : [])].join(' ');
       case 'update':
         return `updated ${old}: ${attributes(change.attributes)}`;
       case 'replace': {

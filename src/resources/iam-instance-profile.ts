@@ -32,6 +32,14 @@ const ids = idScheme('iam-instance-profile', ['purpose']);
 export const iamInstanceProfile = {
   kind: 'iam-instance-profile',
   ids,
+  permissions: [
+    'iam:AddRoleToInstanceProfile',
+    'iam:CreateInstanceProfile',
+    'iam:DeleteInstanceProfile',
+    'iam:GetInstanceProfile',
+    'iam:RemoveRoleFromInstanceProfile',
+    'iam:TagInstanceProfile',
+  ],
   desire: (key: { purpose: IamPurpose }, props: IamInstanceProfileProps) => desired('iam-instance-profile', ids.id(key), props),
 
   async observe(ctx) {
@@ -64,6 +72,16 @@ export const iamInstanceProfile = {
       profile = out.InstanceProfile!;
     } catch (error) {
       if ((error as { name?: string }).name !== 'EntityAlreadyExistsException') throw error;
+      // Another apply of this stack made it since the plan read (applies that crossed): it is ours,
+      // and holds the role already if that apply got so far.
+      const { GetInstanceProfileCommand } = await import('@aws-sdk/client-iam');
+      const found = (await ctx.iam.send(new GetInstanceProfileCommand({ InstanceProfileName: name }))).InstanceProfile;
+      if (found && tagMap(found.Tags)[STACK_TAG] === ctx.stack) {
+        if (!(found.Roles ?? []).some((r) => r.RoleName === desired.roleName)) {
+          await ctx.iam.send(new AddRoleToInstanceProfileCommand({ InstanceProfileName: name, RoleName: desired.roleName }));
+        }
+        return { id: found.Arn!, arn: found.Arn!, name };
+      }
       throw new DupsworksError(
         'ForeignResource',
         'user',

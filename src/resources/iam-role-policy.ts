@@ -31,6 +31,7 @@ function policyNameOf(purpose: IamPurpose): string {
 export const iamRolePolicy = {
   kind: 'iam-role-policy',
   ids,
+  permissions: ['iam:DeleteRolePolicy', 'iam:PutRolePolicy'],
   desire: (key: { purpose: IamPurpose }, props: IamRolePolicyProps) => desired('iam-role-policy', ids.id(key), props),
 
   async observe(ctx) {

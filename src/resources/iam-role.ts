@@ -56,6 +56,7 @@ function nameOf(stack: string, region: string, purpose: IamPurpose): string {
 export const iamRole = {
   kind: 'iam-role',
   ids,
+  permissions: ['iam:CreateRole', 'iam:DeleteRole', 'iam:GetRole', 'iam:TagRole', 'iam:UpdateAssumeRolePolicy', 'iam:UpdateRole'],
   nameOf,
   desire: (key: { purpose: IamPurpose }, props: IamRoleProps) => desired('iam-role', ids.id(key), props),
 
@@ -93,6 +94,10 @@ export const iamRole = {
       return outputsOf(out.Role!);
     } catch (error) {
       if ((error as { name?: string }).name !== 'EntityAlreadyExistsException') throw error;
+      // Another apply of this stack made it since the plan read (applies that crossed): it is ours.
+      const { GetRoleCommand } = await import('@aws-sdk/client-iam');
+      const role = (await ctx.iam.send(new GetRoleCommand({ RoleName: name }))).Role;
+      if (role && tagMap(role.Tags)[STACK_TAG] === ctx.stack) return outputsOf(role);
       throw new DupsworksError(
         'ForeignResource',
         'user',

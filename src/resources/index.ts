@@ -4,6 +4,8 @@
 import type { AwsContext } from '../aws/context.js';
 import type { Kinds } from '../planner/plan.js';
 import type { SomeKind } from '../planner/resource.js';
+import { eipAssociation } from './eip-association.js';
+import { elasticIp } from './elastic-ip.js';
 import { iamInstanceProfile } from './iam-instance-profile.js';
 import { iamRole } from './iam-role.js';
 import { iamRolePolicy } from './iam-role-policy.js';
@@ -23,7 +25,18 @@ import { subnet } from './subnet.js';
 import { vpc } from './vpc.js';
 
 /** The kinds read through EC2 (the OpsWorks security groups are EC2 groups the stack adopts by tag). */
-const ec2Kinds = [vpc, internetGateway, subnet, routeTable, route, securityGroup, natInstance, opsworksSecurityGroup] as const;
+const ec2Kinds = [
+  vpc,
+  internetGateway,
+  subnet,
+  routeTable,
+  route,
+  securityGroup,
+  natInstance,
+  elasticIp,
+  eipAssociation,
+  opsworksSecurityGroup,
+] as const;
 
 /** The kinds read through IAM (the NATs' role, its policy and instance profile), by name. */
 const iamKinds = [iamRole, iamRolePolicy, iamInstanceProfile] as const;

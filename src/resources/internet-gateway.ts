@@ -27,6 +27,14 @@ const ids = idScheme('internet-gateway', []);
 export const internetGateway = {
   kind: 'internet-gateway',
   ids,
+  permissions: [
+    'ec2:AttachInternetGateway',
+    'ec2:CreateInternetGateway',
+    'ec2:CreateTags',
+    'ec2:DeleteInternetGateway',
+    'ec2:DescribeInternetGateways',
+    'ec2:DetachInternetGateway',
+  ],
   desire: (props: InternetGatewayProps) => desired('internet-gateway', ids.id({}), props),
 
   async observe(ctx) {

@@ -4,15 +4,17 @@
 // Its condition is read with it, apart from its attributes: it is ready when it runs, its
 // source/destination check is off and its watcher (the previous zone's NAT, whose failover agent
 // probes through it) has tagged it dupsworks:health=ok since it was launched; the agent's word is
-// the only proof that it forwards. A stopped NAT's remedy is a start; a terminated one, one shutting
-// down, or one failing its status checks is replaced. Replacement launches the new one first; the
+// the only proof that it forwards. A stopped NAT's remedy is a start; one shutting down or failing
+// its status checks is replaced. A terminated one is gone (EC2 lists it for a while): the plan
+// launches a NAT anew, saying which one it follows. Replacement launches the new one first; the
 // planner then re-points every route that used the old one before terminating it. A replacement
 // because the spec changed is a rollout step, gated on the new NAT's readiness.
 
 import { createHash } from 'node:crypto';
-import type { Instance, RunInstancesCommandInput } from '@aws-sdk/client-ec2';
+import type { Instance, InstanceTypeInfo, RunInstancesCommandInput } from '@aws-sdk/client-ec2';
 import type { AwsContext } from '../aws/context.js';
 import { ignoreNotFound } from '../aws/errors.js';
+import { DupsworksError } from '../errors.js';
 import { errorCode } from '../aws/retry.js';
 import { logicalIdOf, tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
 import { compareAttributes, compareTags } from '../planner/diff.js';
@@ -33,8 +35,25 @@ import { gatewaysHeldBy, instanceGroupIds } from '../aws/instance-groups.js';
 import { AGENT_TAGS } from '../nat/tags.js';
 import { encodeUserData } from '../nat/user-data.js';
 
-/** Public SSM parameter naming the latest Amazon Linux 2023 AMI. */
-export const DEFAULT_IMAGE_PARAMETER = '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64';
+/**
+ * The public SSM parameters naming the latest Amazon Linux 2023 AMI of each architecture it is
+ * built for: the default image is the one for the instance type's architecture (a t4g runs arm64).
+ */
+export const DEFAULT_IMAGE_PARAMETERS = {
+  x86_64: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64',
+  arm64: '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64',
+} as const;
+
+export type ImageArchitecture = keyof typeof DEFAULT_IMAGE_PARAMETERS;
+
+/**
+ * The architecture of the default image for an instance type, from EC2's data on it; undefined
+ * when Amazon Linux 2023 has no image for any architecture it runs (a Mac instance, say).
+ */
+export function imageArchitecture(type: InstanceTypeInfo): ImageArchitecture | undefined {
+  const supported = type.ProcessorInfo?.SupportedArchitectures ?? [];
+  return (Object.keys(DEFAULT_IMAGE_PARAMETERS) as ImageArchitecture[]).find((arch) => supported.includes(arch));
+}
 
 /** The user data is not readable in a batched Describe; its hash travels in a tag instead. */
 export const USER_DATA_TAG = 'dupsworks:user-data-sha256';
@@ -57,6 +76,8 @@ export interface NatInstanceState {
   state: string;
   /** Instance or system status check says "impaired". */
   impaired: boolean;
+  /** Its public address now (an Elastic IP's while it holds one); shown, never compared. */
+  publicIp: string | undefined;
   subnetId: string | undefined;
   securityGroupIds: string[];
   instanceType: string | undefined;
@@ -76,6 +97,16 @@ const ids = idScheme('nat', ['availabilityZone']);
 export const natInstance = {
   kind: 'nat-instance',
   ids,
+  // The waiters poll DescribeInstances. Launching with an instance profile also needs iam:PassRole
+  // on its role: `dupsworks iam-policy` adds it when the spec names one.
+  permissions: [
+    'ec2:CreateTags',
+    'ec2:DescribeInstances',
+    'ec2:ModifyInstanceAttribute',
+    'ec2:RunInstances',
+    'ec2:StartInstances',
+    'ec2:TerminateInstances',
+  ],
   desire: (key: { availabilityZone: string }, props: NatInstanceProps) => desired('nat-instance', ids.id(key), props),
 
   async observe(ctx) {
@@ -124,16 +155,14 @@ export const natInstance = {
 
   async preview(desired, ctx) {
     const { userData, ...shown } = desired;
-    return {
-      ...shown,
-      imageId: desired.imageId ?? (await ctx.snapshot.parameter(DEFAULT_IMAGE_PARAMETER)),
-      userDataSha256: sha256(userData),
-    };
+    // The default image is shown with the architecture it was chosen for.
+    const image = desired.imageId ? { imageId: desired.imageId } : await defaultImage(ctx, desired.instanceType);
+    return { ...shown, ...image, userDataSha256: sha256(userData) };
   },
 
   async create(desired, ctx) {
     const imageId =
-      desired.imageId ?? (ctx.previewed?.imageId as string | undefined) ?? (await ctx.snapshot.parameter(DEFAULT_IMAGE_PARAMETER));
+      desired.imageId ?? (ctx.previewed?.imageId as string | undefined) ?? (await defaultImage(ctx, desired.instanceType)).imageId;
     const input: RunInstancesCommandInput = {
       ImageId: imageId,
       InstanceType: desired.instanceType as RunInstancesCommandInput['InstanceType'],
@@ -196,6 +225,7 @@ function observed(id: string, i: Instance, impaired: boolean, gateways: string[]
   const seen: NatInstanceState = {
     state,
     impaired,
+    publicIp: i.PublicIpAddress,
     subnetId: i.SubnetId,
     securityGroupIds: [...groups].sort(),
     instanceType: i.InstanceType,
@@ -211,8 +241,9 @@ function observed(id: string, i: Instance, impaired: boolean, gateways: string[]
     kind: 'nat-instance',
     physicalId: i.InstanceId!,
     outputs: outputsOf(i.InstanceId!, state),
-    // Its public address keeps the gateway attached: the gateway goes only once the NAT has.
-    references: DEAD.has(state) ? [] : [i.SubnetId, ...groups, ...gateways].filter((x): x is string => !!x),
+    // Its public address keeps the gateway attached: the gateway goes only once the NAT has. Its
+    // instance profile goes after it too (its agent keeps its role to the end).
+    references: DEAD.has(state) ? [] : [i.SubnetId, ...groups, ...gateways, i.IamInstanceProfile?.Arn].filter((x): x is string => !!x),
     // A terminated instance is listed for a while but is already gone: never anything to delete.
     owned: !DEAD.has(state),
     // Of several claiming one zone (a replacement interrupted halfway, a copy launched by hand), the
@@ -220,6 +251,7 @@ function observed(id: string, i: Instance, impaired: boolean, gateways: string[]
     health: PREFERENCE.indexOf(state) * 2 + (impaired ? 1 : 0),
     condition: natCondition(seen, i.InstanceId!, i.LaunchTime?.getTime() ?? 0),
     ...(i.LaunchTime ? { createdAt: i.LaunchTime.getTime() } : {}),
+    ...(state === 'terminated' ? { gone: `${i.InstanceId} is terminated` } : {}),
     state: seen,
   };
 }
@@ -272,6 +304,22 @@ async function isThisNat(ctx: AwsContext & CreateContext, instanceId: string): P
   const out = await ctx.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
   const now = out.Reservations?.[0]?.Instances?.[0];
   return !!now && !DEAD.has(now.State?.Name ?? '') && logicalIdOf(now.Tags, ctx.stack) === ctx.resourceId;
+}
+
+/** The latest Amazon Linux 2023 AMI for the instance type's architecture. */
+async function defaultImage(ctx: AwsContext, instanceType: string): Promise<{ imageId: string; architecture: ImageArchitecture }> {
+  const type = (await ctx.snapshot.instanceTypes([instanceType])).get(instanceType);
+  const arch = type && imageArchitecture(type);
+  // The plan's preflight (src/aws/preflight.ts) says so first, at the spec's field, unless a NAT of
+  // this type already runs (on an image given by nat.imageId, then removed).
+  if (!arch) {
+    throw new DupsworksError(
+      'NoDefaultImage',
+      'user',
+      `instance type ${instanceType} has no Amazon Linux 2023 image; give nat.imageId, or choose an x86_64 or arm64 instance type`,
+    );
+  }
+  return { imageId: await ctx.snapshot.parameter(DEFAULT_IMAGE_PARAMETERS[arch]), architecture: arch };
 }
 
 /** How long EC2 may take to see an instance profile IAM has just made. */

@@ -28,6 +28,7 @@ const ids = idScheme('opsworks/custom-json', []);
 export const opsworksCustomJson = {
   kind: 'opsworks-custom-json',
   ids,
+  permissions: ['opsworks:UpdateStack'],
   desire: (props: OpsWorksCustomJsonProps) => desired('opsworks-custom-json', ids.id({}), props),
 
   async observe(ctx) {

@@ -44,6 +44,7 @@ const ids = idScheme('opsworks/deployment', []);
 export const opsworksDeployment = {
   kind: 'opsworks-deployment',
   ids,
+  permissions: ['opsworks:CreateDeployment', 'opsworks:DescribeDeployments'],
   desire: (props: OpsWorksDeploymentProps) => desired('opsworks-deployment', ids.id({}), props),
 
   async observe(ctx) {

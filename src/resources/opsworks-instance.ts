@@ -47,8 +47,10 @@ export type OpsWorksInstanceProps = {
   sourceDestCheck?: boolean;
 };
 
-interface OpsWorksInstanceState {
+export interface OpsWorksInstanceState {
   status: string;
+  /** Its public address now, as OpsWorks reports it; shown, never compared. */
+  publicIp: string | undefined;
   hostname: string;
   /** EC2 instance state; undefined when it has none (never started) or it is gone. */
   ec2State: string | undefined;
@@ -81,6 +83,14 @@ const ids = idScheme('opsworks/instance', ['hostname']);
 export const opsworksInstance = {
   kind: 'opsworks-instance',
   ids,
+  permissions: [
+    'ec2:ModifyInstanceAttribute',
+    'opsworks:CreateInstance',
+    'opsworks:DeleteInstance',
+    'opsworks:DescribeInstances',
+    'opsworks:StartInstance',
+    'opsworks:StopInstance',
+  ],
   desire: (props: OpsWorksInstanceProps) => desired('opsworks-instance', ids.id({ hostname: props.hostname }), props),
 
   async observe(ctx) {
@@ -96,6 +106,7 @@ export const opsworksInstance = {
       const e = i.Ec2InstanceId ? ec2.get(i.Ec2InstanceId) : undefined;
       const state: OpsWorksInstanceState = {
         status: i.Status ?? 'unknown',
+        publicIp: i.PublicIp,
         hostname: i.Hostname!,
         ec2State: e?.State?.Name,
         impaired: i.Ec2InstanceId !== undefined && impaired.has(i.Ec2InstanceId),

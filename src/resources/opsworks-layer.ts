@@ -33,6 +33,7 @@ const ids = idScheme('opsworks/layer', ['shortname']);
 export const opsworksLayer = {
   kind: 'opsworks-layer',
   ids,
+  permissions: ['opsworks:CreateLayer', 'opsworks:DeleteLayer', 'opsworks:UpdateLayer'],
   desire: (props: OpsWorksLayerProps) => desired('opsworks-layer', ids.id({ shortname: props.shortname }), props),
 
   async observe(ctx) {

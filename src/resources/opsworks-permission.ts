@@ -36,6 +36,7 @@ function idOf(iamUserArn: string): string {
 export const opsworksPermission = {
   kind: 'opsworks-permission',
   ids,
+  permissions: ['opsworks:SetPermission'],
   desire: (props: OpsWorksPermissionProps) => desired('opsworks-permission', idOf(props.iamUserArn), props),
 
   async observe(ctx) {

@@ -31,6 +31,7 @@ const ids = idScheme('opsworks/security-group', ['groupName']);
 export const opsworksSecurityGroup = {
   kind: 'opsworks-security-group',
   ids,
+  permissions: ['ec2:CreateTags', 'ec2:DeleteSecurityGroup', 'ec2:DescribeSecurityGroups'],
   desire: (props: OpsWorksSecurityGroupProps) => desired('opsworks-security-group', ids.id({ groupName: props.groupName }), props),
 
   async observe(ctx) {

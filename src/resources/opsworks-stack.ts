@@ -61,6 +61,9 @@ export function isOurStack(stack: string, tags: Readonly<Record<string, string>>
 export const opsworksStack = {
   kind: 'opsworks-stack',
   ids,
+  // CreateStack hands OpsWorks the service role and instance profile: `dupsworks iam-policy` adds
+  // iam:PassRole for those.
+  permissions: ['opsworks:CreateStack', 'opsworks:DeleteStack', 'opsworks:DescribeStacks', 'opsworks:TagResource', 'opsworks:UpdateStack'],
   desire: (props: OpsWorksStackProps) => desired('opsworks-stack', ids.id({}), props),
 
   async observe(ctx) {

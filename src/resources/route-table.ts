@@ -19,7 +19,7 @@ export type RouteTableProps = {
   tags: Record<string, string>;
 };
 
-interface RouteTableState {
+export interface RouteTableState {
   vpcId: string;
   /** The one associated subnet (shown and compared); extra associations are listed apart. */
   subnetId: string | undefined;
@@ -35,6 +35,15 @@ export type RouteTableKey = { tier: 'public' | 'private'; availabilityZone: stri
 export const routeTable = {
   kind: 'route-table',
   ids,
+  permissions: [
+    'ec2:AssociateRouteTable',
+    'ec2:CreateRouteTable',
+    'ec2:CreateTags',
+    'ec2:DeleteRouteTable',
+    'ec2:DescribeRouteTables',
+    'ec2:DisassociateRouteTable',
+    'ec2:ReplaceRouteTableAssociation',
+  ],
   desire: (key: RouteTableKey, props: RouteTableProps) => desired('route-table', ids.id(key), props),
 
   async observe(ctx) {

@@ -28,7 +28,7 @@ export type RouteProps = {
   acceptTargets?: Ref[];
 };
 
-interface RouteState {
+export interface RouteState {
   routeTableId: string;
   destinationCidrBlock: string;
   /** igw-…, i-…, or whatever else the route points at (nat-…, eni-…, pcx-…). */
@@ -56,6 +56,7 @@ function routeIdIn(routeTableId: string, destination: string): string | undefine
 export const route = {
   kind: 'route',
   ids,
+  permissions: ['ec2:CreateRoute', 'ec2:DeleteRoute', 'ec2:ReplaceRoute'],
   /** The route to props.destinationCidrBlock in the table props.routeTableId refers to. */
   desire: (props: RouteProps) => {
     const id = routeIdIn(props.routeTableId.$ref, props.destinationCidrBlock);

@@ -39,6 +39,16 @@ const ids = idScheme('security-group', ['role']);
 export const securityGroup = {
   kind: 'security-group',
   ids,
+  permissions: [
+    'ec2:AuthorizeSecurityGroupEgress',
+    'ec2:AuthorizeSecurityGroupIngress',
+    'ec2:CreateSecurityGroup',
+    'ec2:CreateTags',
+    'ec2:DeleteSecurityGroup',
+    'ec2:DescribeSecurityGroups',
+    'ec2:RevokeSecurityGroupEgress',
+    'ec2:RevokeSecurityGroupIngress',
+  ],
   desire: (key: { role: string }, props: SecurityGroupProps) => desired('security-group', ids.id(key), props),
 
   async observe(ctx) {

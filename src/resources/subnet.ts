@@ -32,6 +32,7 @@ export type SubnetKey = { tier: 'public' | 'private'; availabilityZone: string }
 export const subnet = {
   kind: 'subnet',
   ids,
+  permissions: ['ec2:CreateSubnet', 'ec2:CreateTags', 'ec2:DeleteSubnet', 'ec2:DescribeSubnets'],
   desire: (key: SubnetKey, props: SubnetProps) => desired('subnet', ids.id(key), props),
 
   async observe(ctx) {

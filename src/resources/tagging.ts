@@ -7,6 +7,9 @@ import { errorCode } from '../aws/retry.js';
 import { logicalIdOf, toTags } from '../aws/tags.js';
 import type { AttributeChange, CreateContext } from '../planner/resource.js';
 
+/** What applyTags calls (a kind that uses it lists it too). */
+export const permissions = ['ec2:CreateTags'];
+
 export async function applyTags(
   ctx: AwsContext,
   physicalId: string,

@@ -28,6 +28,7 @@ const ids = idScheme('vpc', []);
 export const vpc = {
   kind: 'vpc',
   ids,
+  permissions: ['ec2:CreateTags', 'ec2:CreateVpc', 'ec2:DeleteVpc', 'ec2:DescribeVpcAttribute', 'ec2:ModifyVpcAttribute'],
   desire: (props: VpcProps) => desired('vpc', ids.id({}), props),
 
   async observe(ctx) {

@@ -24,14 +24,16 @@ export type SpecInput = Omit<Spec, 'opsworks' | 'failover'> & { opsworks?: OpsWo
 
 /**
  * The failover agent's timings, measured in the lab (README "Failover"): a NAT that stops
- * forwarding is taken over in about FAIL_AFTER x PROBE_INTERVAL = 2 s, and at 10% random loss
- * each way (a probe lost with probability 0.19) ten losses in a row happen about once in a
- * thousand hours of probing every 200 ms.
+ * forwarding is taken over in about failAfter x probeIntervalMs = 1.5 s (the bench's restore p95
+ * was over 3 s with 10 x 200 ms); at 10% random loss each way (a probe lost with probability 0.19)
+ * fifteen losses in a row start about 36,000 x 0.19^15, some 5e-7 times an hour: probing more
+ * often with a longer run of losses detects sooner and is fooled less than 10 x 200 ms (about
+ * 1e-3 an hour). Given back after 3 s of answers in a row, and the hold-down.
  */
 export const FAILOVER_DEFAULTS = deepFreeze({
-  probeIntervalMs: 200,
-  failAfter: 10,
-  recoverAfter: 20,
+  probeIntervalMs: 100,
+  failAfter: 15,
+  recoverAfter: 30,
   holdDownSeconds: 60,
 } as const);
 

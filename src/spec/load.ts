@@ -11,11 +11,9 @@
 //      each NAT manager, repeats), only on fields that passed the schema.
 // A spec that passes all three comes back with its defaults filled in (defaults.ts).
 
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import {
   isAlias,
   isCollection,
@@ -31,6 +29,8 @@ import {
 } from 'yaml';
 import { withDefaults, type SpecInput } from './defaults.js';
 import { checkRules, formatPath, type Path } from './rules.js';
+import { specSchemaPath } from './schema.js';
+import validateSpecSchema from './schema-validator.cjs';
 import type { Spec } from './types.js';
 
 export interface Problem {
@@ -44,7 +44,11 @@ export interface Problem {
   message: string;
 }
 
-export type LoadResult = { ok: true; spec: Spec } | { ok: false; problems: Problem[] };
+/**
+ * `problemAt`: a problem with a field of the spec found later (at plan time, by asking AWS), at the
+ * field's place in the file, to be shown as validate shows its own.
+ */
+export type LoadResult = { ok: true; spec: Spec; problemAt(path: Path, message: string): Problem } | { ok: false; problems: Problem[] };
 
 export interface LoadOptions {
   /** Overrides the spec's region (the CLI's --region); zones must then be in this region. */
@@ -170,7 +174,7 @@ export function parseSpec(text: string, file: string, options: LoadOptions = {})
   const validate = specValidator();
   const failedPaths = new Set<string>();
   if (!validate(data)) {
-    for (const error of dropMissingMisspelt(keepOnePerValue(withoutRuleChecks(validate.errors ?? [])))) {
+    for (const error of dropMissingMisspelt(keepOnePerValue(oneFormEach(withoutRuleChecks(validate.errors ?? []))))) {
       const problem = describeSchemaError(error, data, source);
       if (problem.taints) failedPaths.add(formatPath(problem.path));
       at(locate(problem.locateAt, problem.target), problem.path, problem.message);
@@ -190,7 +194,11 @@ export function parseSpec(text: string, file: string, options: LoadOptions = {})
 
   if (problems.length > 0) return done();
   // Everything passed, so the data has the Spec shape but for defaults, and `region` is set.
-  return { ok: true, spec: withDefaults({ ...(data as SpecInput), region: region as string }) };
+  const problemAt = (path: Path, message: string): Problem => {
+    const { line, col } = lineCounter.linePos(locate(path));
+    return { file, line, column: col, path: formatPath(path), message };
+  };
+  return { ok: true, spec: withDefaults({ ...(data as SpecInput), region: region as string }), problemAt };
 }
 
 /** A document holding nothing, or only a null (`---` alone, `~`), holds no spec. */
@@ -220,43 +228,14 @@ function effectiveRegion(
 
 // ---- The schema -----------------------------------------------------------------------------------
 
-const SCHEMA_FILE = join('schemas', 'dupsworks.schema.json');
-
-/**
- * Where schemas/dupsworks.schema.json is: the nearest directory above this module holding it
- * (this module runs from src/spec under a TypeScript loader and from dist/src/spec once compiled).
- */
-export function specSchemaPath(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, SCHEMA_FILE);
-    if (existsSync(candidate)) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`cannot find ${SCHEMA_FILE} above ${fileURLToPath(import.meta.url)}`);
-    dir = parent;
-  }
-}
-
-/**
- * An ajv instance for the spec schema: strict (a mistake in the schema itself throws), all errors,
- * and verbose so errors carry the subschema whose titles and hints make the messages.
- */
-export function createSchemaAjv(): Ajv {
-  const ajv = new Ajv({ strict: true, allErrors: true, verbose: true });
-  // An annotation that yaml-language-server shows when a pattern fails; ajv must only know about it.
-  ajv.addKeyword({ keyword: 'patternErrorMessage', schemaType: 'string' });
-  return ajv;
-}
-
 type SchemaNode = Record<string, unknown>;
 
 let cached: { schema: SchemaNode; validate: ValidateFunction } | undefined;
 
+// The validator was compiled from the schema by the build; the schema itself is read for the
+// titles, examples and hints that make the messages.
 function loadSchema(): { schema: SchemaNode; validate: ValidateFunction } {
-  if (!cached) {
-    const schema = JSON.parse(readFileSync(specSchemaPath(), 'utf8')) as SchemaNode;
-    cached = { schema, validate: createSchemaAjv().compile(schema) };
-  }
+  cached ??= { schema: JSON.parse(readFileSync(specSchemaPath(), 'utf8')) as SchemaNode, validate: validateSpecSchema };
   return cached;
 }
 
@@ -301,6 +280,29 @@ const VALUE_KEYWORDS = ['type', 'enum', 'minLength', 'pattern', 'maxLength', 'mi
  */
 function withoutRuleChecks(errors: ErrorObject[]): ErrorObject[] {
   return errors.filter((error) => error.keyword !== 'uniqueItems');
+}
+
+/**
+ * A value that may take several forms (anyOf: nat.elasticIps is true or a list) is judged as the
+ * form its type is (a list with a malformed item gets that item's problem); a value of none of
+ * them gets one problem naming the forms, not one per form it is not.
+ */
+function oneFormEach(errors: ErrorObject[]): ErrorObject[] {
+  let kept = errors;
+  for (const choice of errors.filter((error) => error.keyword === 'anyOf')) {
+    const forms = (Array.isArray(choice.schema) ? choice.schema : []) as SchemaNode[];
+    const chosen = forms.findIndex((form) => hasType(choice.data, form.type));
+    const inForm = (error: ErrorObject, i: number) => error.schemaPath.startsWith(`${choice.schemaPath}/${i}/`);
+    kept = kept.filter((error) => (error === choice ? chosen < 0 : !forms.some((_, i) => i !== chosen && inForm(error, i))));
+  }
+  return kept;
+}
+
+function hasType(value: unknown, type: unknown): boolean {
+  if (type === 'array') return Array.isArray(value);
+  if (type === 'object') return isRecord(value);
+  if (type === 'integer') return Number.isInteger(value);
+  return typeof value === type;
 }
 
 function keepOnePerValue(errors: ErrorObject[]): ErrorObject[] {
@@ -394,6 +396,10 @@ function describeSchemaError(error: ErrorObject, data: unknown, source: (path: P
       return valueProblem(`is empty; ${hintOf(schema)}`);
     case 'maxLength':
       return valueProblem(`is ${String(value).length} characters long; use at most ${String(error.params.limit)}`);
+    case 'anyOf': {
+      const forms = ((Array.isArray(error.schema) ? error.schema : []) as SchemaNode[]).map(expected);
+      return valueProblem(`${value === null ? 'has no value' : `is ${describeValue(value)}`}; expected ${forms.join(', or ')}`);
+    }
     case 'minimum':
     case 'maximum':
       return valueProblem(`is ${String(value)}, too ${error.keyword === 'minimum' ? 'small' : 'large'}; ${rangeOf(schema)}`);

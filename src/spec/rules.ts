@@ -83,6 +83,7 @@ export function checkRules(data: unknown, ctx: RuleContext): RuleProblem[] {
   checkAvailabilityZones(zonePaths(['availabilityZone']), read, ctx, report);
   checkHeartbeats(zonePaths(['heartbeat', 'viaPeer']), zonePaths(['heartbeat', 'viaInternetGateway']), read, vpc, report);
   checkManager(data, read, ctx, report);
+  checkElasticIps(data, zoneCount, read, report);
   checkFailover(read, report);
   checkPermissions(data, read, report);
   for (const layer of OPSWORKS_LAYERS) checkPackages(data, ['opsworks', 'layers', layer, 'packages'], read, report);
@@ -309,6 +310,9 @@ function checkManager(data: unknown, read: Read, ctx: RuleContext, report: Repor
         'key',
       );
     }
+    if (isRecord(nat) && Object.hasOwn(nat, 'elasticIps') && nat.elasticIps !== false) {
+      report(['nat', 'elasticIps'], "applies to nat.manager ec2 only; with OpsWorks the NAT layer's settings assign addresses", 'key');
+    }
     if (isRecord(data) && Object.hasOwn(data, 'failover') && ctx.passedSchema(['failover'])) {
       report(
         ['failover'],
@@ -330,6 +334,32 @@ function checkFailover(read: Read, report: Report): void {
       `${topic} is a FIFO topic, which refuses a message without a message group id; name a standard topic, such as ${topic.replace(/\.fifo$/, '')}`,
     );
   }
+}
+
+/**
+ * nat.elasticIps as a list (the schema checked its form): one allocation id per zone, the n-th for
+ * the n-th zone, none twice. Whether they exist is asked of AWS at plan time.
+ */
+function checkElasticIps(data: unknown, zoneCount: number, read: Read, report: Report): void {
+  const path: Path = ['nat', 'elasticIps'];
+  const list = valueAt(data, path);
+  if (!Array.isArray(list)) return;
+  if (zoneCount > 0 && list.length !== zoneCount) {
+    report(
+      path,
+      `has ${list.length} allocation id${list.length === 1 ? '' : 's'} for ${zoneCount} zones; give one per zone, in the order of ` +
+        'zones, or write true to have the stack allocate them',
+    );
+  }
+  const seen = new Map<string, Path>();
+  list.forEach((_, i) => {
+    const at: Path = [...path, i];
+    const id = read(at);
+    if (id === undefined) return;
+    const first = seen.get(id);
+    if (first) report(at, `${id} is already ${formatPath(first)}; give each zone its own address`);
+    else seen.set(id, at);
+  });
 }
 
 /**

@@ -37,6 +37,12 @@ export interface NatSpec {
   keyName?: string;
   /** ec2 only (opsworks uses opsworks.defaultInstanceProfileArn). */
   instanceProfileArn?: string;
+  /**
+   * ec2 only. true: each zone's NAT gets an Elastic IP the stack allocates (and destroy releases);
+   * a list: the allocation ids of addresses to reuse, one per zone in the zones' order (never
+   * released). Either way a zone's egress address survives the replacement of its NAT.
+   */
+  elasticIps?: boolean | string[];
 }
 
 /** The agent on every NAT: how often it probes, and when it takes a zone over and gives it back. */

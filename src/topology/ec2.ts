@@ -1,10 +1,14 @@
 // NAT instances managed directly as EC2 instances (works on AWS today): one per zone in its public
-// subnet, made a NAT by its user data, which installs the failover agent; and the agent's IAM role.
+// subnet, made a NAT by its user data, which installs the failover agent; with nat.elasticIps, each
+// holding its zone's Elastic IP (the stack's own, or one the spec names for reuse); and the agent's
+// IAM role.
 
 import { natUserData } from '../nat/user-data.js';
 import { rolling } from '../planner/resource.js';
 import { ref } from '../planner/values.js';
 import type { AnyDesired } from '../resources/index.js';
+import { eipAssociation } from '../resources/eip-association.js';
+import { elasticIp } from '../resources/elastic-ip.js';
 import { natInstance } from '../resources/nat-instance.js';
 import type { Spec } from '../spec/types.js';
 import { agentConfig } from './agent.js';
@@ -41,8 +45,20 @@ export function ec2Nats(spec: Spec, net: Network): { resources: AnyDesired[]; ou
     }),
   );
   const idOf = (az: string) => nats.get(az)!.id;
+  const addresses = spec.zones.flatMap((zone, i): AnyDesired[] => {
+    const az = zone.availabilityZone;
+    const reused = Array.isArray(nat.elasticIps) ? nat.elasticIps[i] : undefined;
+    if (!nat.elasticIps) return [];
+    const own =
+      reused === undefined ? elasticIp.desire({ availabilityZone: az }, { tags: { Name: zoneName(spec, 'nat-eip', az) } }) : undefined;
+    const association = eipAssociation.desire(
+      { availabilityZone: az },
+      { allocationId: own ? ref(own.id) : reused!, instanceId: ref(idOf(az)) },
+    );
+    return own ? [own, association] : [association];
+  });
   return {
-    resources: [...(role?.resources ?? []), ...nats.values()],
+    resources: [...(role?.resources ?? []), ...nats.values(), ...addresses],
     outputs: {
       instanceId: (az) => ref(idOf(az)),
       servingId: (az) => ref(idOf(az), 'id', { whenReady: true }),

@@ -9,7 +9,8 @@
 //     stack's tag;
 //   - with failover.snsTopicArn: sns:Publish to that topic only.
 //
-// The README ("Permissions of the NATs") states the same policy for users who bring their own.
+// The README ("Permissions of the NATs") states the same policy for users who bring their own, and
+// `dupsworks iam-policy --for agent` prints it.
 
 import { STACK_TAG } from '../aws/tags.js';
 import { AGENT_TAGS } from '../nat/tags.js';
@@ -17,7 +18,8 @@ import { ref, type Ref } from '../planner/values.js';
 import type { AnyDesired } from '../resources/index.js';
 import { iamInstanceProfile } from '../resources/iam-instance-profile.js';
 import { iamRolePolicy } from '../resources/iam-role-policy.js';
-import { iamRole, type PolicyDocument } from '../resources/iam-role.js';
+import { iamRole } from '../resources/iam-role.js';
+import type { PolicyDocument } from '../iam/policy.js';
 import { failoverOf } from '../spec/defaults.js';
 import type { Spec } from '../spec/types.js';
 
@@ -55,22 +57,22 @@ export function natPolicy(spec: Pick<Spec, 'name' | 'region' | 'failover'>): Pol
         Action: ['ec2:DescribeInstances', 'ec2:DescribeInstanceStatus', 'ec2:DescribeRouteTables'],
         Resource: '*',
       },
-      { Sid: 'MoveTheStacksRoutes', Effect: 'Allow', Action: 'ec2:ReplaceRoute', Resource: arn('route-table/*'), Condition: ofTheStack },
+      { Sid: 'MoveTheStacksRoutes', Effect: 'Allow', Action: ['ec2:ReplaceRoute'], Resource: arn('route-table/*'), Condition: ofTheStack },
       {
         Sid: 'SayWhoServesARouteTable',
         Effect: 'Allow',
-        Action: 'ec2:CreateTags',
+        Action: ['ec2:CreateTags'],
         Resource: arn('route-table/*'),
         Condition: { ...ofTheStack, 'ForAllValues:StringEquals': { 'aws:TagKeys': [...AGENT_TAGS.routeTable] } },
       },
       {
         Sid: 'SayAPeerIsHealthy',
         Effect: 'Allow',
-        Action: 'ec2:CreateTags',
+        Action: ['ec2:CreateTags'],
         Resource: arn('instance/*'),
         Condition: { ...ofTheStack, 'ForAllValues:StringEquals': { 'aws:TagKeys': [...AGENT_TAGS.instance] } },
       },
-      ...(topic ? [{ Sid: 'NotifyOfASwitch', Effect: 'Allow', Action: 'sns:Publish', Resource: topic }] : []),
+      ...(topic ? [{ Sid: 'NotifyOfASwitch', Effect: 'Allow' as const, Action: ['sns:Publish'], Resource: topic }] : []),
     ],
   };
 }

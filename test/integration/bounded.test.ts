@@ -73,8 +73,11 @@ async function planError(endpoint: string, options: Parameters<typeof makeEngine
   return { error, ms: Date.now() - started };
 }
 
-/** The Describe calls of one plan of an empty EC2 stack (see bench: one per kind). */
-const PLAN_READS = 8;
+/**
+ * The reads of one plan of an empty EC2 stack: EC2's (11, see bench) and IAM's two of the NATs'
+ * role and instance profile, which go to the same endpoint when one is given for all services.
+ */
+const PLAN_READS = 11 + 2;
 
 describe('bounded calls against real sockets', () => {
   const servers: TestServer[] = [];
@@ -148,7 +151,8 @@ describe('bounded calls against the emulator', () => {
       assert.match(error.message, /set --opsworks-endpoint-url \(or AWS_ENDPOINT_URL_OPSWORKS\) to the OpsWorks endpoint$/);
       return true;
     });
-    assert.ok(Date.now() - started < 3000, `failed after ${Date.now() - started} ms`);
+    // The issue's bound is 5 s; retries would take minutes (the first SDK load alone is ~1 s here, more under load).
+    assert.ok(Date.now() - started < 5000, `failed after ${Date.now() - started} ms`);
   });
 
   it('an endpoint that answered once and then fails for a while is retried, not given up on', async () => {

@@ -7,7 +7,8 @@ import { before, describe, it } from 'node:test';
 import { TerminateInstancesCommand } from '@aws-sdk/client-ec2';
 import { join } from 'node:path';
 import { ROOT, cliEnv, runCli, tempFile } from '../support/cli.js';
-import { liveNat, makeEngine, makeSpec, specYaml, useEmulator } from '../support/stack.js';
+import { countActions } from '../../src/planner/plan.js';
+import { assertNoChanges, converge, liveNat, makeEngine, makeSpec, specYaml, useEmulator } from '../support/stack.js';
 
 describe('the dupsworks command', () => {
   const emu = useEmulator();
@@ -60,21 +61,46 @@ describe('the dupsworks command', () => {
     assert.match(afterwards.stdout, /No changes\./);
   });
 
-  it('plan --json gives Terraform-style resource_changes with actions arrays', async () => {
-    await runCli(['apply', '-f', specFile, ...aws(), '--auto-approve']);
+  it("plan --json gives Terraform's resource_changes: actions arrays, mode, name, provider_name, replace_paths, action_reason", async () => {
+    type Json = {
+      resource_changes: {
+        address: string;
+        mode: string;
+        name: string;
+        provider_name: string;
+        change: { actions: string[]; replace_paths?: string[][] };
+        action_reason?: string;
+        reason?: string;
+      }[];
+      summary: unknown;
+    };
+    const planJson = async (file: string): Promise<Json> => {
+      const result = await runCli(['plan', '-f', file, ...aws(), '--json']);
+      assert.equal(result.code, 0, result.stderr);
+      return JSON.parse(result.stdout) as Json;
+    };
+    await converge(makeEngine(spec, emu.proxy.endpoint));
     const nat = await liveNat(emu.ec2, spec.name, 'ap-northeast-1c');
     await emu.ec2.send(new TerminateInstancesCommand({ InstanceIds: [nat.InstanceId!] }));
-    const result = await runCli(['plan', '-f', specFile, ...aws(), '--json']);
-    assert.equal(result.code, 0, result.stderr);
-    const json = JSON.parse(result.stdout);
-    const byAddress = new Map(json.resource_changes.map((c: { address: string }) => [c.address, c]));
-    const natChange = byAddress.get('nat/ap-northeast-1c') as { change: { actions: string[]; replace_paths: string[][] } };
-    assert.deepEqual(natChange.change.actions, ['create', 'delete']);
-    assert.deepEqual(natChange.change.replace_paths, [['state']]);
-    const route = byAddress.get('route/private/ap-northeast-1c/0.0.0.0/0') as { change: { actions: string[]; after_unknown: object } };
-    assert.deepEqual(route.change.actions, ['update']);
-    assert.deepEqual((byAddress.get('vpc') as { change: { actions: string[] } }).change.actions, ['no-op']);
-    assert.deepEqual(json.summary, { add: 1, change: 2, destroy: 1 });
+    const healing = await planJson(specFile);
+    const byAddress = new Map(healing.resource_changes.map((c) => [c.address, c]));
+    for (const c of healing.resource_changes) assert.deepEqual([c.mode, c.name, c.provider_name], ['managed', c.address, 'dupsworks/aws']);
+    // The terminated NAT is gone: a new one is created, and the words say why.
+    const natChange = byAddress.get('nat/ap-northeast-1c')!;
+    assert.deepEqual(natChange.change.actions, ['create']);
+    assert.equal(natChange.reason, `${nat.InstanceId} is terminated`);
+    assert.equal(natChange.action_reason, undefined);
+    assert.deepEqual(byAddress.get('route/private/ap-northeast-1c/0.0.0.0/0')!.change.actions, ['update']);
+    assert.deepEqual(byAddress.get('vpc')!.change.actions, ['no-op']);
+    assert.deepEqual(healing.summary, { add: 1, change: 2, destroy: 0 });
+
+    // An attribute that cannot change in place: a replacement, new first.
+    const bigger = await tempFile('bigger.yaml', specYaml(spec).replace('instanceType: t3.micro', 'instanceType: t3.small'));
+    const replacing = await planJson(bigger);
+    const other = replacing.resource_changes.find((c) => c.address === 'nat/ap-northeast-1a')!;
+    assert.deepEqual(other.change.actions, ['create', 'delete']);
+    assert.deepEqual(other.change.replace_paths, [['instanceType']]);
+    assert.equal(other.action_reason, 'replace_because_cannot_update');
   });
 
   it('apply refuses without approval when there is no terminal, and changes nothing', async () => {
@@ -162,17 +188,67 @@ describe('the dupsworks command', () => {
     );
   });
 
-  it('destroy removes the stack; a second destroy has nothing to do', async () => {
-    await runCli(['apply', '-f', specFile, ...aws(), '--auto-approve']);
-    const refused = await runCli(['destroy', '-f', specFile, ...aws()]);
-    assert.equal(refused.code, 1, 'destroy needs approval too');
+  it("destroy as Terraform's: plan -destroy shows it in reverse dependency order, destroy asks, says Destroy complete!, and a rebuild only creates", async () => {
+    await converge(makeEngine(spec, emu.proxy.endpoint));
+    const planned = await runCli(['plan', '-f', specFile, ...aws(), '-destroy', '--detailed-exitcode']);
+    assert.equal(planned.code, 2, planned.stderr);
+    assert.match(planned.stdout, /^dupsworks will perform the following actions \(destroy\):/);
+    assert.match(planned.stdout, /Plan: 0 to add, 0 to change, 22 to destroy\./);
+    assert.doesNotMatch(planned.stdout, /not in the spec/, 'a destroy needs no reason per resource');
+    const order = [...planned.stdout.matchAll(/^  # (\S+) will be destroyed$/gm)].map((m) => m[1]!);
+    assert.equal(order.length, 22);
+    const at = (id: string) => order.indexOf(id);
+    assert.ok(at('route/private/ap-northeast-1c/0.0.0.0/0') < at('nat/ap-northeast-1c'), 'a route before the NAT it points at');
+    assert.ok(at('nat/ap-northeast-1c') < at('subnet/public/ap-northeast-1c'), 'a NAT before its subnet');
+    assert.ok(at('nat/ap-northeast-1c') < at('security-group/nat'), 'a NAT before its security group');
+    assert.ok(at('nat/ap-northeast-1c') < at('iam-instance-profile/nat'), 'a NAT before its instance profile');
+    assert.ok(at('iam-instance-profile/nat') < at('iam-role/nat'), 'a profile before its role');
+    assert.equal(order.filter((id) => !id.startsWith('iam-')).at(-1), 'vpc', 'the VPC last of the network');
+
+    const unapproved = await runCli(['destroy', '-f', specFile, ...aws()]);
+    assert.equal(unapproved.code, 1, 'destroy needs approval too');
+    assert.match(unapproved.stderr, /this needs approval: run it on a terminal and answer "yes", or pass --auto-approve/);
+    assert.deepEqual(
+      [...unapproved.stdout.matchAll(/^  # (\S+) will be destroyed$/gm)].map((m) => m[1]!),
+      order,
+      'it shows the same plan',
+    );
+
+    const typo = await runCli(['destroy', '-f', specFile, ...aws(), '-auto-approve']);
+    assert.equal(typo.code, 1);
+    assert.equal(
+      typo.stderr,
+      "error: unknown option '-auto-approve': dupsworks's long options take two dashes; did you mean --auto-approve?\n",
+    );
+
     const destroyed = await runCli(['destroy', '-f', specFile, ...aws(), '--auto-approve']);
     assert.equal(destroyed.code, 0, destroyed.stderr);
     assert.match(destroyed.stdout, /Plan: 0 to add, 0 to change, 22 to destroy\./);
-    assert.match(destroyed.stdout, /Destroy complete! Resources: 0 added, 0 changed, 22 destroyed\./);
+    assert.match(destroyed.stdout, /\nDestroy complete! Resources: 22 destroyed\.\n$/);
+
+    // The NATs are terminated, and EC2 lists them for a while: they are gone, not "replaced".
+    const rebuild = await makeEngine(spec, emu.proxy.endpoint).plan();
+    assert.deepEqual(countActions(rebuild), { add: 22, change: 0, destroy: 0 });
+    assert.ok(rebuild.changes.every((c) => c.action === 'create'));
+    assert.match(rebuild.changes.find((c) => c.id === 'nat/ap-northeast-1c')!.reason!, /^i-\S+ is terminated$/);
+
     const again = await runCli(['destroy', '-f', specFile, ...aws(), '--auto-approve']);
     assert.equal(again.code, 0);
     assert.match(again.stdout, /No changes\./);
+  });
+
+  it('a destroy plan saved with plan --destroy --out is applied by apply FILE: it destroys', async () => {
+    await converge(makeEngine(spec, emu.proxy.endpoint));
+    const planFile = await tempFile('destroy.json', '');
+    const saved = await runCli(['plan', '-f', specFile, ...aws(), '--destroy', '--out', planFile]);
+    assert.equal(saved.code, 0, saved.stderr);
+    const file = JSON.parse(await readFile(planFile, 'utf8')) as { destroy?: boolean; summary: unknown };
+    assert.equal(file.destroy, true);
+    assert.deepEqual(file.summary, { add: 0, change: 0, destroy: 22 });
+    const applied = await runCli(['apply', '-f', specFile, ...aws(), planFile]);
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.match(applied.stdout, /Destroy complete! Resources: 22 destroyed\./);
+    assertNoChanges(await makeEngine(spec, emu.proxy.endpoint).destroyPlan(), 'nothing left');
   });
 
   it('takes the endpoint from AWS_ENDPOINT_URL, and --region overrides the spec (validated first)', async () => {

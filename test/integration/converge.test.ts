@@ -254,8 +254,8 @@ describe('converging from any state', () => {
         assert.deepEqual(
           heldChanges(plan).map((c) => [c.id.replace(/~.*/, '~'), c.observed!.physicalId]),
           [
-            ['vpc~', oldPrivate!.VpcId],
             ['subnet/private/ap-northeast-1c~', oldPrivate!.SubnetId],
+            ['vpc~', oldPrivate!.VpcId],
           ],
           renderPlan(plan),
         );

@@ -45,7 +45,7 @@ describe('healing', () => {
     });
   }
 
-  it('replaces a dead NAT launch-first: the new NAT exists before the old one goes, and routes follow', async () => {
+  it('launches a new NAT for a terminated one (gone: created, not replaced), and the routes follow it', async () => {
     const spec = makeSpec();
     const engine = makeEngine(spec, emu.moto.endpoint);
     await converge(engine);
@@ -53,8 +53,8 @@ describe('healing', () => {
     await emu.ec2.send(new TerminateInstancesCommand({ InstanceIds: [old.InstanceId!] }));
     const plan = await engine.plan();
     const nat = plan.changes.find((c) => c.id === 'nat/ap-northeast-1c')!;
-    assert.equal(nat.action, 'replace');
-    assert.match(nat.attributes[0]!.reason!, /terminated/);
+    assert.equal(nat.action, 'create');
+    assert.equal(nat.reason, `${old.InstanceId} is terminated`);
 
     const io = new RecordingHost();
     assertApplied(await makeEngine(spec, emu.moto.endpoint, { io }).apply(plan));
@@ -62,8 +62,8 @@ describe('healing', () => {
     const at = (key: string) => order.indexOf(key);
     assert.ok(at('create:nat/ap-northeast-1c') >= 0);
     assert.ok(at('create:nat/ap-northeast-1c') < at('update:route/private/ap-northeast-1c/0.0.0.0/0'));
-    assert.ok(at('update:route/private/ap-northeast-1c/0.0.0.0/0') < at('delete:nat/ap-northeast-1c'));
-    assert.ok(at('update:route/public/ap-northeast-1a/8.8.8.8/32') < at('delete:nat/ap-northeast-1c'));
+    assert.ok(at('create:nat/ap-northeast-1c') < at('update:route/public/ap-northeast-1a/8.8.8.8/32'));
+    assert.equal(at('delete:nat/ap-northeast-1c'), -1, 'nothing to delete: the old one is gone');
 
     const fresh = await liveNat(emu.ec2, spec.name, 'ap-northeast-1c');
     assert.notEqual(fresh.InstanceId, old.InstanceId);

@@ -69,7 +69,11 @@ describe('interrupted and unreliable applies', () => {
     const nat = await liveNat(emu.ec2, spec.name, 'ap-northeast-1a');
     await emu.ec2.send(new TerminateInstancesCommand({ InstanceIds: [nat.InstanceId!] }));
     const plan = await engine.plan();
-    assert.equal(plan.changes.find((c) => c.id === 'nat/ap-northeast-1a')?.action, 'replace');
+    assert.equal(
+      plan.changes.find((c) => c.id === 'nat/ap-northeast-1a')?.action,
+      'create',
+      'the terminated NAT is gone: a new one is launched',
+    );
     assertApplied(await engine.apply(plan));
     assertNoChanges(await engine.plan());
 

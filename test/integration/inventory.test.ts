@@ -96,10 +96,7 @@ describe('the inventory', () => {
     ]) {
       assert.match(out, new RegExp(`\\n  # ${kept} - \\S+; in use by `), `${kept} is kept`);
     }
-    assert.match(
-      out,
-      /Destroy incomplete\. Resources: 0 added, 0 changed, \d+ destroyed; 6 kept, still in use by what this spec does not manage/,
-    );
+    assert.match(out, /Destroy incomplete\. Resources: \d+ destroyed; 6 kept, still in use by what this spec does not manage/);
     assert.doesNotMatch(destroyed.stderr, /after DependencyViolation/, 'no delete waited out DependencyViolation');
     assert.doesNotMatch(destroyed.stderr, /failed/);
 
@@ -190,7 +187,7 @@ describe('the inventory', () => {
     const destroy = await makeEngine(ec2Spec, bed.moto.endpoint, { io }).destroyPlan();
     assert.deepEqual(
       heldChanges(destroy).map((c) => c.id),
-      ['vpc', 'subnet/private/ap-northeast-1c'],
+      ['subnet/private/ap-northeast-1c', 'vpc'],
     );
     assertApplied(await makeEngine(ec2Spec, bed.moto.endpoint, { io }).apply(destroy));
     assert.ok(!io.events.some((e) => e.type === 'retry' && e.code === 'DependencyViolation'), 'nothing waited out DependencyViolation');
@@ -223,7 +220,7 @@ describe('the inventory', () => {
     assert.match(plan.unclaimed[0]!.advice, /is in this stack's VPC but is not this stack's \(it has no dupsworks:stack=test-stack tag\)/);
     assert.deepEqual(
       heldChanges(plan).map((c) => c.id),
-      ['vpc', 'subnet/private/ap-northeast-1a'],
+      ['subnet/private/ap-northeast-1a', 'vpc'],
     );
     assertApplied(await destroyer.apply(plan));
     assert.ok(!io.events.some((e) => e.type === 'retry' && e.code === 'DependencyViolation'), 'nothing waited out DependencyViolation');

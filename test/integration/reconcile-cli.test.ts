@@ -43,9 +43,7 @@ describe('dupsworks reconcile', () => {
     for (const line of lines) assert.match(line, LINE);
     const fresh = await liveNat(emu.ec2, spec.name, 'ap-northeast-1a');
     assert.ok(
-      lines.some((l) =>
-        l.endsWith(`INFO  round 1: nat/ap-northeast-1a: replaced ${dead.InstanceId} by ${fresh.InstanceId} (instance is terminated)`),
-      ),
+      lines.some((l) => l.endsWith(`INFO  round 1: nat/ap-northeast-1a: created ${fresh.InstanceId} (${dead.InstanceId} is terminated)`)),
       healed.stdout,
     );
     assert.match(lines.at(-1)!, /INFO  round 1: healed: 3 changes made \(/);
@@ -100,7 +98,7 @@ describe('dupsworks reconcile', () => {
     const loop = watch(startCli(['reconcile', '-f', await fileOf(spec), '--every', '1s', '--max-backoff', '2s', ...aws()], env), LOOP_MS);
     await loop.until(/ERROR round 1: failed: AWS profile "late" is not in the shared config or credentials file/, 'stdout');
     await writeFile(join(dir, 'credentials'), '[late]\naws_access_key_id = testing\naws_secret_access_key = testing\n');
-    await loop.until(/INFO  round \d+: healed: 19 changes made/, 'stdout');
+    await loop.until(/INFO  round \d+: healed: 22 changes made/, 'stdout');
     loop.child.kill('SIGTERM');
     assert.equal((await loop.exited).code, 143, loop.stdout + loop.stderr);
     assertNoChanges(await makeEngine(spec, emu.proxy.endpoint).plan());

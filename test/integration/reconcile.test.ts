@@ -80,18 +80,20 @@ describe('the reconcile loop', () => {
     await l.until((e) => outcomes(e).includes('converged'));
     assert.deepEqual(outcomes(l.entries).slice(0, 2), ['healed', 'converged']);
     const dead = await killNat(emu.ec2, spec.name, 'ap-northeast-1c');
-    await l.until((e) => e.some((x) => x.event === 'heal' && x.message.startsWith('nat/ap-northeast-1c: replaced')));
-    const healRound = l.entries.find((x) => x.event === 'heal' && x.message.startsWith('nat/ap-northeast-1c: replaced'))!.round!;
+    // The heal of the dead NAT, not the create of the first round's build.
+    const healOfDead = (x: LogEntry) =>
+      x.event === 'heal' &&
+      x.message.startsWith('nat/ap-northeast-1c: created') &&
+      x.message.includes(`(${dead.InstanceId} is terminated)`);
+    await l.until((e) => e.some(healOfDead));
+    const healRound = l.entries.find(healOfDead)!.round!;
     await l.until((e) => e.some((x) => x.event === 'round' && x.round === healRound + 1));
     const last = await l.stop();
     assert.equal(last?.outcome, 'stopped');
 
     const fresh = await liveNat(emu.ec2, spec.name, 'ap-northeast-1c');
     const heals = l.entries.filter((x) => x.round === healRound && x.event === 'heal').map((x) => x.message);
-    assert.ok(
-      heals.includes(`nat/ap-northeast-1c: replaced ${dead.InstanceId} by ${fresh.InstanceId} (instance is terminated)`),
-      heals.join('\n'),
-    );
+    assert.ok(heals.includes(`nat/ap-northeast-1c: created ${fresh.InstanceId} (${dead.InstanceId} is terminated)`), heals.join('\n'));
     assert.ok(
       heals.some((m) => m.startsWith('route/private/ap-northeast-1c/0.0.0.0/0: updated') && m.includes(`-> ${fresh.InstanceId}`)),
       heals.join('\n'),
@@ -132,7 +134,7 @@ describe('the reconcile loop', () => {
       skips[0]!.message,
       new RegExp(`^skipped: the lock of stack reconcile-two is held by .+@.+ \\(pid ${process.pid}, reconcile\\) since `),
     );
-    const replaces = healer!.entries.filter((x) => x.event === 'heal' && x.message.startsWith('nat/ap-northeast-1c: replaced'));
+    const replaces = healer!.entries.filter((x) => x.event === 'heal' && x.message.startsWith('nat/ap-northeast-1c: created'));
     assert.equal(replaces.length, 1);
     const all = await instancesOf(emu.ec2, byResource(spec.name, 'nat/ap-northeast-1c'));
     assert.equal(all.length, 2, `the dead NAT and one replacement: ${all.map((i) => `${i.InstanceId} ${i.State?.Name}`).join(', ')}`);

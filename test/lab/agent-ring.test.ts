@@ -7,21 +7,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { StopInstancesCommand } from '@aws-sdk/client-ec2';
 import { faults } from '../../src/lab/index.js';
-import { agentEvent, agentLog, agentService, eventuallyTold, routeBecomes, switches } from '../support/agent.js';
+import { agentEvent, agentLog, agentService, eventuallyTold, routeBecomes, settle, switches } from '../support/agent.js';
 import { startAwsProxy, type AwsProxy } from '../support/aws-proxy.js';
-import { egressBecomes, useLab, useMoto, type LabEmulator, type LabFixture } from '../support/lab.js';
+import { egressBecomes, useLab, useMoto } from '../support/lab.js';
 import { converge, makeEngine } from '../support/stack.js';
 
 const QUICK = { probeIntervalMs: 100, failAfter: 5, recoverAfter: 5, holdDownSeconds: 2 };
-
-async function settle(lab: LabFixture, emu: LabEmulator): Promise<void> {
-  await lab.lab.synced();
-  for (const zone of lab.now().zones) {
-    await routeBecomes(emu.ec2, lab, zone.availabilityZone, zone.nat!.instanceId, 20_000);
-    await egressBecomes(lab, zone.availabilityZone, zone.nat!.publicIp);
-  }
-  await converge(makeEngine(lab.spec, emu.moto.endpoint));
-}
 
 describe('agent: a three-zone ring', () => {
   const emu = useMoto();

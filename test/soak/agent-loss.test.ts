@@ -1,7 +1,7 @@
 // Packet loss alone never moves a route: five minutes of 10% random loss each way on every path
 // out of the VPC (dropped in the lab's internet namespace, which every probe of every agent
 // crosses once each way: a probe is lost with probability about 0.19) with the default timings
-// (a probe every 200 ms, 10 lost in a row to take over), and not one takeover. In a file of its
+// (FAILOVER_DEFAULTS: a probe every 100 ms, 15 lost in a row to take over), and not one takeover. In a file of its
 // own, so that it runs beside the other test files (npm test runs two at a time).
 
 import assert from 'node:assert/strict';

@@ -7,8 +7,11 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DescribeInstancesCommand, DescribeRouteTablesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { tagMap } from '../../src/aws/tags.js';
-import { AGENT_UNIT, eventually, type LabFixture } from './lab.js';
-import { byResource } from './stack.js';
+import { AGENT_UNIT, egressBecomes, eventually, type LabEmulator, type LabFixture } from './lab.js';
+import { byResource, converge, makeEngine } from './stack.js';
+
+/** What reading the agents' logs needs of a lab (a test's fixture, or the bench's lab). */
+export type LabLogs = Pick<LabFixture, 'lab' | 'now'>;
 
 export interface AgentEvent {
   time: string;
@@ -29,7 +32,7 @@ export function parseAgentLine(line: string): AgentEvent | undefined {
 }
 
 /** Everything the agent of `instanceId` logged so far, through all its restarts. */
-export async function agentLog(fixture: LabFixture, instanceId: string): Promise<AgentEvent[]> {
+export async function agentLog(fixture: LabLogs, instanceId: string): Promise<AgentEvent[]> {
   const file = join(fixture.lab.names.instanceRoot(instanceId), 'var/log', `${AGENT_UNIT}.log`);
   const text = await readFile(file, 'utf8').catch(() => '');
   return text
@@ -59,7 +62,7 @@ export async function agentEvent(
 }
 
 /** The switches (failover, revert, restore) every agent of the lab logged, in time order. */
-export async function switches(fixture: LabFixture): Promise<(AgentEvent & { by: string })[]> {
+export async function switches(fixture: LabLogs): Promise<(AgentEvent & { by: string })[]> {
   const all: (AgentEvent & { by: string })[] = [];
   for (const zone of fixture.now().zones) {
     for (const nat of zone.nats) {
@@ -72,8 +75,13 @@ export async function switches(fixture: LabFixture): Promise<(AgentEvent & { by:
 }
 
 /** The zone's private route table in the emulator: its id, where 0.0.0.0/0 points, its tags. */
-export async function privateTable(ec2: EC2Client, fixture: LabFixture, az: string) {
-  const out = await ec2.send(new DescribeRouteTablesCommand({ Filters: byResource(fixture.spec.name, `route-table/private/${az}`) }));
+export function privateTable(ec2: EC2Client, fixture: LabFixture, az: string) {
+  return privateTableOf(ec2, fixture.spec.name, az);
+}
+
+/** The same, by the stack's name (for the bench and the demo, which have no fixture). */
+export async function privateTableOf(ec2: EC2Client, stack: string, az: string) {
+  const out = await ec2.send(new DescribeRouteTablesCommand({ Filters: byResource(stack, `route-table/private/${az}`) }));
   const table = out.RouteTables![0]!;
   return {
     id: table.RouteTableId!,
@@ -135,4 +143,14 @@ export function agentService(fixture: LabFixture, instanceId: string) {
   const service = fixture.lab.servicesOf(instanceId).find((s) => s.name === AGENT_UNIT);
   assert.ok(service, `${instanceId} runs no ${AGENT_UNIT}`);
   return service;
+}
+
+/** Every zone back on its own NAT (route and egress), and the stack converged: between tests of a shared lab. */
+export async function settle(lab: LabFixture, emu: LabEmulator): Promise<void> {
+  await lab.lab.synced();
+  for (const zone of lab.now().zones) {
+    await routeBecomes(emu.ec2, lab, zone.availabilityZone, zone.nat!.instanceId, 20_000);
+    await egressBecomes(lab, zone.availabilityZone, zone.nat!.publicIp);
+  }
+  await converge(makeEngine(lab.spec, emu.moto.endpoint));
 }

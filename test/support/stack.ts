@@ -88,6 +88,8 @@ export interface SpecOptions {
   manager?: 'ec2' | 'opsworks';
   /** Overrides of OPSWORKS_INPUT (manager opsworks only). */
   opsworks?: Partial<OpsWorksInput>;
+  /** Other NAT settings (instanceType, elasticIps, …). */
+  nat?: Partial<Omit<Spec['nat'], 'manager'>>;
 }
 
 export function makeSpec(options: SpecOptions = {}): Spec {
@@ -96,7 +98,7 @@ export function makeSpec(options: SpecOptions = {}): Spec {
     region: REGION,
     vpc: { name: 'TestVPC', cidr: '10.0.0.0/16' },
     zones: ZONES.slice(0, options.zones ?? 2),
-    nat: { manager: options.manager ?? 'ec2', instanceType: 't3.micro' },
+    nat: { manager: options.manager ?? 'ec2', instanceType: 't3.micro', ...options.nat },
   };
   if (spec.nat.manager !== 'opsworks') return spec;
   return withDefaults({ ...spec, opsworks: { ...OPSWORKS_INPUT, ...options.opsworks } });
@@ -124,7 +126,7 @@ ${zones}
 nat:
   manager: ${spec.nat.manager}
   instanceType: ${spec.nat.instanceType}
-${spec.opsworks ? toYaml({ opsworks: spec.opsworks }) : ''}`;
+${spec.nat.elasticIps !== undefined ? `  elasticIps: ${JSON.stringify(spec.nat.elasticIps)}\n` : ''}${spec.opsworks ? toYaml({ opsworks: spec.opsworks }) : ''}`;
 }
 
 export function makeEngine(spec: Spec, endpoint: string, options: Partial<EngineOptions> = {}): Engine {

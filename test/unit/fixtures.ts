@@ -15,7 +15,10 @@ import {
 } from '../../src/planner/resource.js';
 import { resolve, type Props, type Ref } from '../../src/planner/values.js';
 import type { Spec } from '../../src/spec/types.js';
+import { withDefaults } from '../../src/spec/defaults.js';
 import { natCondition, type NatInstanceState } from '../../src/resources/nat-instance.js';
+import type { AwsContext } from '../../src/aws/context.js';
+import type { InstanceTypeInfo } from '@aws-sdk/client-ec2';
 
 /** What the fake kinds did, in order, and what they hold. */
 export class World {
@@ -64,6 +67,7 @@ export function fakeKind(kind: string, options: FakeKindOptions = {}): ResourceK
   return {
     kind,
     ids: anyId,
+    permissions: [], // it calls nothing: its world is in memory
     desire: (id: string, props: Props) => desiredOf(kind, id, props),
     async observe() {
       return [];
@@ -113,7 +117,7 @@ export function observed<S, N extends string>(
   kind: N,
   physicalId: string,
   state: S,
-  extra: Partial<Pick<Observed<S>, 'outputs' | 'references' | 'owned' | 'note' | 'claim' | 'condition'>> = {},
+  extra: Partial<Pick<Observed<S>, 'outputs' | 'references' | 'owned' | 'note' | 'claim' | 'condition' | 'gone'>> = {},
 ): Observed<S, N> {
   return {
     id,
@@ -125,6 +129,7 @@ export function observed<S, N extends string>(
     ...(extra.note ? { note: extra.note } : {}),
     ...(extra.claim ? { claim: extra.claim } : {}),
     ...(extra.condition ? { condition: extra.condition } : {}),
+    ...(extra.gone ? { gone: extra.gone } : {}),
     state,
   };
 }
@@ -309,6 +314,7 @@ export function natObserved(
   const full: NatStateFixture = {
     state: 'running',
     impaired: false,
+    publicIp: undefined,
     subnetId: undefined,
     securityGroupIds: [],
     instanceType: 't3.micro',
@@ -324,9 +330,10 @@ export function natObserved(
   const runs = full.state === 'running' || full.state === 'pending';
   return observed(id, 'nat-instance', physicalId, full, {
     outputs: { id: physicalId, ...(runs ? { runningId: physicalId } : {}) },
-    references: dead ? [] : [full.subnetId, ...full.securityGroupIds].filter((x): x is string => !!x),
+    references: dead ? [] : [full.subnetId, ...full.securityGroupIds, full.instanceProfileArn].filter((x): x is string => !!x),
     owned: !dead,
     condition: natCondition(full, physicalId, 0),
+    ...(full.state === 'terminated' ? { gone: `${physicalId} is terminated` } : {}),
   });
 }
 
@@ -357,4 +364,28 @@ export function routeObserved(
 
 export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * A context that answers only what a plan's previews look up: the default image (`ami-latest`) for
+ * instance types that all run x86_64.
+ */
+export function previewContext(): AwsContext {
+  const x86 = (name: string): [string, InstanceTypeInfo] => [name, { ProcessorInfo: { SupportedArchitectures: ['x86_64'] } }];
+  return {
+    snapshot: { parameter: async () => 'ami-latest', instanceTypes: async (names: string[]) => new Map(names.map(x86)) },
+  } as unknown as AwsContext;
+}
+
+/** A two-zone spec whose NATs OpsWorks manages, with the example's OpsWorks settings. */
+export function opsworksSpec(): Spec {
+  return withDefaults({
+    ...makeSpec(2, { manager: 'opsworks', instanceType: 't2.micro' }),
+    opsworks: {
+      serviceRoleArn: 'arn:aws:iam::123456789012:role/aws-opsworks-service-role',
+      defaultInstanceProfileArn: 'arn:aws:iam::123456789012:instance-profile/aws-opsworks-ec2-role',
+      customCookbooks: { url: 'https://github.com/example/dupsworks-cookbooks.git', revision: 'master' },
+      permissions: [{ iamUserArn: 'arn:aws:iam::123456789012:user/alice', allowSsh: true, allowSudo: true, level: 'manage' }],
+    },
+  });
 }

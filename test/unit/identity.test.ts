@@ -71,6 +71,8 @@ describe('one definition per id scheme', () => {
   const specs: [string, Spec][] = [
     ['ec2, 2 zones', makeSpec(2)],
     ['ec2, 3 zones', makeSpec(3, { imageId: 'ami-123', keyName: 'ops' })],
+    ['ec2, Elastic IPs of its own', makeSpec(2, { elasticIps: true })],
+    ['ec2, Elastic IPs reused', makeSpec(2, { elasticIps: ['eipalloc-0123456789abcdef0', 'eipalloc-0fedcba9876543210'] })],
     ['opsworks, 2 zones', opsworksSpec(2)],
     ['opsworks, 3 zones', opsworksSpec(3)],
   ];

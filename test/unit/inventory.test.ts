@@ -11,9 +11,7 @@ import { countActions, hasChanges, heldChanges, makePlan } from '../../src/plann
 import { renderPlan } from '../../src/planner/render.js';
 import type { Observed } from '../../src/planner/resource.js';
 import { kindsFor } from '../../src/resources/index.js';
-import { withDefaults } from '../../src/spec/defaults.js';
-import type { Spec } from '../../src/spec/types.js';
-import { World, actions, fakeKind, kindsOf, makeSpec, observed } from './fixtures.js';
+import { World, actions, fakeKind, kindsOf, makeSpec, observed, opsworksSpec } from './fixtures.js';
 import { builtWorld } from './world.js';
 
 const item = (physicalId: string, references: string[] = []): InventoryItem => ({
@@ -64,17 +62,18 @@ describe('deletes kept back by what no kind claims', () => {
     assert.deepEqual(
       plan.changes.map((c) => [c.id, c.action, c.heldBy]),
       [
-        ['net', 'delete', ['box']],
-        ['box', 'delete', ['stray-1']],
         ['label', 'delete', undefined],
         ['gadget', 'delete', undefined],
+        ['box', 'delete', ['stray-1']],
+        ['net', 'delete', ['box']],
       ],
+      'each delete after those of what uses it',
     );
     assert.deepEqual(countActions(plan), { add: 0, change: 0, destroy: 2 });
     assert.equal(hasChanges(plan), true);
     assert.deepEqual(
       heldChanges(plan).map((c) => c.id),
-      ['net', 'box'],
+      ['box', 'net'],
     );
     assert.deepEqual(
       buildSteps(plan).map((s) => s.key),
@@ -90,10 +89,10 @@ describe('deletes kept back by what no kind claims', () => {
     assert.deepEqual(
       heldChanges(plan).map((c) => [c.id, c.heldBy]),
       [
-        ['net', ['box', 'gadget']],
-        ['box', ['label', 'stray-1']],
         ['label', ['stray-2']],
         ['gadget', ['stray-1']],
+        ['box', ['label', 'stray-1']],
+        ['net', ['box', 'gadget']],
       ],
     );
   });
@@ -106,7 +105,7 @@ describe('deletes kept back by what no kind claims', () => {
     assert.doesNotMatch(text, /  - box "box" \{/, 'a kept delete is no action');
     assert.match(
       text,
-      /\nKept: still in use by what this spec does not manage, so deleting would fail:\n\n  # net - net-1; in use by box\n  # box - box-1; in use by stray-1\n/,
+      /\nKept: still in use by what this spec does not manage, so deleting would fail:\n\n  # box - box-1; in use by stray-1\n  # net - net-1; in use by box\n/,
     );
     assert.match(
       text,
@@ -123,7 +122,7 @@ describe('deletes kept back by what no kind claims', () => {
   });
 
   it('writes kept deletes without their delete, and the unclaimed items, in the JSON plan', async () => {
-    const json = planToJson(await destroy([item('stray-1', ['box-1'])]));
+    const json = planToJson(await destroy([item('stray-1', ['box-1'])]), 'dupsworks/aws');
     const byAddress = new Map(json.resource_changes.map((c) => [c.address, c]));
     assert.deepEqual(byAddress.get('box')!.change.actions, ['no-op']);
     assert.deepEqual(byAddress.get('box')!.held_by, ['stray-1']);
@@ -141,18 +140,6 @@ describe('deletes kept back by what no kind claims', () => {
     assert.equal(new Set([none.stateHash, one.stateHash, other.stateHash]).size, 3);
   });
 });
-
-function opsworksSpec(): Spec {
-  return withDefaults({
-    ...makeSpec(2, { manager: 'opsworks', instanceType: 't2.micro' }),
-    opsworks: {
-      serviceRoleArn: 'arn:aws:iam::123456789012:role/aws-opsworks-service-role',
-      defaultInstanceProfileArn: 'arn:aws:iam::123456789012:instance-profile/aws-opsworks-ec2-role',
-      customCookbooks: { url: 'https://github.com/example/dupsworks-cookbooks.git', revision: 'master' },
-      permissions: [{ iamUserArn: 'arn:aws:iam::123456789012:user/alice', allowSsh: true, allowSudo: true, level: 'manage' }],
-    },
-  });
-}
 
 describe('the inventory of a built stack', () => {
   for (const [name, spec] of [

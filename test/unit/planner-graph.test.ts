@@ -5,7 +5,6 @@ import { PlanError, makePlan, rolloutOf, type Plan } from '../../src/planner/pla
 import type { Desired, Observed } from '../../src/planner/resource.js';
 import { UNKNOWN, ref } from '../../src/planner/values.js';
 import { walk } from '../../src/planner/walk.js';
-import type { AwsContext } from '../../src/aws/context.js';
 import { kindsFor } from '../../src/resources/index.js';
 import { desiredResources } from '../../src/topology/index.js';
 import {
@@ -20,6 +19,7 @@ import {
   observedStack,
   routeObserved,
   type NatStateFixture,
+  previewContext,
 } from './fixtures.js';
 
 const kinds = kindsOf(
@@ -152,7 +152,7 @@ describe('healing the NAT ring (real kinds, topology of 3 zones)', () => {
   const spec = makeSpec(3);
   const want = desiredResources(spec);
   // Only preview reads the context (the default AMI); nothing here talks to AWS.
-  const ctx = { snapshot: { parameter: async () => 'ami-latest' } } as unknown as AwsContext;
+  const ctx = previewContext();
   const heal = (seen: Observed[]) => makePlan({ desired: want, observed: seen, kinds: kindsFor({ opsworks: false }), ctx });
   const withNat = (seen: Observed[], id: string, state: Partial<NatStateFixture>) =>
     seen.map((o) => (o.id === id ? natObserved(id, { ...(o.state as NatStateFixture), ...state }) : o));
@@ -163,8 +163,8 @@ describe('healing the NAT ring (real kinds, topology of 3 zones)', () => {
     assert.deepEqual(changed(p), {});
   });
 
-  it('replaces a terminated NAT and re-points every route that uses it before the old one is deleted', async () => {
-    const seen = withNat(observedStack(want), 'nat/ap-northeast-1c', { state: 'terminated' });
+  it('replaces a NAT shutting down and re-points both routes that use it before the old one is deleted', async () => {
+    const seen = withNat(observedStack(want), 'nat/ap-northeast-1c', { state: 'shutting-down' });
     const p = await heal(seen);
     // Zone c's private default route, and the heartbeat routes to zone a's viaPeer (a's peer is
     // c): zone a's own, and zone d's (so d can watch c should a die).
@@ -220,7 +220,7 @@ describe('healing the NAT ring (real kinds, topology of 3 zones)', () => {
 
   it('repairs dead NATs first and together, then rolls out the others, a failed gate stopping the rest', async () => {
     const bigger = makeSpec(3, { instanceType: 't3.small' });
-    const seen = withNat(withNat(observedStack(want), 'nat/ap-northeast-1a', { state: 'terminated' }), 'nat/ap-northeast-1d', {
+    const seen = withNat(withNat(observedStack(want), 'nat/ap-northeast-1a', { state: 'shutting-down' }), 'nat/ap-northeast-1d', {
       impaired: true,
     });
     const p = await makePlan({ desired: desiredResources(bigger), observed: seen, kinds: kindsFor({ opsworks: false }), ctx });
@@ -245,6 +245,26 @@ describe('healing the NAT ring (real kinds, topology of 3 zones)', () => {
     const skipped = result.skipped.map((s) => s.key).sort();
     assert.deepEqual(skipped, ['delete:nat/ap-northeast-1c', 'update:route/private/ap-northeast-1c/0.0.0.0/0']);
     assert.ok(result.done.includes('delete:nat/ap-northeast-1a') && result.done.includes('delete:nat/ap-northeast-1d'));
+  });
+
+  it('launches a NAT anew for a terminated one (gone, though EC2 still lists it), saying so, and re-points every route that uses it after it', async () => {
+    const seen = withNat(observedStack(want), 'nat/ap-northeast-1c', { state: 'terminated' });
+    const p = await heal(seen);
+    assert.deepEqual(changed(p), {
+      'nat/ap-northeast-1c': 'create',
+      'route/private/ap-northeast-1c/0.0.0.0/0': 'update',
+      'route/public/ap-northeast-1a/8.8.0.8/32': 'update',
+      'route/public/ap-northeast-1d/8.8.0.8/32': 'update',
+    });
+    const nat = p.changes.find((c) => c.id === 'nat/ap-northeast-1c')!;
+    assert.match(nat.reason!, /^i-\S+ is terminated$/);
+    assert.equal(nat.observed, undefined, 'nothing of the old one is in the change');
+    assert.deepEqual(graph(buildSteps(p)), {
+      'create:nat/ap-northeast-1c': [],
+      'update:route/private/ap-northeast-1c/0.0.0.0/0': ['create:nat/ap-northeast-1c'],
+      'update:route/public/ap-northeast-1a/8.8.0.8/32': ['create:nat/ap-northeast-1c'],
+      'update:route/public/ap-northeast-1d/8.8.0.8/32': ['create:nat/ap-northeast-1c'],
+    });
   });
 
   it('starts a stopped NAT in place and leaves a route failed over to a running NAT alone', async () => {
@@ -291,7 +311,7 @@ describe('why a route changes (real kinds)', () => {
   it('names the NAT being created, not the route’s current target, when the desired target is unknown', async () => {
     const spec = makeSpec(2);
     const want = desiredResources(spec);
-    const ctx = { snapshot: { parameter: async () => 'ami-latest' } } as unknown as AwsContext;
+    const ctx = previewContext();
     // nat/a is long gone (no longer listed); someone pointed zone a's private route at an instance of theirs.
     const seen = observedStack(want)
       .filter((o) => o.id !== 'nat/ap-northeast-1a')
@@ -310,7 +330,7 @@ describe('why a route changes (real kinds)', () => {
 });
 
 describe('replacements AWS would refuse while the old resource exists', () => {
-  const ctx = { snapshot: { parameter: async () => 'ami-latest' } } as unknown as AwsContext;
+  const ctx = previewContext();
 
   it('does not replace a security group over its description (it could only be replaced under the same name)', async () => {
     const want = desiredResources(makeSpec(2));

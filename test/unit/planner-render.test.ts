@@ -35,9 +35,9 @@ const replace: Change = {
   action: 'replace',
   planned: { subnetId: 'subnet-1', instanceType: 't3.micro' },
   preview: { subnetId: 'subnet-1', instanceType: 't3.micro', imageId: 'ami-1' },
-  observed: observed('nat/a', 'nat-instance', 'i-old', { state: 'terminated', instanceType: 't3.micro' }, { owned: false }),
+  observed: observed('nat/a', 'nat-instance', 'i-old', { state: 'shutting-down', instanceType: 't3.micro' }, { owned: false }),
   attributes: [
-    { path: 'state', before: 'terminated', after: 'running', forcesReplacement: true, reason: 'instance is terminated' },
+    { path: 'state', before: 'shutting-down', after: 'running', forcesReplacement: true, reason: 'instance is shutting-down' },
     { path: 'instanceType', before: 't3.micro', after: 't3.micro' },
   ],
   dependsOn: [],
@@ -80,7 +80,7 @@ describe('renderPlan', () => {
         '  # nat/a must be replaced',
         '-/+ nat-instance "nat/a" {',
         '        id           = "i-old"',
-        '      ~ state        = "terminated" -> "running" # forces replacement: instance is terminated',
+        '      ~ state        = "shutting-down" -> "running" # forces replacement: instance is shutting-down',
         '      ~ instanceType = "t3.micro" -> "t3.micro"',
         '    }',
         '',
@@ -167,7 +167,7 @@ describe('summaryLine and formatValue', () => {
 });
 
 describe('planToJson', () => {
-  const json = planToJson(plan);
+  const json = planToJson(plan, 'dupsworks/aws');
   const byAddress = Object.fromEntries(json.resource_changes.map((r) => [r.address, r]));
 
   it('has Terraform-shaped resource changes with actions arrays, the summary and the state hash', () => {
@@ -209,13 +209,49 @@ describe('planToJson', () => {
     const replaced = byAddress['nat/a']!;
     assert.deepEqual(replaced.change.replace_paths, [['state']]);
     assert.deepEqual(replaced.reasons, [
-      { path: 'state', reason: 'instance is terminated', forces_replacement: true },
+      { path: 'state', reason: 'instance is shutting-down', forces_replacement: true },
       { path: 'instanceType' },
     ]);
     assert.equal('replace_paths' in byAddress['route/private/a/0.0.0.0/0']!.change, false);
     assert.deepEqual(byAddress['route/private/a/0.0.0.0/0']!.reasons, [{ path: 'target', reason: 'i-old is being replaced' }]);
     assert.equal('reasons' in byAddress['subnet/a']!, false);
-    assert.equal(byAddress['security-group/nat~sg-2']!.action_reason, 'duplicate of security-group/nat');
+    assert.equal(byAddress['security-group/nat~sg-2']!.reason, 'duplicate of security-group/nat');
+  });
+
+  it("carries Terraform's mode, name and provider_name, and its action_reason where one fits", () => {
+    for (const r of json.resource_changes) {
+      assert.equal(r.mode, 'managed');
+      assert.equal(r.name, r.address);
+      assert.equal(r.provider_name, 'dupsworks/aws');
+    }
+    assert.equal(byAddress['nat/a']!.action_reason, 'replace_because_cannot_update');
+    // A duplicate is no case of Terraform's: only the words say it.
+    assert.equal('action_reason' in byAddress['security-group/nat~sg-2']!, false);
+    for (const address of ['vpc', 'subnet/a', 'route/private/a/0.0.0.0/0']) assert.equal('action_reason' in byAddress[address]!, false);
+
+    const gone: Change = {
+      id: 'security-group/old',
+      kind: 'security-group',
+      action: 'delete',
+      observed: observed('security-group/old', 'security-group', 'sg-9', {}),
+      attributes: [],
+      reason: 'not in the spec',
+      dependsOn: [],
+    };
+    const anew: Change = { ...create, id: 'nat/b', kind: 'nat-instance', reason: 'i-dead is terminated' };
+    const normal = planToJson({ changes: [gone, anew], unclaimed: [], stateHash: '' }, 'dupsworks/aws');
+    assert.equal(normal.resource_changes[0]!.action_reason, 'delete_because_no_resource_config');
+    assert.equal(normal.resource_changes[0]!.reason, 'not in the spec');
+    assert.equal('action_reason' in normal.resource_changes[1]!, false, 'a create has no reason code');
+    assert.equal(normal.resource_changes[1]!.reason, 'i-dead is terminated');
+    assert.equal('destroy' in normal, false);
+
+    const destroying = planToJson(
+      { changes: [{ ...gone, reason: undefined }], unclaimed: [], stateHash: '', destroy: true },
+      'dupsworks/aws',
+    );
+    assert.equal(destroying.destroy, true);
+    assert.equal('action_reason' in destroying.resource_changes[0]!, false, "a destroy plan's deletes need no reason");
   });
 
   it('survives a JSON round trip unchanged (it is the saved plan body)', () => {
@@ -234,9 +270,12 @@ describe('planToJson after_unknown', () => {
       attributes: [],
       dependsOn: ['vpc'],
     };
-    assert.deepEqual(planToJson({ changes: [created], unclaimed: [], stateHash: '' }).resource_changes[0]!.change.after_unknown, {
-      vpcId: true,
-    });
+    assert.deepEqual(
+      planToJson({ changes: [created], unclaimed: [], stateHash: '' }, 'dupsworks/aws').resource_changes[0]!.change.after_unknown,
+      {
+        vpcId: true,
+      },
+    );
   });
 });
 
@@ -267,7 +306,7 @@ describe('a failover in the plan (real kinds)', () => {
         '  # route/private/ap-northeast-1a/0.0.0.0/0: private subnet of ap-northeast-1a is served by nat/ap-northeast-1c (i-ap-northeast-1c) since 2026-03-01 12:03:10 UTC (failover)\n\n' +
         'No changes. The stack matches the spec.\n',
     );
-    const json = planToJson(plan).resource_changes.find((c) => c.address === 'route/private/ap-northeast-1a/0.0.0.0/0')!;
+    const json = planToJson(plan, 'dupsworks/aws').resource_changes.find((c) => c.address === 'route/private/ap-northeast-1a/0.0.0.0/0')!;
     assert.deepEqual(json.change.actions, ['no-op']);
     assert.match(json.remark!, /is served by nat\/ap-northeast-1c/);
   });

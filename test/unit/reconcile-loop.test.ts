@@ -4,7 +4,6 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AwsContext } from '../../src/aws/context.js';
 import type { Engine, RunReport, RunRequest } from '../../src/engine.js';
 import { DupsworksError } from '../../src/errors.js';
 import { stamped, type IoHost } from '../../src/io.js';
@@ -17,7 +16,7 @@ import { duration } from '../../src/reconcile/text.js';
 import { kindsFor } from '../../src/resources/index.js';
 import type { Spec } from '../../src/spec/types.js';
 import { desiredResources } from '../../src/topology/index.js';
-import { makeSpec, natObserved, observedStack, type NatStateFixture } from './fixtures.js';
+import { makeSpec, natObserved, observedStack, type NatStateFixture, previewContext } from './fixtures.js';
 
 type Script = (request: RunRequest, io: ReturnType<typeof stamped>, round: number) => Promise<RunReport>;
 
@@ -273,9 +272,9 @@ describe('the reconcile loop', () => {
 
 describe('what a round that heals logs', () => {
   const spec = makeSpec(2);
-  const ctx = { snapshot: { parameter: async () => 'ami-latest' } } as unknown as AwsContext;
+  const ctx = previewContext();
   const dead = observedStack(desiredResources(spec)).map((o) =>
-    o.id === 'nat/ap-northeast-1c' ? natObserved(o.id, { ...(o.state as NatStateFixture), state: 'terminated' }) : o,
+    o.id === 'nat/ap-northeast-1c' ? natObserved(o.id, { ...(o.state as NatStateFixture), state: 'shutting-down' }) : o,
   );
 
   it('names what it replaces and why, and where each route now points', async () => {
@@ -306,7 +305,7 @@ describe('what a round that heals logs', () => {
     assert.deepEqual(
       events(entries, 'plan').map((e) => e.message),
       [
-        'applying 3 changes: nat/ap-northeast-1c replace (instance is terminated), ' +
+        'applying 3 changes: nat/ap-northeast-1c replace (instance is shutting-down), ' +
           'route/public/ap-northeast-1a/8.8.0.8/32 update (nat/ap-northeast-1c is being replaced), ' +
           'route/private/ap-northeast-1c/0.0.0.0/0 update (nat/ap-northeast-1c is being replaced)',
       ],
@@ -316,7 +315,7 @@ describe('what a round that heals logs', () => {
       [
         'route/private/ap-northeast-1c/0.0.0.0/0: updated rtb-private-ap-northeast-1c:0.0.0.0/0: instanceId i-ap-northeast-1c -> i-new (nat/ap-northeast-1c is being replaced)',
         'route/public/ap-northeast-1a/8.8.0.8/32: updated rtb-public-ap-northeast-1a:8.8.0.8/32: instanceId i-ap-northeast-1c -> i-new (nat/ap-northeast-1c is being replaced)',
-        'nat/ap-northeast-1c: replaced i-ap-northeast-1c by i-new (instance is terminated)',
+        'nat/ap-northeast-1c: replaced i-ap-northeast-1c by i-new (instance is shutting-down)',
       ],
     );
     assert.match(events(entries, 'round')[0]!.message, /^healed: 3 changes made \(/);

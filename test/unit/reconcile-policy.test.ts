@@ -3,7 +3,6 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AwsContext } from '../../src/aws/context.js';
 import { buildSteps } from '../../src/planner/graph.js';
 import { makePlan, type Plan } from '../../src/planner/plan.js';
 import type { Observed } from '../../src/planner/resource.js';
@@ -12,10 +11,10 @@ import { screen, type Allowed } from '../../src/reconcile/policy.js';
 import { kindsFor } from '../../src/resources/index.js';
 import type { Spec } from '../../src/spec/types.js';
 import { desiredResources } from '../../src/topology/index.js';
-import { makeSpec, natObserved, observedStack, routeObserved, type NatStateFixture } from './fixtures.js';
+import { makeSpec, natObserved, observedStack, routeObserved, type NatStateFixture, previewContext } from './fixtures.js';
 
 // Only preview reads the context (the default AMI); nothing here talks to AWS.
-const ctx = { snapshot: { parameter: async () => 'ami-latest' } } as unknown as AwsContext;
+const ctx = previewContext();
 const heals: Allowed = { replace: false, destroy: false };
 
 const planFor = (spec: Spec, seen: Observed[]): Promise<Plan> =>
@@ -35,14 +34,14 @@ describe('what an unattended round may change', () => {
     assert.deepEqual(screened.held, []);
   });
 
-  for (const [what, state] of [
-    ['terminated', { state: 'terminated' }],
-    ['shutting down', { state: 'shutting-down' }],
-    ['failing its status checks', { impaired: true }],
+  for (const [what, state, action] of [
+    ['terminated', { state: 'terminated' }, 'create'],
+    ['shutting down', { state: 'shutting-down' }, 'replace'],
+    ['failing its status checks', { impaired: true }, 'replace'],
   ] as const) {
-    it(`replaces a NAT that is ${what}, with the routes that follow it: a repair`, async () => {
+    it(`makes anew a NAT that is ${what} (${action}), with the routes that follow it: a repair`, async () => {
       const plan = await planFor(spec, withNat(built, 'nat/ap-northeast-1c', state));
-      assert.equal(changed(plan)['nat/ap-northeast-1c'], 'replace');
+      assert.equal(changed(plan)['nat/ap-northeast-1c'], action);
       const screened = screen(plan, heals);
       assert.deepEqual(screened.held, []);
       assert.deepEqual(changed(screened.plan), changed(plan));
@@ -77,7 +76,10 @@ describe('what an unattended round may change', () => {
 
   it("tells a repair from a rollout by the replacement's cause, not by the attribute's name", async () => {
     // A dead NAT whose spec also changed: repaired at once (its cause is its condition's remedy).
-    const plan = await planFor(makeSpec(2, { instanceType: 't3.small' }), withNat(built, 'nat/ap-northeast-1c', { state: 'terminated' }));
+    const plan = await planFor(
+      makeSpec(2, { instanceType: 't3.small' }),
+      withNat(built, 'nat/ap-northeast-1c', { state: 'shutting-down' }),
+    );
     const dead = plan.changes.find((c) => c.id === 'nat/ap-northeast-1c')!;
     assert.equal(dead.cause, 'repair');
     assert.equal(dead.gate, undefined, 'a repair is not gated on readiness');
@@ -87,7 +89,11 @@ describe('what an unattended round may change', () => {
     );
     const healthy = plan.changes.find((c) => c.id === 'nat/ap-northeast-1a')!;
     assert.equal(healthy.cause, 'rollout');
-    assert.equal(healthy.gate?.order, 1);
+    // Its place in the ring (the spec's order of zones).
+    assert.equal(
+      healthy.gate?.order,
+      makeSpec(2).zones.findIndex((z) => z.availabilityZone === 'ap-northeast-1a'),
+    );
     // An attribute named like a health signal is still a rollout when it is the spec that changed.
     const renamed = { ...healthy, attributes: [{ path: 'state', before: 'a', after: 'b', forcesReplacement: true }] };
     assert.equal(screen({ ...plan, changes: [renamed] }, heals).held[0]?.flag, '--allow-replace');
@@ -99,7 +105,10 @@ describe('what an unattended round may change', () => {
   });
 
   it('still replaces a dead NAT while the rollout of a spec change to the other waits', async () => {
-    const plan = await planFor(makeSpec(2, { instanceType: 't3.small' }), withNat(built, 'nat/ap-northeast-1c', { state: 'terminated' }));
+    const plan = await planFor(
+      makeSpec(2, { instanceType: 't3.small' }),
+      withNat(built, 'nat/ap-northeast-1c', { state: 'shutting-down' }),
+    );
     const { plan: screened, held } = screen(plan, heals);
     assert.deepEqual(changed(screened), {
       'nat/ap-northeast-1c': 'replace',
@@ -120,27 +129,44 @@ describe('what an unattended round may change', () => {
     ]);
   });
 
-  it('holds back deleting what the spec no longer names (a zone taken out), and the new ring it makes a rollout of', async () => {
+  it('holds back deleting what the spec no longer names (a zone taken out), and the NATs whose ring it changes', async () => {
     const three = makeSpec(3);
     const plan = await planFor(makeSpec(2), observedStack(desiredResources(three)));
     const deletes = plan.changes.filter((c) => c.action === 'delete').map((c) => c.id);
     assert.ok(deletes.includes('nat/ap-northeast-1d'), deletes.join(', '));
     const { plan: screened, held } = screen(plan, heals);
-    for (const id of deletes) {
-      const h = held.find((x) => x.id === id);
-      assert.equal(h?.flag, '--allow-destroy', id);
-      assert.equal(h?.why, 'delete, not in the spec');
-    }
-    // The agents' configuration names the ring: the NATs that stay get new user data, a rollout.
-    const replaced = held.filter((h) => h.action === 'replace');
-    assert.deepEqual(replaced.map((h) => [h.id, h.flag]).sort(), [
-      ['nat/ap-northeast-1a', '--allow-replace'],
-      ['nat/ap-northeast-1c', '--allow-replace'],
-    ]);
-    assert.ok(replaced.every((h) => h.why.includes('userDataSha256')));
-    // Zone c's heartbeat route went to d's NAT; with two zones it goes to a's, once a's is replaced.
-    assert.equal(held.find((h) => h.id === 'route/public/ap-northeast-1c/8.8.1.8/32')?.waitsOn, 'nat/ap-northeast-1a');
+    const heldFor = (flag: string) => held.filter((h) => h.flag === flag);
+    assert.deepEqual(
+      heldFor('--allow-destroy')
+        .map((h) => h.id)
+        .sort(),
+      [...deletes].sort(),
+    );
+    for (const h of heldFor('--allow-destroy')) assert.equal(h.why, 'delete, not in the spec');
+    // The NATs that stay carry the ring's zones in their agent's configuration: a zone taken out
+    // changes their user data, so they are replaced (held for --allow-replace), and the re-wiring of
+    // the ring waits on them (zone c's heartbeat route went to d's NAT; with two zones it goes to a's).
+    assert.deepEqual(
+      heldFor('--allow-replace')
+        .map((h) => h.id)
+        .sort(),
+      ['nat/ap-northeast-1a', 'nat/ap-northeast-1c'],
+    );
+    assert.ok(heldFor('--allow-replace').every((h) => /userDataSha256/.test(h.why)));
+    assert.deepEqual(Object.fromEntries(held.filter((h) => h.waitsOn).map((h) => [h.id, h.waitsOn])), {
+      'route/private/ap-northeast-1a/0.0.0.0/0': 'nat/ap-northeast-1a',
+      'route/private/ap-northeast-1c/0.0.0.0/0': 'nat/ap-northeast-1c',
+      'route/public/ap-northeast-1a/8.8.0.8/32': 'nat/ap-northeast-1c',
+      'route/public/ap-northeast-1c/8.8.1.8/32': 'nat/ap-northeast-1a',
+    });
     assert.deepEqual(changed(screened), {});
+    assert.ok(changed(plan)['route/public/ap-northeast-1c/8.8.1.8/32']);
+    assert.deepEqual(
+      screen(plan, { replace: false, destroy: true })
+        .held.map((h) => h.id)
+        .sort(),
+      [...heldFor('--allow-replace').map((h) => h.id), ...held.filter((h) => h.waitsOn).map((h) => h.id)].sort(),
+    );
     assert.deepEqual(screen(plan, { replace: true, destroy: true }), { plan, held: [] });
   });
 

@@ -11,9 +11,9 @@ import {
   MAX_PROBLEMS_SHOWN,
   MAX_SPEC_BYTES,
   parseSpec,
-  specSchemaPath,
   type LoadResult,
 } from '../../src/spec/load.js';
+import { specSchemaPath } from '../../src/spec/schema.js';
 import { FAILOVER_DEFAULTS } from '../../src/spec/defaults.js';
 
 // A valid spec; tests change whole lines so that line numbers stay put. Value columns:
@@ -74,6 +74,13 @@ function repoRoot(): string {
 }
 
 describe('the canonical example', () => {
+  it('examples/ha-nat-graviton.yaml validates: the ha-nat network on t4g.nano NATs with Elastic IPs', async () => {
+    const result = await loadSpecFile(join(repoRoot(), 'examples', 'ha-nat-graviton.yaml'));
+    assertOk(result);
+    assert.deepEqual(result.spec.nat, { manager: 'ec2', instanceType: 't4g.nano', elasticIps: true });
+    assert.equal(result.spec.zones.length, 2);
+  });
+
   it('examples/ha-nat.yaml validates', async () => {
     const result = await loadSpecFile(join(repoRoot(), 'examples', 'ha-nat.yaml'));
     assertOk(result);
@@ -96,7 +103,7 @@ describe('the canonical example', () => {
         },
       ],
       nat: { manager: 'ec2', instanceType: 't3.micro' },
-      failover: { probeIntervalMs: 200, failAfter: 10, recoverAfter: 20, holdDownSeconds: 60 },
+      failover: { probeIntervalMs: 100, failAfter: 15, recoverAfter: 30, holdDownSeconds: 60 },
     });
   });
 
@@ -124,9 +131,9 @@ describe('the failover section', () => {
     );
     assertOk(result);
     assert.deepEqual(result.spec.failover, {
-      probeIntervalMs: 200,
+      probeIntervalMs: 100,
       failAfter: 5,
-      recoverAfter: 20,
+      recoverAfter: 30,
       holdDownSeconds: 60,
       snsTopicArn: 'arn:aws:sns:ap-northeast-1:123456789012:nat-switch',
     });
@@ -270,7 +277,7 @@ describe('structure (JSON Schema)', () => {
     onlyProblem(
       spec({}, '  keyname: my-key'),
       'x.yaml:22:3: nat.keyname: "keyname" is not a known key; did you mean "keyName"? ' +
-        '(allowed in nat: manager, instanceType, imageId, keyName, instanceProfileArn)',
+        '(allowed in nat: manager, instanceType, imageId, keyName, instanceProfileArn, elasticIps)',
     );
   });
 
@@ -278,7 +285,7 @@ describe('structure (JSON Schema)', () => {
     onlyProblem(
       spec({}, '  colour: blue'),
       'x.yaml:22:3: nat.colour: "colour" is not a known key; remove it ' +
-        '(allowed in nat: manager, instanceType, imageId, keyName, instanceProfileArn)',
+        '(allowed in nat: manager, instanceType, imageId, keyName, instanceProfileArn, elasticIps)',
     );
     onlyProblem(
       'x: 1\n' + spec(),
@@ -303,7 +310,7 @@ describe('structure (JSON Schema)', () => {
     onlyProblem(
       spec({ 19: '', 20: '', 21: '' }),
       'x.yaml:1:1: nat: is required but missing; add "nat:" as a mapping with the keys manager, instanceType ' +
-        '(optional: imageId, keyName, instanceProfileArn)',
+        '(optional: imageId, keyName, instanceProfileArn, elasticIps)',
     );
   });
 
@@ -638,7 +645,7 @@ describe('reporting', () => {
       'x.yaml:14:19: zones[1].publicSubnet: 10.1.0.0/24 is outside the VPC CIDR 10.0.0.0/16; choose a block inside it, such as 10.0.0.0/24',
       "x.yaml:17:16: zones[1].heartbeat.viaPeer: 8.8.4.4 is already zones[0].heartbeat.viaPeer; give each zone a different address, since each zone's address gets its own /32 route through its peer",
       'x.yaml:20:12: nat.manager: is "opsworks" but the spec has no opsworks section; add one with at least serviceRoleArn, defaultInstanceProfileArn and customCookbooks.url',
-      'x.yaml:22:3: nat.colour: "colour" is not a known key; remove it (allowed in nat: manager, instanceType, imageId, keyName, instanceProfileArn)',
+      'x.yaml:22:3: nat.colour: "colour" is not a known key; remove it (allowed in nat: manager, instanceType, imageId, keyName, instanceProfileArn, elasticIps)',
     ]);
   });
 
@@ -736,6 +743,58 @@ describe('huge or hostile input', () => {
     assert.deepEqual(
       lines,
       unknown.map((_, i) => 22 + i),
+    );
+  });
+});
+
+describe('nat.elasticIps', () => {
+  it('takes true, false, or one allocation id per zone, and fills the spec with it', () => {
+    for (const value of ['true', 'false', '[eipalloc-0123456789abcdef0, eipalloc-0fedcba9]']) {
+      const result = parseSpec(spec({}, `  elasticIps: ${value}`), 'x.yaml');
+      assertOk(result);
+      assert.deepEqual(result.spec.nat.elasticIps, JSON.parse(value.replace(/(eipalloc-[0-9a-f]+)/g, '"$1"')));
+    }
+  });
+
+  it('refuses another kind of value once, naming both forms', () => {
+    onlyProblem(
+      spec({}, '  elasticIps: yes'),
+      'x.yaml:22:15: nat.elasticIps: is a string ("yes"); expected true or false, or a list of EC2 Elastic IP allocation ids',
+    );
+  });
+
+  it('checks each id of the list: its form, and no repeat', () => {
+    assert.deepEqual(problems(spec({}, '  elasticIps: [eip-1, eipalloc-0123456789abcdef0]')), [
+      'x.yaml:22:16: nat.elasticIps[0]: "eip-1" is not a valid EC2 Elastic IP allocation id; use an Elastic IP allocation id: ' +
+        '"eipalloc-" followed by 8 or 17 lowercase hexadecimal digits, such as eipalloc-0123456789abcdef0',
+    ]);
+    onlyProblem(
+      spec({}, '  elasticIps: [eipalloc-0123456789abcdef0, eipalloc-0123456789abcdef0]'),
+      'x.yaml:22:44: nat.elasticIps[1]: eipalloc-0123456789abcdef0 is already nat.elasticIps[0]; give each zone its own address',
+    );
+  });
+
+  it('wants exactly one per zone', () => {
+    onlyProblem(
+      spec({}, '  elasticIps: [eipalloc-0123456789abcdef0]'),
+      'x.yaml:22:15: nat.elasticIps: has 1 allocation id for 2 zones; give one per zone, in the order of zones, ' +
+        'or write true to have the stack allocate them',
+    );
+  });
+
+  it('belongs to nat.manager ec2 only', () => {
+    const opsworks = spec(
+      { 20: '  manager: opsworks' },
+      '  elasticIps: true',
+      'opsworks:',
+      '  serviceRoleArn: arn:aws:iam::123456789012:role/aws-opsworks-service-role',
+      '  defaultInstanceProfileArn: arn:aws:iam::123456789012:instance-profile/aws-opsworks-ec2-role',
+      '  customCookbooks:',
+      '    url: https://github.com/example/cookbooks.git',
+    );
+    onlyProblem(
+      opsworks,
+      "x.yaml:22:3: nat.elasticIps: applies to nat.manager ec2 only; with OpsWorks the NAT layer's settings assign addresses",
     );
   });
 });

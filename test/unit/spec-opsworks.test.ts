@@ -4,7 +4,9 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { FAILOVER_DEFAULTS, OPSWORKS_DEFAULTS, withDefaults, type SpecInput } from '../../src/spec/defaults.js';
-import { closest, createSchemaAjv, formatProblem, loadSpecFile, parseSpec, specSchemaPath, type LoadResult } from '../../src/spec/load.js';
+import { closest, formatProblem, loadSpecFile, parseSpec, type LoadResult } from '../../src/spec/load.js';
+import { createSchemaAjv } from '../../src/spec/schema-ajv.js';
+import { specSchemaPath } from '../../src/spec/schema.js';
 import { checkRules, formatPath, type RuleContext } from '../../src/spec/rules.js';
 import type { Spec } from '../../src/spec/types.js';
 

@@ -1,10 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
-import { createSchemaAjv, specSchemaPath } from '../../src/spec/load.js';
+import { createSchemaAjv } from '../../src/spec/schema-ajv.js';
+import { specSchemaPath } from '../../src/spec/schema.js';
+import builtValidator from '../../src/spec/schema-validator.cjs';
 
 type SchemaNode = Record<string, unknown>;
 
@@ -21,6 +24,8 @@ function subschemas(node: SchemaNode, where = '#'): [string, SchemaNode][] {
     }
   }
   if (typeof node.items === 'object' && node.items !== null) found.push(...subschemas(node.items as SchemaNode, `${where}/items`));
+  if (Array.isArray(node.anyOf))
+    (node.anyOf as SchemaNode[]).forEach((branch, i) => found.push(...subschemas(branch, `${where}/anyOf/${i}`)));
   return found;
 }
 
@@ -49,7 +54,8 @@ describe('schemas/dupsworks.schema.json', () => {
     for (const [where, node] of subschemas(schema)) {
       assert.equal(typeof node.title, 'string', `${where} has no title`);
       assert.equal(typeof node.description, 'string', `${where} has no description`);
-      assert.ok(typeof node.type === 'string', `${where} has no type`);
+      // A value of several forms (nat.elasticIps: true, or a list) has a type in each form instead.
+      assert.ok(typeof node.type === 'string' || Array.isArray(node.anyOf), `${where} has no type`);
       if (node.type === 'object') {
         assert.equal(node.additionalProperties, false, `${where} allows additional properties`);
         assert.ok(Array.isArray(node.required), `${where} has no required list`);
@@ -58,6 +64,15 @@ describe('schemas/dupsworks.schema.json', () => {
         assert.equal(typeof node.patternErrorMessage, 'string', `${where} has a pattern but no patternErrorMessage`);
       }
     }
+  });
+
+  it('is what the validator the build compiled was made from, and judges as a fresh compile does', () => {
+    const text = readFileSync(schemaFile, 'utf8');
+    assert.equal(builtValidator.schemaSha256, createHash('sha256').update(text).digest('hex'), 'run npm run build');
+    const fresh = createSchemaAjv().compile(schema);
+    const bad = { name: 'x', region: 'nowhere', vpc: { cidr: 7 }, zones: [], nat: { colour: 'red' } };
+    assert.equal(builtValidator(bad), fresh(bad));
+    assert.deepEqual(builtValidator.errors, fresh.errors);
   });
 
   it('accepts the canonical example', () => {

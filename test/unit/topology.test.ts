@@ -1,6 +1,5 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AwsContext } from '../../src/aws/context.js';
 import { buildSteps } from '../../src/planner/graph.js';
 import { countActions, dependencyOrder, makePlan } from '../../src/planner/plan.js';
 import type { Desired } from '../../src/planner/resource.js';
@@ -17,7 +16,7 @@ import { FAILOVER_DEFAULTS } from '../../src/spec/defaults.js';
 import { natPolicy } from '../../src/topology/nat-role.js';
 import { ROOT } from '../support/cli.js';
 import type { Spec } from '../../src/spec/types.js';
-import { makeSpec } from './fixtures.js';
+import { makeSpec, previewContext } from './fixtures.js';
 
 const byId = (resources: Desired[]) => new Map(resources.map((r) => [r.id, r]));
 const props = (resources: Desired[], id: string): Record<string, any> => {
@@ -194,14 +193,14 @@ describe('desiredResources', () => {
       {
         Sid: 'MoveTheStacksRoutes',
         Effect: 'Allow',
-        Action: 'ec2:ReplaceRoute',
+        Action: ['ec2:ReplaceRoute'],
         Resource: 'arn:aws:ec2:ap-northeast-1:*:route-table/*',
         Condition: stack,
       },
       {
         Sid: 'SayWhoServesARouteTable',
         Effect: 'Allow',
-        Action: 'ec2:CreateTags',
+        Action: ['ec2:CreateTags'],
         Resource: 'arn:aws:ec2:ap-northeast-1:*:route-table/*',
         Condition: {
           ...stack,
@@ -219,7 +218,7 @@ describe('desiredResources', () => {
       {
         Sid: 'SayAPeerIsHealthy',
         Effect: 'Allow',
-        Action: 'ec2:CreateTags',
+        Action: ['ec2:CreateTags'],
         Resource: 'arn:aws:ec2:ap-northeast-1:*:instance/*',
         Condition: {
           ...stack,
@@ -230,7 +229,7 @@ describe('desiredResources', () => {
     const topic = 'arn:aws:sns:ap-northeast-1:123456789012:nat-switch';
     const withTopic = statements({ ...makeSpec(2), failover: { ...FAILOVER_DEFAULTS, snsTopicArn: topic } });
     assert.deepEqual(withTopic.slice(0, -1), without);
-    assert.deepEqual(withTopic.at(-1), { Sid: 'NotifyOfASwitch', Effect: 'Allow', Action: 'sns:Publish', Resource: topic });
+    assert.deepEqual(withTopic.at(-1), { Sid: 'NotifyOfASwitch', Effect: 'Allow', Action: ['sns:Publish'], Resource: topic });
     const china = { ...makeSpec(2), region: 'cn-north-1' };
     assert.match(JSON.stringify(statements(china)), /arn:aws-cn:ec2:cn-north-1:\*:route-table\/\*/);
     assert.equal(
@@ -292,7 +291,7 @@ describe('desiredResources', () => {
 
   it('builds from nothing: everything is created, each after what it needs', async () => {
     const resources = desiredResources(makeSpec(3));
-    const ctx = { snapshot: { parameter: async () => 'ami-latest' } } as unknown as AwsContext;
+    const ctx = previewContext();
     const plan = await makePlan({ desired: resources, observed: [], kinds: kindsFor({ opsworks: false }), ctx });
     assert.deepEqual(countActions(plan), { add: 33, change: 0, destroy: 0 });
     const nat = plan.changes.find((c) => c.id === 'nat/ap-northeast-1a')!;

@@ -5,7 +5,7 @@
 // in it is what it would find after a real apply.
 
 import { createHash } from 'node:crypto';
-import type { Instance, IpPermission, RouteTable, SecurityGroup, Tag } from '@aws-sdk/client-ec2';
+import type { Address, Instance, IpPermission, RouteTable, SecurityGroup, Tag } from '@aws-sdk/client-ec2';
 import type { Deployment, Instance as OpsWorksInstance, Layer, Permission, Stack } from '@aws-sdk/client-opsworks';
 import type { InstanceProfile, Role } from '@aws-sdk/client-iam';
 import type { AwsContext } from '../../src/aws/context.js';
@@ -30,6 +30,7 @@ export interface BuiltWorld {
   routeTables: RouteTable[];
   securityGroups: SecurityGroup[];
   instances: Instance[];
+  addresses: Address[];
   roles: Role[];
   rolePolicies: { roleName: string; policyName: string; document: string }[];
   instanceProfiles: InstanceProfile[];
@@ -62,6 +63,7 @@ export function builtWorld(spec: Spec): BuiltWorld {
     routeTables: [],
     securityGroups: [],
     instances: [],
+    addresses: [],
     roles: [],
     rolePolicies: [],
     instanceProfiles: [],
@@ -138,6 +140,17 @@ export function builtWorld(spec: Spec): BuiltWorld {
           Tags: tags(d, { ...p.tags, [USER_DATA_TAG]: sha256(p.userData) }),
         } as Instance);
         break;
+      case 'elastic-ip':
+        world.addresses.push({ AllocationId: id, PublicIp: outputs.get(d.id)!.publicIp, Domain: 'vpc', Tags: tags(d, p.tags) });
+        break;
+      case 'eip-association': {
+        // A reused address exists before the stack, untagged.
+        let address = world.addresses.find((a) => a.AllocationId === p.allocationId);
+        if (!address) world.addresses.push((address = { AllocationId: p.allocationId, PublicIp: '198.51.100.200', Domain: 'vpc' }));
+        Object.assign(address, { AssociationId: id, InstanceId: p.instanceId });
+        world.instances.find((i) => i.InstanceId === p.instanceId)!.PublicIpAddress = address.PublicIp;
+        break;
+      }
       case 'iam-role':
         world.roles.push({
           RoleName: outputs.get(d.id)!.name!,
@@ -303,6 +316,10 @@ function outputsOf(spec: Spec, d: AnyDesired, next: (prefix: string) => string):
     }
     case 'route':
       return { id: next('route') };
+    case 'elastic-ip': {
+      const id = next('eipalloc');
+      return { id, publicIp: `198.51.100.${Number(id.slice(-4))}` };
+    }
     default:
       return { id: next(d.kind) };
   }
@@ -360,6 +377,7 @@ function contextOf(spec: Spec, world: Omit<BuiltWorld, 'ctx'>): AwsContext {
       routeTables: of(world.routeTables),
       securityGroups: of(world.securityGroups),
       instances: async () => world.instances.filter((i) => ofStack(i.Tags, spec.name)),
+      addresses: of(world.addresses),
       instancesByIds: async (ids: string[]) => world.instances.filter((i) => ids.includes(i.InstanceId!)),
       // Their interfaces, as DescribeNetworkInterfaces tells them: attached to their instance.
       interfacesInGroups: async (ids: string[]) =>
@@ -370,6 +388,8 @@ function contextOf(spec: Spec, world: Omit<BuiltWorld, 'ctx'>): AwsContext {
         ),
       impairedInstanceIds: async () => new Set<string>(),
       parameter: async () => 'ami-default',
+      instanceTypes: async (names: string[]) =>
+        new Map(names.map((n) => [n, { InstanceType: n, ProcessorInfo: { SupportedArchitectures: ['x86_64'] } }])),
     },
     iamSnapshot: {
       role: async (name: string) => world.roles.find((r) => r.RoleName === name),

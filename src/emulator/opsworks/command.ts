@@ -3,7 +3,6 @@
 // request and status change on stderr.
 
 import { InvalidArgumentError } from 'commander';
-import { startOpsWorksEmulator } from './index.js';
 
 export interface OpsWorksCommandOptions {
   port: number;
@@ -25,6 +24,8 @@ export async function serveOpsWorksEmulator(options: OpsWorksCommandOptions, deb
     process.once('SIGINT', done);
     process.once('SIGTERM', done);
   });
+  // Loaded here, not at the top: the CLI that defines this command must not load the SDK for --help.
+  const { startOpsWorksEmulator } = await import('./index.js');
   const emulator = await startOpsWorksEmulator({
     port: options.port,
     host: options.host,
