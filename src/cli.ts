@@ -15,7 +15,7 @@ import type { LiveStack } from './live/stack.js';
 import { DEFAULT_LEASE_SECONDS, DEFAULT_LOCK_TABLE, LockHeldError, who } from './lock/lease.js';
 import type * as Lab from './lab/control.js';
 import { loadPlan, planToApply, savePlan } from './planfile.js';
-import { DEFAULT_GRACE_SECONDS } from './planner/apply.js';
+import { DEFAULT_GRACE_SECONDS, DEFAULT_READY_TIMEOUT_SECONDS } from './planner/apply.js';
 import { planToJson } from './planner/json.js';
 import { PROVIDER_NAME } from './resources/provider.js';
 import { hasChanges, heldChanges, type Plan } from './planner/plan.js';
@@ -201,6 +201,7 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(lockOption())
     .addOption(lockTimeoutOption())
     .addOption(stopTimeoutOption())
+    .addOption(readyTimeoutOption())
     .action(
       run(async (globals, planfile: string | undefined, options: RunFlags) => {
         const spec = await loadSpec(options.file, globals);
@@ -237,7 +238,7 @@ export async function main(argv: string[]): Promise<number> {
         .default(DEFAULT_EVERY_SECONDS),
     )
     .option('--once', 'one round, then exit (for a systemd timer or cron)')
-    .option('--allow-replace', 'also replace healthy resources when the spec changed what forces it (all zones at once)')
+    .option('--allow-replace', 'also replace healthy resources when the spec changed what forces it (NATs roll out one zone at a time)')
     .option('--allow-destroy', 'also delete resources of the stack that the spec no longer names')
     .addOption(
       new Option('--max-backoff <seconds>', 'after failed rounds the wait doubles, up to this')
@@ -252,6 +253,7 @@ export async function main(argv: string[]): Promise<number> {
         .default(0),
     )
     .addOption(stopTimeoutOption())
+    .addOption(readyTimeoutOption())
     .action(run(async (globals, options: ReconcileFlags) => reconcile(await loadSpec(options.file, globals), globals, options)));
 
   program
@@ -497,6 +499,8 @@ interface RunFlags {
   lock: boolean;
   lockTimeout: number;
   stopTimeout: number;
+  /** apply only. */
+  readyTimeout?: number;
 }
 
 /**
@@ -559,6 +563,7 @@ interface ReconcileFlags {
   concurrency: number;
   lockTimeout: number;
   stopTimeout: number;
+  readyTimeout: number;
 }
 
 /**
@@ -658,6 +663,7 @@ async function engineFor(spec: Spec, globals: GlobalOptions, io: IoHost, flags?:
     timeouts: { connectSeconds: globals.connectTimeout, requestSeconds: globals.requestTimeout },
     lock: { table: globals.lockTable, leaseSeconds: globals.lockLease },
     graceSeconds: flags?.stopTimeout,
+    readyTimeoutSeconds: flags?.readyTimeout,
   });
 }
 
@@ -720,6 +726,15 @@ function stopTimeoutOption(): Option {
   return new Option('--stop-timeout <seconds>', 'after an interrupt, how long running changes may take to finish')
     .argParser(seconds)
     .default(DEFAULT_GRACE_SECONDS);
+}
+
+function readyTimeoutOption(): Option {
+  return new Option(
+    '--ready-timeout <seconds>',
+    "in a rollout, how long a new NAT may take to be ready (its watcher's health tag) before the rollout stops",
+  )
+    .argParser(seconds)
+    .default(DEFAULT_READY_TIMEOUT_SECONDS);
 }
 
 function boolean(value: string): boolean {

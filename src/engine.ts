@@ -44,6 +44,10 @@ export interface EngineOptions {
   lock?: { table?: string; leaseSeconds?: number };
   /** Once stopped, how long running steps may take to finish. */
   graceSeconds?: number;
+  /** In a rollout, how long a new resource may take to be ready before the rollout stops. */
+  readyTimeoutSeconds?: number;
+  /** How often readiness is read again while waiting for it. */
+  readyPollSeconds?: number;
 }
 
 export interface RunRequest {
@@ -131,6 +135,8 @@ export class Engine {
       notify: this.notify,
       signal: options.signal,
       graceSeconds: this.options.graceSeconds,
+      readyTimeoutSeconds: this.options.readyTimeoutSeconds,
+      readyPollSeconds: this.options.readyPollSeconds,
     });
   }
 

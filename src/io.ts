@@ -24,6 +24,11 @@ export type EngineEvent =
   | { type: 'step-done'; id: string; operation: Operation; elapsedSeconds: number; physicalId?: string; outputs?: Outputs }
   | { type: 'step-failed'; id: string; operation: Operation; error: ErrorInfo }
   | { type: 'step-skipped'; id: string; operation: Operation; because: string }
+  /**
+   * A rollout step's new resource, read again while its ready step waits (each time what it says
+   * changes, and once ready): `checks` reads so far.
+   */
+  | { type: 'ready-check'; id: string; physicalId: string; ready: boolean; reason: string; checks: number; elapsedSeconds: number }
   | { type: 'retry'; operation: string; code: string; attempt: number; delayMs: number }
   /** The lock is held by someone else; this run waits up to waitSeconds for it. */
   | { type: 'lock-waiting'; holder: LockInfo; waitSeconds: number }

@@ -15,6 +15,7 @@ const WORDS: Record<Operation, { doing: string; done: string; progress: string }
   create: { doing: 'Creating...', done: 'Creation complete', progress: 'still creating...' },
   update: { doing: 'Modifying...', done: 'Modifications complete', progress: 'still modifying...' },
   delete: { doing: 'Destroying...', done: 'Destruction complete', progress: 'still destroying...' },
+  ready: { doing: 'Waiting until ready...', done: 'Ready', progress: 'still waiting until ready...' },
 };
 
 export interface TerminalOptions {
@@ -98,6 +99,8 @@ export class TerminalHost implements IoHost {
         return `${style.bold(e.id)}: ${style.red(`${e.operation} failed`)}: ${e.error.message}`;
       case 'step-skipped':
         return `${style.bold(e.id)}: ${style.yellow('not started')} (waits on ${e.because}, which failed)`;
+      case 'ready-check':
+        return `${style.bold(e.id)}: ${e.ready ? 'ready' : 'not ready yet'} [id=${e.physicalId}, ${e.elapsedSeconds}s]: ${e.reason}`;
       case 'retry':
         return debug ? style.dim(`retrying ${e.operation} after ${e.code} (attempt ${e.attempt}, in ${e.delayMs} ms)`) : undefined;
       case 'lock-waiting':
@@ -147,7 +150,12 @@ export function summary(operation: RunOperation, result: ApplyResult, style: Sty
     );
   }
   if (result.ok) return `\n${style.green(style.bold(`${verb} complete!`))} Resources: ${totals}.\n`;
-  const headline = result.stopped ? `${verb} stopped (${result.stopped.message}).` : `${verb} failed.`;
+  const gate = result.outcomes.find((o) => o.operation === 'ready' && o.status === 'failed');
+  const headline = result.stopped
+    ? `${verb} stopped (${result.stopped.message}).`
+    : gate
+      ? `${verb} failed: ${gate.error?.message}.`
+      : `${verb} failed.`;
   const lines = [`\n${style.red(style.bold(headline))} Done: ${totals}.`];
   if (done.length > 0) lines.push(`  ${style.green('done')}         ${done.map((o) => `${o.id} (${o.operation})`).join(', ')}`);
   for (const o of result.outcomes) {
@@ -157,7 +165,13 @@ export function summary(operation: RunOperation, result: ApplyResult, style: Sty
     if (o.status === 'cancelled') lines.push(`  ${style.yellow('not started')}  ${what}: stopped first`);
     if (o.status === 'abandoned') lines.push(`  ${style.red('unfinished')}   ${what}: still running when the grace after the stop ran out`);
   }
-  lines.push('Run the same command again to finish: it converges from wherever this stopped.');
+  if (gate) {
+    lines.push(
+      `${gate.id} keeps what it replaces serving, and the steps after it were not started. The new one is left for you to look at ` +
+        '(its console output, its watcher); the next apply deletes it. Fix the cause, then run the same command again: the ' +
+        'rollout resumes from this step.',
+    );
+  } else lines.push('Run the same command again to finish: it converges from wherever this stopped.');
   return `${lines.join('\n')}\n`;
 }
 

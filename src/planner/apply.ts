@@ -3,7 +3,7 @@
 // new step and gives the running ones a bounded grace to finish: a step cut short could leave half
 // a change (a NAT launched but still checking source and destination).
 
-import { toErrorInfo, type ErrorInfo } from '../errors.js';
+import { DupsworksError, toErrorInfo, type ErrorInfo } from '../errors.js';
 import type { EngineEvent } from '../io.js';
 import { buildSteps, type Step } from './graph.js';
 import type { Kinds, Plan } from './plan.js';
@@ -22,6 +22,10 @@ export interface ApplyOptions<C> {
   signal?: AbortSignal;
   /** Once stopped, how long the running steps may take to finish before the apply returns without them. */
   graceSeconds?: number;
+  /** How long a rollout step's new resource may take to be ready before the rollout stops. */
+  readyTimeoutSeconds?: number;
+  /** How often readiness is read again while waiting for it. */
+  readyPollSeconds?: number;
 }
 
 export interface StepOutcome {
@@ -45,6 +49,8 @@ export interface ApplyResult {
 }
 
 export const DEFAULT_GRACE_SECONDS = 60;
+export const DEFAULT_READY_TIMEOUT_SECONDS = 300;
+export const DEFAULT_READY_POLL_SECONDS = 5;
 
 export async function applyPlan<C>(plan: Plan, options: ApplyOptions<C>): Promise<ApplyResult> {
   const { kinds, ctx, notify } = options;
@@ -61,16 +67,51 @@ export async function applyPlan<C>(plan: Plan, options: ApplyOptions<C>): Promis
   const steps = buildSteps(plan);
   const byKey = new Map(steps.map((s) => [s.key, s]));
 
+  /** When each create began: a readiness signal older than that is about what it replaces. */
+  const createStarted = new Map<string, number>();
+
+  const awaitReady = async (step: Step, started: number): Promise<void> => {
+    const { change } = step;
+    const kind = kinds.get(change.kind)!;
+    const made = outputs.get(change.id)!;
+    const timeout = options.readyTimeoutSeconds ?? DEFAULT_READY_TIMEOUT_SECONDS;
+    const poll = (options.readyPollSeconds ?? DEFAULT_READY_POLL_SECONDS) * 1000;
+    let said: string | undefined;
+    for (let checks = 1; ; checks++) {
+      const now = await kind.readiness!(made, ctx, createStarted.get(change.id) ?? started);
+      const elapsedSeconds = Math.round((Date.now() - started) / 1000);
+      if (now.reason !== said || now.ready) {
+        notify({ type: 'ready-check', id: change.id, physicalId: made.id, ready: now.ready, reason: now.reason, checks, elapsedSeconds });
+        said = now.reason;
+      }
+      if (now.ready) return;
+      if (Date.now() - started + poll > timeout * 1000) {
+        throw new DupsworksError(
+          'RolloutStopped',
+          'user',
+          `rollout stopped: ${change.id} ${made.id} not ready after ${timeout} s: ${now.reason}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, poll));
+    }
+  };
+
   const run = async (step: Step): Promise<void> => {
     const { change, operation } = step;
     const kind = kinds.get(change.kind)!;
     const started = Date.now();
     const elapsed = (): number => Math.round((Date.now() - started) / 1000);
-    const existing = operation === 'create' ? undefined : change.observed?.physicalId;
+    const existing = operation === 'create' ? undefined : operation === 'ready' ? outputs.get(change.id)?.id : change.observed?.physicalId;
     notify({ type: 'step-start', id: change.id, operation, ...(existing ? { physicalId: existing } : {}) });
     const every = (options.progressEverySeconds ?? 10) * 1000;
     const timer = setInterval(() => notify({ type: 'step-progress', id: change.id, operation, elapsedSeconds: elapsed() }), every);
+    if (operation === 'create') createStarted.set(change.id, started);
     try {
+      if (operation === 'ready') {
+        await awaitReady(step, started);
+        notify({ type: 'step-done', id: change.id, operation, elapsedSeconds: elapsed(), ...(existing ? { physicalId: existing } : {}) });
+        return;
+      }
       if (operation === 'delete') {
         await kind.delete(change.observed!, ctx);
         notify({ type: 'step-done', id: change.id, operation, elapsedSeconds: elapsed(), physicalId: change.observed!.physicalId });

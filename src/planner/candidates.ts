@@ -3,15 +3,18 @@
 // One of them is the resource; the others are extra. Which one is decided by one rule, the same
 // for every kind and for whatever else must choose among claimants (a NAT choosing its peer):
 //
-//   1. it fits: keeping it needs no replacement. What an apply made for this same spec always
+//   1. it is ready (it serves, by its kind's own signal) where the other is not: a NAT proven to
+//      forward is never given up for one not yet proven (a rollout that stopped on a new NAT
+//      that never became ready leaves both; the old one stays, the next rollout tries again);
+//   2. it fits: keeping it needs no replacement. What an apply made for this same spec always
 //      fits, so no later plan deletes it to make another one like it;
-//   2. it is the healthiest, in its kind's own terms (a running NAT before a stopped one);
-//   3. it is in use by more of the stack's resources (routes point at it, subnets are in it):
+//   3. it is the healthiest, in its kind's own terms (a running NAT before a stopped one);
+//   4. it is in use by more of the stack's resources (routes point at it, subnets are in it):
 //      keeping another would mean replacing those;
-//   4. it needs the fewest changes;
-//   5. it is in use by more of what else was found (a workload in it);
-//   6. it is the oldest, when its kind knows when it was made;
-//   7. its id, so that the choice never depends on the order AWS lists things in.
+//   5. it needs the fewest changes;
+//   6. it is in use by more of what else was found (a workload in it);
+//   7. it is the oldest, when its kind knows when it was made;
+//   8. its id, so that the choice never depends on the order AWS lists things in.
 //
 // Each criterion only counts when the claimants differ in it; unknown ones count as equal.
 
@@ -20,6 +23,8 @@ export interface Claimant<T> {
   item: T;
   /** The provider's id: the last tie-break. */
   physicalId: string;
+  /** It serves now, by its kind's signal (Observed.condition). */
+  ready?: boolean;
   /** Keeping it needs no replacement. */
   fits?: boolean;
   /** Its kind's health rank: 0 is serving, larger is further from it. */
@@ -47,6 +52,7 @@ const more =
 
 /** The rule, in order, each with what it says about the one it prefers. */
 const CRITERIA: readonly { compare: Criterion; because: (best: Claimant<unknown>) => string }[] = [
+  { compare: more((c) => (c.ready ? 1 : 0)), because: () => 'it is ready (it serves; the other does not yet)' },
   { compare: more((c) => (c.fits === false ? 0 : 1)), because: () => 'it fits the spec' },
   { compare: fewer((c) => c.health), because: () => 'it is healthier' },
   { compare: more((c) => c.usedBy), because: (c) => `it is in use (by ${c.usedBy} of the stack's resources)` },

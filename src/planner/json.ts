@@ -2,7 +2,7 @@
 // `type`, `name`, `provider_name`, `change.actions` arrays, `replace_paths` and `action_reason`), so
 // tools that read one can read the other. It is also the saved plan file's body.
 
-import { countActions, type Change, type Plan } from './plan.js';
+import { countActions, rolloutOf, type Change, type Plan } from './plan.js';
 import { isUnknown } from './values.js';
 
 export interface JsonPlan {
@@ -13,6 +13,11 @@ export interface JsonPlan {
   /** What carries the stack's mark but no resource of the spec claims: left alone (dupsworks's own). */
   unclaimed: { physical_id: string; description: string; advice: string; references: string[] }[];
   summary: { add: number; change: number; destroy: number };
+  /**
+   * Replacements of a spec change, one at a time in this order, each gated on its new one's
+   * readiness (dupsworks's own); the repairs go first, together. Absent: no rollout.
+   */
+  rollout?: { steps: { address: string; ready_when: string }[]; repairs_first: string[] };
   state_hash: string;
 }
 
@@ -42,6 +47,8 @@ export interface JsonResourceChange {
   held_by?: string[];
   /** A no-op worth a word all the same (dupsworks's own), such as a zone served after a failover. */
   remark?: string;
+  /** A replacement's cause (dupsworks's own): repair (it does not serve) or rollout (the spec changed). */
+  replace_cause?: 'repair' | 'rollout';
 }
 
 /** Terraform's action_reason values that dupsworks's changes can have. */
@@ -69,7 +76,19 @@ export function planToJson(plan: Plan, provider: string): JsonPlan {
       references: u.references,
     })),
     summary: countActions(plan),
+    ...rolloutJson(plan),
     state_hash: plan.stateHash,
+  };
+}
+
+function rolloutJson(plan: Plan): Pick<JsonPlan, 'rollout'> {
+  const rollout = rolloutOf(plan);
+  if (!rollout) return {};
+  return {
+    rollout: {
+      steps: rollout.steps.map((s) => ({ address: s.id, ready_when: s.readyWhen })),
+      repairs_first: rollout.repairsFirst,
+    },
   };
 }
 
@@ -104,6 +123,7 @@ function resourceChange(c: Change, provider: string, destroy: boolean): JsonReso
     ...(c.reason ? { reason: c.reason } : {}),
     ...(c.heldBy ? { held_by: c.heldBy } : {}),
     ...(c.remark ? { remark: c.remark } : {}),
+    ...(c.cause && c.action === 'replace' ? { replace_cause: c.cause } : {}),
   };
 }
 

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { bestFirst, preferredBecause, type Claimant } from './candidates.js';
 import { forcesReplacement } from './diff.js';
 import { unclaimedItems, type InventoryItem } from './inventory.js';
-import type { AttributeChange, Desired, Observed, SomeKind } from './resource.js';
+import type { AttributeChange, Desired, Observed, Remedy, SomeKind } from './resource.js';
 import { referencedIds, resolve, unknownBecause, unknownCauses, type Props, type Ref, type Resolved, type Value } from './values.js';
 
 export type Action = 'no-op' | 'create' | 'update' | 'replace' | 'delete';
@@ -28,6 +28,18 @@ export interface Change {
   reason?: string;
   /** no-op: what is worth saying about it all the same (ResourceKind.remark). */
   remark?: string;
+  /**
+   * replace: why. repair: what exists does not serve and never will again (its condition's
+   * remedy), so it is replaced at once; rollout: it serves, and the spec changed an attribute that
+   * forces a new one. A create is a repair when what it follows is gone (a terminated instance).
+   */
+  cause?: 'repair' | 'rollout';
+  /**
+   * A rollout step: replaced one at a time, in `order`, the next only once the new one is ready
+   * (`readyWhen`, in words). Set on replacements whose cause is rollout, whose desired resource is
+   * in a rollout and whose kind can tell readiness.
+   */
+  gate?: { order: number; readyWhen: string };
   /** Logical ids whose outputs this resource needs (its optional references excluded). */
   dependsOn: string[];
   /**
@@ -92,7 +104,7 @@ export async function makePlan<C>({ desired, observed, inventory = [], kinds, ct
       all
         .filter((o) => o.gone === undefined)
         .map((o) => {
-          const attributes = explainUnknowns(kind.diff(planned, o));
+          const attributes = explainUnknowns(withRemedy(o.condition?.remedy, kind.diff(planned, o)));
           diffs.set(o, attributes);
           return claimant(o, usage, { fits: !forcesReplacement(attributes), changes: attributes.length });
         }),
@@ -104,13 +116,19 @@ export async function makePlan<C>({ desired, observed, inventory = [], kinds, ct
     let change: Change;
     if (!found) {
       change = { id: want.id, kind: want.kind, action: 'create', desired: want, planned, attributes: [], dependsOn };
-      if (first?.gone) change.reason = first.gone;
+      if (first?.gone) Object.assign(change, { reason: first.gone, cause: 'repair' as const });
     } else {
       const attributes = diffs.get(found)!;
       const action: Action = attributes.length === 0 ? 'no-op' : forcesReplacement(attributes) ? 'replace' : 'update';
       change = { id: want.id, kind: want.kind, action, desired: want, planned, observed: found, attributes, dependsOn };
       const remark = action === 'no-op' ? kind.remark?.(planned, found) : undefined;
       if (remark) change.remark = remark;
+      if (action === 'replace') {
+        change.cause = found.condition?.remedy?.action === 'replace' ? 'repair' : 'rollout';
+        if (change.cause === 'rollout' && want.rollout && kind.readiness) {
+          change.gate = { order: want.rollout.order, readyWhen: kind.readyWhen ?? 'its kind says it is ready' };
+        }
+      }
     }
     if (change.action === 'create' || change.action === 'replace') {
       change.preview = kind.preview ? await kind.preview(planned, ctx) : { ...planned };
@@ -221,6 +239,37 @@ function checkClaims<C>(changes: readonly Change[], kinds: Kinds<C>): void {
   }
 }
 
+// A remedy is a change like any other: what the kind's update is given (start it, wait for it),
+// or a replacement. A replacement makes a new one from the spec, so what else differs in what is
+// being replaced is moot (EC2 forgets a terminated instance's profile, for one): only why is shown.
+// Where the spec itself says what the attribute should be (an instance it keeps stopped), the
+// diff's change stands instead of a start or a wait.
+function withRemedy(remedy: Remedy | undefined, attributes: AttributeChange[]): AttributeChange[] {
+  if (!remedy) return attributes;
+  const shown: AttributeChange = { path: remedy.path, before: remedy.before, after: remedy.after, reason: remedy.reason };
+  if (remedy.action === 'replace') return [{ ...shown, forcesReplacement: true }];
+  return attributes.some((a) => a.path === remedy.path) ? attributes : [shown, ...attributes];
+}
+
+/** A rollout as the plan has it: its steps in the order they go, and the repairs that go first, together. */
+export interface Rollout {
+  steps: { id: string; readyWhen: string }[];
+  /** Replacements of what does not serve, and creates for what is gone: at once, in parallel, before the first step. */
+  repairsFirst: string[];
+}
+
+/** The plan's rollout, if it has one. */
+export function rolloutOf(plan: Pick<Plan, 'changes'>): Rollout | undefined {
+  const gated = plan.changes
+    .filter((c) => c.action === 'replace' && c.gate)
+    .sort((a, b) => a.gate!.order - b.gate!.order || a.id.localeCompare(b.id));
+  if (gated.length === 0) return undefined;
+  return {
+    steps: gated.map((c) => ({ id: c.id, readyWhen: c.gate!.readyWhen })),
+    repairsFirst: plan.changes.filter((c) => (c.action === 'replace' || c.action === 'create') && c.cause === 'repair').map((c) => c.id),
+  };
+}
+
 /** Whether applying the plan would change anything (a kept delete changes nothing). */
 export function hasChanges(plan: Plan): boolean {
   return plan.changes.some((c) => c.action !== 'no-op' && !(c.action === 'delete' && c.heldBy));
@@ -313,6 +362,7 @@ function claimant(o: Observed, usage: Usage, fit: Pick<Claimant<Observed>, 'fits
     item: o,
     physicalId: o.physicalId,
     ...fit,
+    ...(o.condition ? { ready: o.condition.ready } : {}),
     ...(o.health !== undefined ? { health: o.health } : {}),
     usedBy: users.size,
     usedByOthers: others.size,

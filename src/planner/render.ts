@@ -4,7 +4,7 @@
 
 import type { InventoryItem } from './inventory.js';
 import type { AttributeChange } from './resource.js';
-import { countActions, hasChanges, heldChanges, type Change, type Plan } from './plan.js';
+import { countActions, hasChanges, heldChanges, rolloutOf, type Change, type Plan } from './plan.js';
 import { isUnknown } from './values.js';
 
 export interface Style {
@@ -63,6 +63,7 @@ export function renderPlan(plan: Plan, style: Style = plainStyle, verb = 'apply'
     }
     lines.push('');
   }
+  lines.push(...rolloutLines(plan, style));
   lines.push(...unclaimedLines(plan.unclaimed, style));
   lines.push(...notes);
   if (changes) lines.push(summaryLine(plan, style));
@@ -75,6 +76,26 @@ export function summaryLine(plan: Plan, style: Style = plainStyle): string {
   const { add, change, destroy } = countActions(plan);
   const held = heldChanges(plan).length;
   return `${style.bold('Plan:')} ${add} to add, ${change} to change, ${destroy} to destroy${held > 0 ? `; ${held} kept (see above)` : ''}.`;
+}
+
+// The order of a rollout and its gate; the repairs that go before it, together.
+function rolloutLines(plan: Plan, style: Style): string[] {
+  const rollout = rolloutOf(plan);
+  if (!rollout) return [];
+  const lines = [
+    `${style.bold('Rollout:')} one at a time, in this order; each waits until its new one is ready before the next starts:`,
+    '',
+  ];
+  if (rollout.repairsFirst.length > 0) lines.push(`  first, together (repairs): ${rollout.repairsFirst.join(', ')}`);
+  rollout.steps.forEach((step, i) => lines.push(`  ${i + 1}. ${step.id}: ready when ${step.readyWhen}`));
+  lines.push(
+    '',
+    '  Until its new one is ready, a step moves only what proves it; what it serves moves after, then the old one goes.',
+    '  Not ready within --ready-timeout: the rollout stops there, that step keeps its old one serving and the later ones are',
+    '  not touched; the next apply tries again.',
+    '',
+  );
+  return lines;
 }
 
 // What the kinds remark on resources that need no change, such as a zone served after a failover.

@@ -13,11 +13,21 @@ export interface Desired<N extends string = string, P extends Props = Props> {
   id: string;
   kind: N;
   props: P;
+  /**
+   * Set: a replacement of this resource because the spec changed is one step of a rollout, made
+   * one at a time in this order, each gated on the new one's readiness (see rolling()).
+   */
+  rollout?: { order: number };
 }
 
 /** What a kind's `desire` returns: a desired resource of kind `kind` named `id`. */
 export function desired<N extends string, P extends Props>(kind: N, id: string, props: P): Desired<N, P> {
   return { id, kind, props };
+}
+
+/** `d`, replaced one at a time with the others of its rollout, `order`-th (see Desired.rollout). */
+export function rolling<D extends Desired>(d: D, order: number): D {
+  return { ...d, rollout: { order } };
 }
 
 /** One resource as found in the world right now. */
@@ -53,6 +63,12 @@ export interface Observed<S = unknown, N extends string = string> {
   /** When it was made (ms since the epoch), if the provider says: of equal claimants, the oldest is kept. */
   createdAt?: number;
   /**
+   * Whether it serves, and what would make it serve again: kept apart from whether it matches the
+   * spec (which is `diff`'s), as Crossplane keeps Ready apart from Synced. Absent: the kind has no
+   * notion of either (a subnet serves by existing).
+   */
+  condition?: Condition;
+  /**
    * Set when it is no longer there, though the provider still lists it (a terminated instance): the
    * plan creates the resource anew, not replaces it, and gives this as the reason ("i-0abc is
    * terminated"). Never deleted (`owned` is false).
@@ -62,6 +78,32 @@ export interface Observed<S = unknown, N extends string = string> {
   state: S;
   /** What this resource holds that no other of its kind may hold at the same time (see ResourceKind.claim). */
   claim?: string;
+}
+
+/** Whether a resource serves what it is for now, in its kind's terms, and why (or why not). */
+export interface Readiness {
+  ready: boolean;
+  /** Why, in words: what was seen, or what stands in for a signal the kind has no way to read. */
+  reason: string;
+}
+
+/**
+ * What a resource that does not serve needs, as its kind sees it: the planner maps it to an action.
+ * start: it is stopped and would serve once started (an update); replace: it never will again, a
+ * new one is made in its place (a repair, never held for a rollout); wait: it is on its way (an
+ * update that waits for it). `path`, `before` and `after` are how the plan shows it.
+ */
+export interface Remedy {
+  action: 'start' | 'replace' | 'wait';
+  reason: string;
+  path: string;
+  before: unknown;
+  after: unknown;
+}
+
+export interface Condition extends Readiness {
+  /** Absent: nothing to do (it serves, or it will without help). */
+  remedy?: Remedy;
 }
 
 export type Outputs = { readonly id: string; readonly [name: string]: string | undefined };
@@ -121,8 +163,23 @@ export interface ResourceKind<N extends string, P extends Props, S, C> {
    */
   observe(ctx: C): Promise<Observed<S, N>[]>;
 
-  /** What differs; empty means no change. Any change with forcesReplacement makes it a replacement. */
+  /**
+   * Which attributes differ from the spec; empty means none. Any change with forcesReplacement
+   * makes it a replacement (a rollout of the spec). Health is not an attribute: it is the
+   * observed condition's, and the planner adds its remedy.
+   */
   diff(desired: Resolved<P>, observed: Observed<S, N>): ChangeOf<P, S>[];
+
+  /**
+   * Whether the resource just made (its create's outputs) serves yet, read afresh. A kind that has
+   * it gets its rollouts gated: a replacement of a spec change moves what waits for readiness
+   * (Ref.whenReady) to the new one, and deletes the old one, only once this says ready. `since`:
+   * when its create began (ms since the epoch); a signal older than that is not about it.
+   */
+  readiness?(outputs: Outputs, ctx: C, since: number): Promise<Readiness>;
+
+  /** What readiness waits for, in words, for the plan ("running and its watcher says it forwards"). */
+  readonly readyWhen?: string;
 
   /**
    * Something worth saying about a resource that needs no change: what the world holds that is

@@ -7,6 +7,12 @@ export interface Ref {
   readonly output: string;
   /** The output may be absent (e.g. a NAT's runningId while it is stopped); it then resolves to undefined. */
   readonly optional?: boolean;
+  /**
+   * During a rollout of the resource it names, follow the new one only once it is ready (the
+   * traffic this carries waits for a proven target); without it, as soon as the new one is made
+   * (what proves it, such as the probes of its watcher, goes there first).
+   */
+  readonly whenReady?: boolean;
 }
 
 export type Value = string | number | boolean | null | undefined | Ref | Unknown | readonly Value[] | { readonly [key: string]: Value };
@@ -57,8 +63,8 @@ export function unknownCauses(value: unknown): string[] {
   return [...causes];
 }
 
-export function ref(id: string, output = 'id', options: { optional?: boolean } = {}): Ref {
-  return { $ref: id, output, ...(options.optional ? { optional: true } : {}) };
+export function ref(id: string, output = 'id', options: { optional?: boolean; whenReady?: boolean } = {}): Ref {
+  return { $ref: id, output, ...(options.optional ? { optional: true } : {}), ...(options.whenReady ? { whenReady: true } : {}) };
 }
 
 export function isRef(value: unknown): value is Ref {
@@ -73,11 +79,11 @@ export function isUnknown(value: unknown): value is Unknown {
  * Every resource id that `value` refers to, anywhere inside it. Optional references are left out
  * with `requiredOnly`: they are read when present but never waited for.
  */
-export function referencedIds(value: Value, options: { requiredOnly?: boolean } = {}): string[] {
+export function referencedIds(value: Value, options: { requiredOnly?: boolean; whenReadyOnly?: boolean } = {}): string[] {
   const ids = new Set<string>();
   const visit = (v: Value): void => {
     if (isRef(v)) {
-      if (!(options.requiredOnly && v.optional)) ids.add(v.$ref);
+      if (!(options.requiredOnly && v.optional) && !(options.whenReadyOnly && !v.whenReady)) ids.add(v.$ref);
     } else if (Array.isArray(v)) v.forEach(visit);
     else if (typeof v === 'object' && v !== null && !isUnknown(v)) Object.values(v).forEach(visit);
   };

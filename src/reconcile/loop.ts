@@ -15,7 +15,7 @@ import { toErrorInfo, type ErrorInfo } from '../errors.js';
 import type { EngineEvent, IoHost, Level, Stamped } from '../io.js';
 import { LockHeldError, who, type LockInfo } from '../lock/lease.js';
 import type { ApplyResult } from '../planner/apply.js';
-import { hasChanges, PlanError, type Change, type Plan } from '../planner/plan.js';
+import { hasChanges, PlanError, rolloutOf, type Change, type Plan } from '../planner/plan.js';
 import type { Outputs } from '../planner/resource.js';
 import { containsUnknown, resolve, UNKNOWN, type Ref, type Value } from '../planner/values.js';
 import type { Spec } from '../spec/types.js';
@@ -346,6 +346,12 @@ class Round {
       case 'step-done':
         return this.stepDone(event.id, event.operation, event.physicalId, event.outputs);
       case 'step-failed':
+        if (event.operation === 'ready') {
+          return this.log('error', 'rollout-stopped', {
+            message: `${event.error.message}; the zones after it keep their NATs, and the next round tries again`,
+            data: { id: event.id, error: event.error },
+          });
+        }
         return this.log('error', 'step-failed', {
           message: `${event.id}: ${event.operation} failed: ${event.error.message}`,
           data: { id: event.id, operation: event.operation, error: event.error },
@@ -381,7 +387,18 @@ class Round {
         return this.log('debug', 'retry', {
           message: `retrying ${event.operation} after ${event.code} (attempt ${event.attempt}, in ${event.delayMs} ms)`,
         });
+      case 'ready-check':
+        return this.log(event.ready ? 'info' : 'debug', 'ready', {
+          message: `${event.id}: ${event.physicalId} ${event.ready ? 'is ready' : 'not ready yet'} after ${event.elapsedSeconds}s: ${event.reason}`,
+          data: { id: event.id, physicalId: event.physicalId, ready: event.ready, reason: event.reason, checks: event.checks },
+        });
       case 'step-start':
+        if (event.operation === 'ready') {
+          return this.log('info', 'rollout-step', {
+            message: `${event.id}: waiting until ${event.physicalId ?? 'the new one'} is ready before its routes move and the old one goes`,
+            data: { id: event.id, physicalId: event.physicalId },
+          });
+        }
         return this.log('debug', 'step', { message: `${event.id}: ${event.operation} started` });
       case 'step-progress':
         return this.log('debug', 'step', { message: `${event.id}: ${event.operation} still running [${event.elapsedSeconds}s elapsed]` });
@@ -434,7 +451,17 @@ class Round {
 
   private announce(plan: Plan): void {
     const changes = plan.changes.filter((c) => c.action !== 'no-op');
-    for (const c of changes) this.pending.set(c.id, c.action === 'replace' ? 2 : 1);
+    for (const c of changes) this.pending.set(c.id, c.action === 'replace' ? (c.gate ? 3 : 2) : 1);
+    const rollout = rolloutOf(plan);
+    if (rollout) {
+      this.log('info', 'rollout', {
+        message:
+          `rollout of ${rollout.steps.map((s) => s.id).join(', then ')}, one at a time` +
+          (rollout.repairsFirst.length > 0 ? `, after the repair of ${rollout.repairsFirst.join(', ')}` : '') +
+          `; each new one must be ready (${rollout.steps[0]!.readyWhen}) before the next starts`,
+        data: { ...rollout },
+      });
+    }
     if (!hasChanges(plan)) return;
     // A build lists its creates by number: the heal lines name each one as it is made.
     const creates = changes.filter((c) => c.action === 'create');

@@ -4,8 +4,8 @@
 // them once and for all:
 //
 //   - replacing something that is healthy, because an attribute that forces a new one changed (a
-//     NAT's instance type, AMI or user data, a subnet's CIDR): --allow-replace. Such a change
-//     replaces every zone's NAT in the same apply, so it is a rollout to watch, not a repair;
+//     NAT's instance type, AMI or user data, a subnet's CIDR): --allow-replace. Such a change is a
+//     rollout (one zone at a time, each gated on its new NAT's readiness), not a repair;
 //   - deleting something the spec no longer names (a zone taken out of the spec, another stack's
 //     spec pointed at this one): --allow-destroy.
 //
@@ -33,13 +33,6 @@ export interface HeldBack {
   /** The held-back change this one depends on. */
   waitsOn?: string;
 }
-
-/**
- * The attributes by which the resource kinds report a resource's health: a NAT's `state`
- * (terminated, shutting down, failing its status checks), an OpsWorks instance's `status`
- * (start_failed, connection_lost, ...). A replacement they force is a repair.
- */
-const HEALTH = new Set(['state', 'status']);
 
 /** The plan without what `allowed` keeps from an unattended round, and what was held back. */
 export function screen(plan: Plan, allowed: Allowed): { plan: Plan; held: HeldBack[] } {
@@ -71,8 +64,9 @@ export function screen(plan: Plan, allowed: Allowed): { plan: Plan; held: HeldBa
 
 function refused(change: Change, allowed: Allowed, wanted: ReadonlySet<string>): HeldBack | undefined {
   if (change.action === 'replace' && !allowed.replace) {
+    // What does not serve and never will again (its condition's remedy) is repaired, not rolled out.
+    if (change.cause === 'repair') return undefined;
     const forcing = change.attributes.filter((a) => a.forcesReplacement);
-    if (forcing.some((a) => HEALTH.has(a.path))) return undefined;
     const what = forcing.map((a) => (a.reason ? `${a.path} (${a.reason})` : `${a.path} ${show(a.before)} -> ${show(a.after)}`));
     return {
       id: change.id,

@@ -1,10 +1,14 @@
 // A NAT instance: an EC2 instance in a public subnet, with a public IP, source/destination check
 // off, and user data that turns it into a NAT.
 //
-// Its health is part of its diff: a stopped NAT is started again (update); one shutting down or
-// failing its status checks is replaced. Replacement launches the new one first; the planner then
-// re-points every route that used the old one before terminating it. A terminated one is gone
-// (EC2 lists it for a while): the plan launches a NAT anew, saying which one it follows.
+// Its condition is read with it, apart from its attributes: it is ready when it runs, its
+// source/destination check is off and its watcher (the previous zone's NAT, whose failover agent
+// probes through it) has tagged it dupsworks:health=ok since it was launched; the agent's word is
+// the only proof that it forwards. A stopped NAT's remedy is a start; one shutting down or failing
+// its status checks is replaced. A terminated one is gone (EC2 lists it for a while): the plan
+// launches a NAT anew, saying which one it follows. Replacement launches the new one first; the
+// planner then re-points every route that used the old one before terminating it. A replacement
+// because the spec changed is a rollout step, gated on the new NAT's readiness.
 
 import { createHash } from 'node:crypto';
 import type { Instance, InstanceTypeInfo, RunInstancesCommandInput } from '@aws-sdk/client-ec2';
@@ -15,10 +19,20 @@ import { errorCode } from '../aws/retry.js';
 import { logicalIdOf, tagMap, tagSpecifications, withLogicalIds } from '../aws/tags.js';
 import { compareAttributes, compareTags } from '../planner/diff.js';
 import { idScheme } from '../planner/identity.js';
-import { desired, type ChangeOf, type CreateContext, type Observed, type Outputs, type ResourceKind } from '../planner/resource.js';
+import {
+  desired,
+  type ChangeOf,
+  type Condition,
+  type CreateContext,
+  type Observed,
+  type Outputs,
+  type Readiness,
+  type ResourceKind,
+} from '../planner/resource.js';
 import type { Ref } from '../planner/values.js';
 import { applyTags } from './tagging.js';
 import { gatewaysHeldBy, instanceGroupIds } from '../aws/instance-groups.js';
+import { AGENT_TAGS } from '../nat/tags.js';
 import { encodeUserData } from '../nat/user-data.js';
 
 /**
@@ -111,22 +125,8 @@ export const natInstance = {
 
   diff(desired, observed) {
     const { state } = observed;
-    const changes: ChangeOf<NatInstanceProps, NatInstanceState>[] = [];
-    if (DEAD.has(state.state)) {
-      // What else it had is moot (EC2 forgets a terminated instance's profile, for one): it is replaced.
-      return [{ path: 'state', before: state.state, after: 'running', forcesReplacement: true, reason: `instance is ${state.state}` }];
-    } else if (state.impaired) {
-      changes.push({
-        path: 'state',
-        before: 'impaired',
-        after: 'running',
-        forcesReplacement: true,
-        reason: 'instance fails its status checks',
-      });
-    } else if (state.state === 'stopped' || state.state === 'stopping') {
-      changes.push({ path: 'state', before: state.state, after: 'running', reason: 'instance is stopped; it will be started' });
-    }
     const comparable = { ...desired, userDataSha256: sha256(desired.userData), securityGroupIds: [...desired.securityGroupIds].sort() };
+    const changes: ChangeOf<NatInstanceProps, NatInstanceState>[] = [];
     changes.push(
       ...compareAttributes(comparable, state, {
         subnetId: { forcesReplacement: true },
@@ -141,6 +141,16 @@ export const natInstance = {
       ...compareTags(desired.tags, state.tags),
     );
     return changes;
+  },
+
+  readyWhen: 'running, source/destination check off, and its watcher tags it dupsworks:health=ok (its probes through it answer)',
+
+  async readiness(outputs, ctx, since) {
+    const { DescribeInstancesCommand } = await import('@aws-sdk/client-ec2');
+    const out = await ctx.ec2.send(new DescribeInstancesCommand({ InstanceIds: [outputs.id] }));
+    const now = out.Reservations?.[0]?.Instances?.[0];
+    if (!now) return { ready: false, reason: 'EC2 does not list it' };
+    return readinessOf(observed('', now, false, []).state, outputs.id, Math.min(since, now.LaunchTime?.getTime() ?? since));
   },
 
   async preview(desired, ctx) {
@@ -212,6 +222,20 @@ function observed(id: string, i: Instance, impaired: boolean, gateways: string[]
   const state = i.State?.Name ?? 'pending';
   const groups = instanceGroupIds(i);
   const tags = tagMap(i.Tags);
+  const seen: NatInstanceState = {
+    state,
+    impaired,
+    publicIp: i.PublicIpAddress,
+    subnetId: i.SubnetId,
+    securityGroupIds: [...groups].sort(),
+    instanceType: i.InstanceType,
+    imageId: i.ImageId,
+    keyName: i.KeyName,
+    instanceProfileArn: i.IamInstanceProfile?.Arn,
+    sourceDestCheck: i.SourceDestCheck ?? true,
+    userDataSha256: tags[USER_DATA_TAG],
+    tags,
+  };
   return {
     id,
     kind: 'nat-instance',
@@ -225,23 +249,46 @@ function observed(id: string, i: Instance, impaired: boolean, gateways: string[]
     // Of several claiming one zone (a replacement interrupted halfway, a copy launched by hand), the
     // planner keeps the healthiest; then the one routes use, then the oldest.
     health: PREFERENCE.indexOf(state) * 2 + (impaired ? 1 : 0),
+    condition: natCondition(seen, i.InstanceId!, i.LaunchTime?.getTime() ?? 0),
     ...(i.LaunchTime ? { createdAt: i.LaunchTime.getTime() } : {}),
     ...(state === 'terminated' ? { gone: `${i.InstanceId} is terminated` } : {}),
-    state: {
-      state,
-      impaired,
-      publicIp: i.PublicIpAddress,
-      subnetId: i.SubnetId,
-      securityGroupIds: [...groups].sort(),
-      instanceType: i.InstanceType,
-      imageId: i.ImageId,
-      keyName: i.KeyName,
-      instanceProfileArn: i.IamInstanceProfile?.Arn,
-      sourceDestCheck: i.SourceDestCheck ?? true,
-      userDataSha256: tags[USER_DATA_TAG],
-      tags,
-    },
+    state: seen,
   };
+}
+
+const [HEALTH, HEALTH_BY, HEALTH_SINCE] = AGENT_TAGS.instance;
+
+/** A NAT's condition, from what observe reads of it (exported for the tests' stacks). */
+export function natCondition(state: NatInstanceState, instanceId: string, launchedAt: number): Condition {
+  const remedy = (action: 'start' | 'replace', before: string, reason: string) =>
+    ({ action, path: 'state', before, after: 'running', reason }) as const;
+  const now = state.state;
+  if (DEAD.has(now)) return { ready: false, reason: `instance is ${now}`, remedy: remedy('replace', now, `instance is ${now}`) };
+  if (state.impaired) {
+    const reason = 'instance fails its status checks';
+    return { ready: false, reason, remedy: remedy('replace', 'impaired', reason) };
+  }
+  if (now === 'stopped' || now === 'stopping') {
+    return { ready: false, reason: `instance is ${now}`, remedy: remedy('start', now, 'instance is stopped; it will be started') };
+  }
+  return readinessOf(state, instanceId, launchedAt);
+}
+
+// Only the watcher's word says that it forwards: running with the check off is a NAT that could.
+// Its watcher is whichever NAT its heartbeat route sends probes through (the previous zone's);
+// a tag written before `since` (its launch) is not about this instance.
+function readinessOf(state: NatInstanceState, instanceId: string, since: number): Readiness {
+  if (state.state !== 'running') return { ready: false, reason: `instance is ${state.state}` };
+  if (state.sourceDestCheck) return { ready: false, reason: 'its source/destination check is on' };
+  const [health, by, at] = [state.tags[HEALTH], state.tags[HEALTH_BY], state.tags[HEALTH_SINCE]];
+  const when = at === undefined ? NaN : Date.parse(at);
+  if (health === undefined || by === undefined || by === instanceId || Number.isNaN(when)) {
+    return { ready: false, reason: 'no health tag from its watcher' };
+  }
+  if (when < Math.floor(since / 1000) * 1000)
+    return { ready: false, reason: `its watcher's last health tag (${at}) is older than its launch` };
+  if (health === 'ok') return { ready: true, reason: `its watcher ${by} finds it forwarding since ${at}` };
+  return { ready: false, reason: `its watcher ${by} finds it ${health} since ${at}` };
 }
 
 /** `runningId` is set only while the NAT can carry traffic: routes may stay pointed at it. */

@@ -2,11 +2,14 @@
 // Found by hostname (nat-ap-northeast-1c; a replacement gets nat-ap-northeast-1c-r2, since
 // hostnames are unique in a stack and the new instance exists before the old one goes).
 //
-// Its health is part of its diff, read from OpsWorks and from its EC2 instance: a stopped NAT is
-// started again; one whose start or setup failed, that lost its connection, whose EC2 instance is
-// gone, or that fails its status checks is replaced — launched first, then everything naming its
-// EC2 id (routes, the custom JSON) follows in the same apply, then the old one is stopped and
-// deleted. Create waits until the instance is online: only then does it have an EC2 id to route to.
+// Its condition is read with it, from OpsWorks and from its EC2 instance: it is ready when online
+// with its EC2 instance running (its setup ran the vpcnat recipes; this mode has no failover agent,
+// so no watcher's word stands behind it). One whose start or setup failed, that lost its
+// connection, whose EC2 instance is gone, or that fails its status checks is replaced — launched
+// first, then everything naming its EC2 id (routes, the custom JSON) follows in the same apply,
+// then the old one is stopped and deleted. Whether it should run is the spec's (an attribute): a
+// stopped NAT is started again, the admin instance kept stopped. Create waits until the instance
+// is online: only then does it have an EC2 id to route to.
 
 import type { Instance } from '@aws-sdk/client-opsworks';
 import type { AwsContext } from '../aws/context.js';
@@ -14,7 +17,15 @@ import { ignoreNotFound } from '../aws/errors.js';
 import { pollUntil } from '../aws/wait.js';
 import { compareAttributes } from '../planner/diff.js';
 import { idScheme } from '../planner/identity.js';
-import { desired, type AttributeChange, type ChangeOf, type Observed, type Outputs, type ResourceKind } from '../planner/resource.js';
+import {
+  desired,
+  type AttributeChange,
+  type ChangeOf,
+  type Condition,
+  type Observed,
+  type Outputs,
+  type ResourceKind,
+} from '../planner/resource.js';
 import type { Known, Ref } from '../planner/values.js';
 import { gatewaysHeldBy, instanceGroupIds } from '../aws/instance-groups.js';
 
@@ -129,6 +140,7 @@ export const opsworksInstance = {
         // Of several claiming one hostname (a replacement interrupted halfway), the planner keeps the
         // healthiest; then the one routes use, then the oldest.
         health: healthRank(state),
+        condition: conditionOf(state),
         ...(i.CreatedAt && !Number.isNaN(Date.parse(i.CreatedAt)) ? { createdAt: Date.parse(i.CreatedAt) } : {}),
         state,
       };
@@ -216,16 +228,27 @@ function health(running: boolean, state: OpsWorksInstanceState): AttributeChange
     { path: 'status', before: state.status, after, reason, ...(forcesReplacement ? { forcesReplacement } : {}) },
   ];
   if (!running) return STOPPED.has(state.status) ? [] : change('stopped', 'the spec keeps this instance stopped');
-  if (BROKEN.has(state.status)) return change('online', `instance is ${state.status}`, true);
   if (STOPPED.has(state.status)) return change('online', 'instance is stopped; it will be started');
+  return [];
+}
+
+function conditionOf(state: OpsWorksInstanceState): Condition {
+  const replace = (reason: string): Condition => ({
+    ready: false,
+    reason,
+    remedy: { action: 'replace', path: 'status', before: state.status, after: 'online', reason },
+  });
+  if (BROKEN.has(state.status)) return replace(`instance is ${state.status}`);
   if (COMING_UP.has(state.status) && state.status !== 'requested' && EC2_GONE.has(state.ec2State)) {
-    return change('online', 'its EC2 instance is gone', true);
+    return replace('its EC2 instance is gone');
   }
-  if (state.impaired) return change('online', 'its EC2 instance fails its status checks', true);
+  if (state.impaired) return replace('its EC2 instance fails its status checks');
+  if (state.status === 'online') return { ready: true, reason: 'online: its setup ran the vpcnat recipes' };
+  if (!COMING_UP.has(state.status)) return { ready: false, reason: `instance is ${state.status}` };
   // Routes and the custom JSON need it online (with an EC2 id): an apply interrupted while it
   // started must wait for it again.
-  if (state.status !== 'online') return change('online', `instance is ${state.status}; it will be awaited until online`);
-  return [];
+  const reason = `instance is ${state.status}; it will be awaited until online`;
+  return { ready: false, reason, remedy: { action: 'wait', path: 'status', before: state.status, after: 'online', reason } };
 }
 
 /** Starts it unless it is already on its way up, then waits until it is online. */

@@ -4,6 +4,7 @@
 // IAM role.
 
 import { natUserData } from '../nat/user-data.js';
+import { rolling } from '../planner/resource.js';
 import { ref } from '../planner/values.js';
 import type { AnyDesired } from '../resources/index.js';
 import { eipAssociation } from '../resources/eip-association.js';
@@ -11,6 +12,7 @@ import { elasticIp } from '../resources/elastic-ip.js';
 import { natInstance } from '../resources/nat-instance.js';
 import type { Spec } from '../spec/types.js';
 import { agentConfig } from './agent.js';
+import { natRing } from './ring.js';
 import { natRole } from './nat-role.js';
 import { zoneName, type NatOutputs, type Network } from './network.js';
 
@@ -18,22 +20,26 @@ export function ec2Nats(spec: Spec, net: Network): { resources: AnyDesired[]; ou
   const nat = spec.nat;
   // The failover agent's role, unless the spec brings an instance profile of its own.
   const role = nat.instanceProfileArn ? undefined : natRole(spec);
+  // A spec change rolls the NATs out one zone at a time, in ring order (see natRing).
   const nats = new Map(
-    spec.zones.map((zone) => {
+    natRing(spec.zones).map(({ zone, index }) => {
       const az = zone.availabilityZone;
-      const desired = natInstance.desire(
-        { availabilityZone: az },
-        {
-          subnetId: ref(net.zone(az).subnet.public.id),
-          securityGroupIds: [ref(net.natSecurityGroup.id)],
-          instanceType: nat.instanceType,
-          ...(nat.imageId ? { imageId: nat.imageId } : {}),
-          ...(nat.keyName ? { keyName: nat.keyName } : {}),
-          instanceProfileArn: nat.instanceProfileArn ?? role!.instanceProfileArn,
-          userData: natUserData({ stack: spec.name, availabilityZone: az, vpcCidr: spec.vpc.cidr, agentConfig: agentConfig(spec, az) }),
-          sourceDestCheck: false,
-          tags: { Name: zoneName(spec, 'nat', az) },
-        },
+      const desired = rolling(
+        natInstance.desire(
+          { availabilityZone: az },
+          {
+            subnetId: ref(net.zone(az).subnet.public.id),
+            securityGroupIds: [ref(net.natSecurityGroup.id)],
+            instanceType: nat.instanceType,
+            ...(nat.imageId ? { imageId: nat.imageId } : {}),
+            ...(nat.keyName ? { keyName: nat.keyName } : {}),
+            instanceProfileArn: nat.instanceProfileArn ?? role!.instanceProfileArn,
+            userData: natUserData({ stack: spec.name, availabilityZone: az, vpcCidr: spec.vpc.cidr, agentConfig: agentConfig(spec, az) }),
+            sourceDestCheck: false,
+            tags: { Name: zoneName(spec, 'nat', az) },
+          },
+        ),
+        index,
       );
       return [az, desired] as const;
     }),
@@ -55,6 +61,7 @@ export function ec2Nats(spec: Spec, net: Network): { resources: AnyDesired[]; ou
     resources: [...(role?.resources ?? []), ...nats.values(), ...addresses],
     outputs: {
       instanceId: (az) => ref(idOf(az)),
+      servingId: (az) => ref(idOf(az), 'id', { whenReady: true }),
       runningId: (az) => ref(idOf(az), 'runningId', { optional: true }),
     },
   };

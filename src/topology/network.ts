@@ -42,7 +42,10 @@ export interface Network {
 
 /** How the routes name a zone's NAT: its EC2 instance id, and that id only while it can serve. */
 export interface NatOutputs {
+  /** For what proves a NAT (its watcher's heartbeat routes): follows a new one as soon as it is made. */
   instanceId(az: string): Ref;
+  /** For what it serves (its zone's private route): follows a new one of a rollout once it is ready. */
+  servingId(az: string): Ref;
   runningId(az: string): Ref;
 }
 
@@ -125,7 +128,7 @@ export function natRoutes(spec: Spec, net: Network, nat: NatOutputs): AnyDesired
       route.desire({
         routeTableId: ref(tables.private.id),
         destinationCidrBlock: '0.0.0.0/0',
-        instanceId: nat.instanceId(az),
+        instanceId: nat.servingId(az),
         // A failover agent may point this at another running NAT of the stack; that is fine.
         acceptTargets: allNats,
       }),

@@ -130,6 +130,9 @@ export function opsworksNats(spec: Spec, net: Network): { resources: AnyDesired[
     resources,
     outputs: {
       instanceId: ec2IdOf,
+      // No rollout here (a replacement's create waits until it is online, and one custom JSON
+      // names every NAT): what serves follows a new NAT as what proves it does.
+      servingId: ec2IdOf,
       runningId: (az) => ref(nats.get(az)!.id, 'runningId', { optional: true }),
     },
   };

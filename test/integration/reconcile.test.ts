@@ -11,6 +11,7 @@ import { DupsworksError } from '../../src/errors.js';
 import { Reconciler, type LogEntry, type ReconcilerOptions } from '../../src/reconcile/loop.js';
 import type { Spec } from '../../src/spec/types.js';
 import { failOver, privateRouteTarget } from '../support/damage.js';
+import { startWatchers } from '../support/watchers.js';
 import {
   assertNoChanges,
   byResource,
@@ -221,8 +222,23 @@ describe('the reconcile loop', () => {
     const mutating = [...emu.proxy.calls().keys()].filter((a) => !lock.includes(a) && !/^(Describe|Get)/.test(a));
     assert.deepEqual(mutating, [], 'nothing but reads was sent to EC2');
 
-    const allowed = loop(bigger, { once: true, allowed: { replace: true, destroy: false } });
-    assert.equal((await allowed.start()).outcome, 'healed');
+    // Allowed, it is a rollout: each new NAT waits for its watcher's health tag (the agents' stand-in writes it).
+    const watchers = startWatchers(emu.ec2, spec);
+    const allowed = loop(
+      bigger,
+      { once: true, allowed: { replace: true, destroy: false } },
+      { readyTimeoutSeconds: 20, readyPollSeconds: 0.2 },
+    );
+    try {
+      assert.equal((await allowed.start()).outcome, 'healed');
+    } finally {
+      await watchers.stop();
+    }
+    assert.ok(
+      allowed.entries.some((x) => x.event === 'rollout'),
+      'the rollout is logged',
+    );
+    assert.equal(allowed.entries.filter((x) => x.event === 'ready' && x.data?.ready === true).length, 2, 'each new NAT was ready');
     const after = await liveNat(emu.ec2, spec.name, 'ap-northeast-1c');
     assert.equal(after.InstanceType, 't3.small');
     assertNoChanges(await makeEngine(bigger, emu.proxy.endpoint).plan());

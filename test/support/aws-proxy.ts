@@ -11,7 +11,7 @@
  *   that need a running/stopped instance fail with IncorrectInstanceState;
  * - simulates IAM's eventual consistency: for a while after an instance
  *   profile is created, RunInstances naming it fails with InvalidParameterValue,
- *   as EC2 answers before it sees the new profile.
+ *   as EC2 answers before it sees the new profile;
  * - with `ec2Rules`, applies rules of real EC2 that moto skips (see EC2_RULES);
  * - loses replies on request (`loseReplies`): the call reaches moto and takes
  *   effect, then the client gets a reset connection or a 500, as when a

@@ -16,7 +16,7 @@ import {
 import { resolve, type Props, type Ref } from '../../src/planner/values.js';
 import type { Spec } from '../../src/spec/types.js';
 import { withDefaults } from '../../src/spec/defaults.js';
-import type { NatInstanceState } from '../../src/resources/nat-instance.js';
+import { natCondition, type NatInstanceState } from '../../src/resources/nat-instance.js';
 import type { AwsContext } from '../../src/aws/context.js';
 import type { InstanceTypeInfo } from '@aws-sdk/client-ec2';
 
@@ -117,7 +117,7 @@ export function observed<S, N extends string>(
   kind: N,
   physicalId: string,
   state: S,
-  extra: Partial<Pick<Observed<S>, 'outputs' | 'references' | 'owned' | 'note' | 'claim' | 'gone'>> = {},
+  extra: Partial<Pick<Observed<S>, 'outputs' | 'references' | 'owned' | 'note' | 'claim' | 'condition' | 'gone'>> = {},
 ): Observed<S, N> {
   return {
     id,
@@ -128,6 +128,7 @@ export function observed<S, N extends string>(
     owned: extra.owned ?? true,
     ...(extra.note ? { note: extra.note } : {}),
     ...(extra.claim ? { claim: extra.claim } : {}),
+    ...(extra.condition ? { condition: extra.condition } : {}),
     ...(extra.gone ? { gone: extra.gone } : {}),
     state,
   };
@@ -331,6 +332,7 @@ export function natObserved(
     outputs: { id: physicalId, ...(runs ? { runningId: physicalId } : {}) },
     references: dead ? [] : [full.subnetId, ...full.securityGroupIds, full.instanceProfileArn].filter((x): x is string => !!x),
     owned: !dead,
+    condition: natCondition(full, physicalId, 0),
     ...(full.state === 'terminated' ? { gone: `${physicalId} is terminated` } : {}),
   });
 }

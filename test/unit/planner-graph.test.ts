@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildSteps, type Step } from '../../src/planner/graph.js';
-import { PlanError, makePlan, type Plan } from '../../src/planner/plan.js';
+import { PlanError, makePlan, rolloutOf, type Plan } from '../../src/planner/plan.js';
 import type { Desired, Observed } from '../../src/planner/resource.js';
 import { UNKNOWN, ref } from '../../src/planner/values.js';
 import { walk } from '../../src/planner/walk.js';
@@ -187,6 +187,64 @@ describe('healing the NAT ring (real kinds, topology of 3 zones)', () => {
         'update:route/public/ap-northeast-1d/8.8.0.8/32',
       ],
     });
+  });
+
+  it('rolls a spec change out one zone at a time in ring order, each routed and its old NAT gone only once ready', async () => {
+    const bigger = makeSpec(3, { instanceType: 't3.small' });
+    const p = await makePlan({
+      desired: desiredResources(bigger),
+      observed: observedStack(want),
+      kinds: kindsFor({ opsworks: false }),
+      ctx,
+    });
+    const g = graph(buildSteps(p));
+    // Ring order is the spec's order of zones.
+    const [c, a, d] = bigger.zones.map((z) => `nat/${z.availabilityZone}`) as [string, string, string];
+    assert.deepEqual(
+      rolloutOf(p)?.steps.map((s) => s.id),
+      [c, a, d],
+    );
+    assert.deepEqual(g[`create:${c}`], []);
+    assert.deepEqual(g[`ready:${c}`], [`create:${c}`]);
+    // What proves it (its watcher's heartbeat routes) follows it at once; what it serves once it is ready.
+    const heartbeats = Object.keys(g).filter((k) => k.startsWith('update:route/public/') && g[k]!.some((x) => x.endsWith(c)));
+    assert.ok(heartbeats.length > 0);
+    for (const k of heartbeats) assert.deepEqual(g[k], [`create:${c}`], k);
+    const serving = `update:route/private/${c.slice('nat/'.length)}/0.0.0.0/0`;
+    assert.deepEqual(g[serving], [`ready:${c}`]);
+    assert.ok(g[`delete:${c}`]!.includes(`ready:${c}`) && g[`delete:${c}`]!.includes(serving));
+    // The next zone starts once the one before is done.
+    assert.deepEqual(g[`create:${a}`], [`delete:${c}`]);
+    assert.deepEqual(g[`create:${d}`], [`delete:${a}`]);
+  });
+
+  it('repairs dead NATs first and together, then rolls out the others, a failed gate stopping the rest', async () => {
+    const bigger = makeSpec(3, { instanceType: 't3.small' });
+    const seen = withNat(withNat(observedStack(want), 'nat/ap-northeast-1a', { state: 'shutting-down' }), 'nat/ap-northeast-1d', {
+      impaired: true,
+    });
+    const p = await makePlan({ desired: desiredResources(bigger), observed: seen, kinds: kindsFor({ opsworks: false }), ctx });
+    const steps = buildSteps(p);
+    const g = graph(steps);
+    for (const dead of ['nat/ap-northeast-1a', 'nat/ap-northeast-1d']) {
+      assert.deepEqual(g[`create:${dead}`], [], `${dead} is repaired at once`);
+      assert.equal(g[`ready:${dead}`], undefined, `${dead}'s repair is not gated`);
+    }
+    assert.deepEqual(g['create:nat/ap-northeast-1c']!.sort(), [
+      'create:nat/ap-northeast-1a',
+      'create:nat/ap-northeast-1d',
+      'delete:nat/ap-northeast-1a',
+      'delete:nat/ap-northeast-1d',
+    ]);
+    // The gate fails: the zone's private route and old NAT stay; the repairs are done.
+    const result = await walk(steps, 10, {
+      run: async (step) => {
+        if (step.key === 'ready:nat/ap-northeast-1c') throw new Error('not ready');
+      },
+    });
+    const skipped = result.skipped.map((s) => s.key).sort();
+    assert.deepEqual(skipped, ['delete:nat/ap-northeast-1c', 'update:route/private/ap-northeast-1c/0.0.0.0/0']);
+    assert.ok(result.done.includes('delete:nat/ap-northeast-1a') && result.done.includes('delete:nat/ap-northeast-1d'));
   });
 
   it('launches a NAT anew for a terminated one (gone, though EC2 still lists it), saying so, and re-points every route that uses it after it', async () => {

@@ -74,6 +74,31 @@ describe('what an unattended round may change', () => {
     assert.deepEqual(buildSteps(screened), []);
   });
 
+  it("tells a repair from a rollout by the replacement's cause, not by the attribute's name", async () => {
+    // A dead NAT whose spec also changed: repaired at once (its cause is its condition's remedy).
+    const plan = await planFor(
+      makeSpec(2, { instanceType: 't3.small' }),
+      withNat(built, 'nat/ap-northeast-1c', { state: 'shutting-down' }),
+    );
+    const dead = plan.changes.find((c) => c.id === 'nat/ap-northeast-1c')!;
+    assert.equal(dead.cause, 'repair');
+    assert.equal(dead.gate, undefined, 'a repair is not gated on readiness');
+    assert.deepEqual(
+      dead.attributes.map((a) => a.path),
+      ['state'],
+    );
+    const healthy = plan.changes.find((c) => c.id === 'nat/ap-northeast-1a')!;
+    assert.equal(healthy.cause, 'rollout');
+    // Its place in the ring (the spec's order of zones).
+    assert.equal(
+      healthy.gate?.order,
+      makeSpec(2).zones.findIndex((z) => z.availabilityZone === 'ap-northeast-1a'),
+    );
+    // An attribute named like a health signal is still a rollout when it is the spec that changed.
+    const renamed = { ...healthy, attributes: [{ path: 'state', before: 'a', after: 'b', forcesReplacement: true }] };
+    assert.equal(screen({ ...plan, changes: [renamed] }, heals).held[0]?.flag, '--allow-replace');
+  });
+
   it('with --allow-replace, holds nothing back', async () => {
     const plan = await planFor(makeSpec(2, { instanceType: 't3.small' }), built);
     assert.deepEqual(screen(plan, { replace: true, destroy: false }), { plan, held: [] });

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { compareAttributes, compareTags, forcesReplacement } from '../../src/planner/diff.js';
+import { compareAttributes, compareTags } from '../../src/planner/diff.js';
 import type { Observed } from '../../src/planner/resource.js';
 import { UNKNOWN, ref } from '../../src/planner/values.js';
 import { internetGateway } from '../../src/resources/internet-gateway.js';
@@ -155,25 +155,40 @@ describe('natInstance.diff', () => {
     assert.deepEqual(diff(want(), seen({ state: 'pending' })), []);
   });
 
+  it("compares attributes only: health is the condition's (a dead or stopped NAT that matches the spec has no diff)", () => {
+    for (const state of ['terminated', 'shutting-down', 'stopped', 'stopping']) assert.deepEqual(diff(want(), seen({ state })), []);
+    assert.deepEqual(diff(want(), seen({ impaired: true })), []);
+  });
+
   for (const state of ['terminated', 'shutting-down']) {
-    it(`replaces a NAT that is ${state}`, () => {
-      assert.deepEqual(diff(want(), seen({ state })), [
-        { path: 'state', before: state, after: 'running', forcesReplacement: true, reason: `instance is ${state}` },
-      ]);
+    it(`says a NAT that is ${state} is to be replaced`, () => {
+      assert.deepEqual(seen({ state }).condition, {
+        ready: false,
+        reason: `instance is ${state}`,
+        remedy: { action: 'replace', path: 'state', before: state, after: 'running', reason: `instance is ${state}` },
+      });
     });
   }
 
-  it('replaces a NAT that fails its status checks', () => {
-    assert.deepEqual(diff(want(), seen({ impaired: true })), [
-      { path: 'state', before: 'impaired', after: 'running', forcesReplacement: true, reason: 'instance fails its status checks' },
-    ]);
+  it('says a NAT that fails its status checks is to be replaced', () => {
+    assert.deepEqual(seen({ impaired: true }).condition?.remedy, {
+      action: 'replace',
+      path: 'state',
+      before: 'impaired',
+      after: 'running',
+      reason: 'instance fails its status checks',
+    });
   });
 
   for (const state of ['stopped', 'stopping']) {
-    it(`starts a NAT that is ${state} (an update, not a replacement)`, () => {
-      const changes = diff(want(), seen({ state }));
-      assert.deepEqual(changes, [{ path: 'state', before: state, after: 'running', reason: 'instance is stopped; it will be started' }]);
-      assert.equal(forcesReplacement(changes), false);
+    it(`says a NAT that is ${state} is to be started`, () => {
+      assert.deepEqual(seen({ state }).condition?.remedy, {
+        action: 'start',
+        path: 'state',
+        before: state,
+        after: 'running',
+        reason: 'instance is stopped; it will be started',
+      });
     });
   }
 

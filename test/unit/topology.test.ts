@@ -91,7 +91,7 @@ describe('desiredResources', () => {
       }
     });
 
-    it(`sends each private zone out through its own NAT, accepting any running NAT (${zones} zones)`, () => {
+    it(`sends each private zone out through its own NAT once it is ready, accepting any running NAT (${zones} zones)`, () => {
       const spec = makeSpec(zones);
       const resources = desiredResources(spec);
       const everyNat = spec.zones.map((z) => ({ $ref: `nat/${z.availabilityZone}`, output: 'runningId', optional: true }));
@@ -100,7 +100,7 @@ describe('desiredResources', () => {
         assert.deepEqual(props(resources, `route/private/${az}/0.0.0.0/0`), {
           routeTableId: ref(`route-table/private/${az}`),
           destinationCidrBlock: '0.0.0.0/0',
-          instanceId: ref(`nat/${az}`),
+          instanceId: ref(`nat/${az}`, 'id', { whenReady: true }),
           acceptTargets: everyNat,
         });
         assert.deepEqual(props(resources, `route/public/${az}/0.0.0.0/0`), {
