@@ -125,7 +125,11 @@ export async function makePlan<C>({ desired, observed, inventory = [], kinds, ct
       if (remark) change.remark = remark;
       if (action === 'replace') {
         change.cause = found.condition?.remedy?.action === 'replace' ? 'repair' : 'rollout';
-        if (change.cause === 'rollout' && want.rollout && kind.readiness) {
+        // What it sits in is made anew too (a new subnet, a new network): what it serves is new as
+        // well, and what would vouch for it (its watcher) is rebuilt beside it: nothing to keep
+        // serving, nothing to wait for.
+        const rebuilt = dependsOn.some((id) => ['create', 'replace'].includes(changes.get(id)?.action ?? ''));
+        if (change.cause === 'rollout' && want.rollout && kind.readiness && !rebuilt) {
           change.gate = { order: want.rollout.order, readyWhen: kind.readyWhen ?? 'its kind says it is ready' };
         }
       }

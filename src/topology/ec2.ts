@@ -53,7 +53,9 @@ export function ec2Nats(spec: Spec, net: Network): { resources: AnyDesired[]; ou
       reused === undefined ? elasticIp.desire({ availabilityZone: az }, { tags: { Name: zoneName(spec, 'nat-eip', az) } }) : undefined;
     const association = eipAssociation.desire(
       { availabilityZone: az },
-      { allocationId: own ? ref(own.id) : reused!, instanceId: ref(idOf(az)) },
+      // The egress address moves to a new NAT of a rollout once it is ready, with the zone's route:
+      // until then the old NAT, which still serves, keeps it.
+      { allocationId: own ? ref(own.id) : reused!, instanceId: ref(idOf(az), 'id', { whenReady: true }) },
     );
     return own ? [own, association] : [association];
   });

@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { watched } from '../support/watchers.js';
 import {
   CreateSubnetCommand,
   CreateVpcCommand,
@@ -125,11 +126,13 @@ describe('building the stack', () => {
   });
 
   it('growing from 2 to 3 zones adds the zone and re-wires the ring', async () => {
-    await converge(makeEngine(makeSpec({ zones: 2 }), emu.moto.endpoint));
-    const plan = await converge(makeEngine(makeSpec({ zones: 3 }), emu.moto.endpoint));
+    const [two, three] = [makeSpec({ zones: 2 }), makeSpec({ zones: 3 })];
+    await converge(makeEngine(two, emu.moto.endpoint));
+    // The ring is in every NAT's agent configuration: the NATs that stay are rolled, each waiting for its watcher's word.
+    const plan = await watched(emu.ec2, three, () => converge(makeEngine(three, emu.moto.endpoint)));
     const heartbeatOfZone2 = plan.changes.find((c) => c.id === 'route/public/ap-northeast-1a/8.8.8.8/32');
     assert.equal(heartbeatOfZone2?.action, 'update', 'zone 2 now watches zone 3 instead of zone 1');
-    const plan2 = await converge(makeEngine(makeSpec({ zones: 2 }), emu.moto.endpoint));
+    const plan2 = await watched(emu.ec2, two, () => converge(makeEngine(two, emu.moto.endpoint)));
     assert.ok(
       plan2.changes.some((c) => c.id === 'nat/ap-northeast-1d' && c.action === 'delete'),
       'shrinking deletes the third zone',

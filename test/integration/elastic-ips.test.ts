@@ -14,6 +14,7 @@ import {
   type Address,
 } from '@aws-sdk/client-ec2';
 import { SpecRejected } from '../../src/errors.js';
+import { watched } from '../support/watchers.js';
 import { RecordingHost } from '../../src/io.js';
 import type { Spec } from '../../src/spec/types.js';
 import {
@@ -87,7 +88,7 @@ describe('Elastic IPs', () => {
       'the addresses move',
     );
     const io = new RecordingHost();
-    assertApplied(await makeEngine(bigger, emu.moto.endpoint, { io }).apply(rollout));
+    assertApplied(await watched(emu.ec2, bigger, () => makeEngine(bigger, emu.moto.endpoint, { io }).apply(rollout)));
     const order = io.events.flatMap((e) => (e.type === 'step-done' ? [`${e.operation}:${e.id}`] : []));
     for (const zone of spec.zones) {
       const at = (key: string) => order.indexOf(`${key}${zone.availabilityZone}`);

@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { watched } from '../support/watchers.js';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { SpecRejected } from '../../src/errors.js';
 import { DEFAULT_IMAGE_PARAMETERS } from '../../src/resources/nat-instance.js';
@@ -42,7 +43,7 @@ describe('the image for the instance type', () => {
       replaced.map((c) => [c.action, c.preview!.imageId]),
       replaced.map(() => ['replace', x86]),
     );
-    await converge(makeEngine(x86Spec, emu.moto.endpoint));
+    await watched(emu.ec2, x86Spec, () => converge(makeEngine(x86Spec, emu.moto.endpoint)));
     for (const zone of x86Spec.zones) assert.equal((await liveNat(emu.ec2, x86Spec.name, zone.availabilityZone)).ImageId, x86);
   });
 

@@ -130,7 +130,19 @@ ${spec.nat.elasticIps !== undefined ? `  elasticIps: ${JSON.stringify(spec.nat.e
 }
 
 export function makeEngine(spec: Spec, endpoint: string, options: Partial<EngineOptions> = {}): Engine {
-  return new Engine({ spec, io: new RecordingHost(), endpointUrl: endpoint, retryTimeoutSeconds: 30, instanceWaitSeconds: 60, ...options });
+  return new Engine({
+    spec,
+    io: new RecordingHost(),
+    endpointUrl: endpoint,
+    retryTimeoutSeconds: 30,
+    instanceWaitSeconds: 60,
+    // A rollout waits for the watchers' word (test/support/watchers.ts stands in for the agents
+    // against moto, where no user data runs; the lab runs the real ones): read it often, and give up
+    // sooner than 300 s.
+    readyPollSeconds: 0.5,
+    readyTimeoutSeconds: 30,
+    ...options,
+  });
 }
 
 /** Fails with the rendered plan, so a failing test says what was left to do. */

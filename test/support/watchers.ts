@@ -98,3 +98,13 @@ export function startWatchers(
     },
   };
 }
+
+/** Runs `work` with the agents' stand-in watching `spec`'s stack (a rollout against moto needs their word). */
+export async function watched<T>(ec2: EC2Client, spec: Spec, work: () => Promise<T>): Promise<T> {
+  const watchers = startWatchers(ec2, spec);
+  try {
+    return await work();
+  } finally {
+    await watchers.stop();
+  }
+}
