@@ -383,10 +383,13 @@ export async function runningPid(pidFile: string): Promise<number | undefined> {
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
   try {
     process.kill(pid, 0);
-    return pid;
   } catch {
     return undefined;
   }
+  // A lab killed outright stays a zombie until its parent reaps it; detached, its parent is the
+  // machine's init, and some (a container's or a micro-VM's) are slow to, or never do: dead all the same.
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  return /^\d+ \(.*\) Z /s.test(stat) ? undefined : pid;
 }
 
 function numbering(): Numbering {
