@@ -38,10 +38,11 @@ export const iamRolePolicy = {
     const found: Observed<IamRolePolicyState, 'iam-role-policy'>[] = [];
     for (const purpose of IAM_PURPOSES) {
       const roleName = iamRole.nameOf(ctx.stack, ctx.region, purpose);
-      const role = await ctx.iamSnapshot.role(roleName);
-      if (!role || tagMap(role.Tags)[STACK_TAG] !== ctx.stack) continue;
       const policyName = policyNameOf(purpose);
-      const document = await ctx.iamSnapshot.rolePolicy(roleName, policyName);
+      // Both at once (a plan's reads are one round of calls): the policy of a role that is not
+      // there, or not the stack's, is read for nothing and never used.
+      const [role, document] = await Promise.all([ctx.iamSnapshot.role(roleName), ctx.iamSnapshot.rolePolicy(roleName, policyName)]);
+      if (!role || tagMap(role.Tags)[STACK_TAG] !== ctx.stack) continue;
       if (document === undefined) continue;
       const physicalId = `${roleName}:${policyName}`;
       found.push({
