@@ -111,12 +111,12 @@ export async function makePlan<C>({ desired, observed, inventory = [], kinds, ct
     );
     ranked.set(want.id, claimants);
     const found = claimants[0]?.item;
-    const first = all.find((o) => o.gone !== undefined);
+    const gone = all.find((o) => o.gone !== undefined)?.gone;
     const dependsOn = referencedIds(want.props, { requiredOnly: true });
     let change: Change;
     if (!found) {
       change = { id: want.id, kind: want.kind, action: 'create', desired: want, planned, attributes: [], dependsOn };
-      if (first?.gone) Object.assign(change, { reason: first.gone, cause: 'repair' as const });
+      if (gone) Object.assign(change, { reason: gone, cause: 'repair' as const });
     } else {
       const attributes = diffs.get(found)!;
       const action: Action = attributes.length === 0 ? 'no-op' : forcesReplacement(attributes) ? 'replace' : 'update';
